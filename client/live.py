@@ -1,0 +1,223 @@
+"""A device's live copy of the hall, kept current over Socket.IO.
+
+Every device program (kiosk, display, counter box, evaluator) holds one `LiveHall`: it connects
+with the device's token, keeps reconnecting on its own, takes the `state` snapshot sent on every
+connect, applies the events that follow, and fetches the snapshot again when it sees a gap in
+`seq` (an event it missed). Commands go over the same connection with an acknowledgement.
+
+    hall = LiveHall("http://127.0.0.1:8080", token="demo-display-1-token",
+                    on_event=lambda name, payload: print(name, payload))
+    hall.start()
+    hall.wait_for_state(5)
+    print(hall.state["windows"][0]["status"])
+    hall.command("issue", service="pay")   # as a kiosk
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+
+log = logging.getLogger("hallq.client")
+
+EVENTS = ("ticket_issued", "called", "window", "queue", "ticket", "away_overdue", "hall",
+          "notice", "rating", "device")
+RECENT_CALLS = 10
+GAP_WAIT_SECONDS = 0.3
+
+EventHandler = Callable[[str, dict], None]
+
+
+class CommandFailed(Exception):  # noqa: N818
+    """The server refused a command (or could not be reached); `code` says why."""
+
+    def __init__(self, code: str, message: str, answer: dict | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.answer = answer or {}
+
+
+class LiveHall:
+    def __init__(self, server_url: str, token: str | None = None,
+                 on_event: EventHandler | None = None,
+                 on_state: Callable[[dict], None] | None = None,
+                 on_connection: Callable[[bool], None] | None = None,
+                 command_timeout: float = 5.0) -> None:
+        self.server_url = server_url.rstrip("/")
+        self.token = token
+        self.state: dict | None = None
+        self.connected = False
+        self.last_seq = 0
+        self.resyncs = 0
+        self._on_event = on_event
+        self._on_state = on_state
+        self._on_connection = on_connection
+        self._timeout = command_timeout
+        self._lock = threading.RLock()
+        self._has_state = threading.Event()
+        self._pending: list[tuple[str, dict]] = []
+        self._gap_timer: threading.Timer | None = None
+        self._stopping = False
+        self.sio = socketio.Client(reconnection=True, reconnection_delay=0.5,
+                                   reconnection_delay_max=3, randomization_factor=0.2)
+        self.sio.on("connect", self._connected)
+        self.sio.on("disconnect", self._disconnected)
+        self.sio.on("state", self._take_state)
+        for name in EVENTS:
+            self.sio.on(name, lambda payload, name=name: self._event(name, payload))
+
+    # -- connection ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect in the background; keeps trying while the server is not up yet."""
+        threading.Thread(target=self._connect, name="hallq-connect", daemon=True).start()
+
+    def _connect(self) -> None:
+        auth = {"token": self.token} if self.token else None
+        try:
+            self.sio.connect(self.server_url, auth=auth, transports=["websocket"],
+                             wait_timeout=5, retry=True)
+        except socketio.exceptions.ConnectionError as error:
+            log.warning("cannot connect to %s: %s", self.server_url, error)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.sio.disconnect()
+
+    def wait_for_state(self, timeout: float = 10) -> dict:
+        if not self._has_state.wait(timeout):
+            raise TimeoutError(f"no state from {self.server_url} within {timeout} s")
+        return self.state
+
+    def _connected(self) -> None:
+        self.connected = True
+        if self._on_connection:
+            self._on_connection(True)
+
+    def _disconnected(self, *_: Any) -> None:
+        self.connected = False
+        if self._on_connection:
+            self._on_connection(False)
+
+    # -- state -----------------------------------------------------------------------------------
+    def _take_state(self, state: dict) -> None:
+        with self._lock:
+            self.state = state
+            self.last_seq = state["seq"]
+            self._pending = [e for e in self._pending if e[1]["seq"] > state["seq"]]
+            ready = self._drain()
+        self._has_state.set()
+        if self._on_state:
+            self._on_state(state)
+        for event in ready:
+            if self._on_event:
+                self._on_event(*event)
+
+    def resync(self) -> None:
+        """Fetch the whole snapshot again (after a gap in seq)."""
+        self.resyncs += 1
+        try:
+            state = self.sio.call("state", timeout=self._timeout)
+        except Exception as error:  # disconnected: the next connect sends a snapshot anyway
+            log.info("resync failed: %s", error)
+            return
+        if state["seq"] >= self.last_seq:
+            self._take_state(state)
+
+    def _event(self, name: str, payload: dict) -> None:
+        """Apply events in seq order. python-socketio hands each message to its own thread, so
+        two events can arrive swapped: a later one waits briefly for the one before it, and only
+        a gap that stays open is treated as a miss (fetch the snapshot again)."""
+        ready: list[tuple[str, dict]] = []
+        with self._lock:
+            seq = payload.get("seq") or 0
+            if self.state is None or seq < self.last_seq:
+                return  # the snapshot we hold already includes it
+            if seq > self.last_seq + 1:
+                self._pending.append((name, payload))
+                if self._gap_timer is None:
+                    self._gap_timer = threading.Timer(GAP_WAIT_SECONDS, self._gap_still_open)
+                    self._gap_timer.daemon = True
+                    self._gap_timer.start()
+                return
+            ready.append((name, payload))
+            self._advance(name, payload)
+            ready += self._drain()
+        for event in ready:
+            if self._on_event:
+                self._on_event(*event)
+
+    def _advance(self, name: str, payload: dict) -> None:
+        apply_event(self.state, name, payload)
+        self.state["seq"] = self.last_seq = payload["seq"]
+
+    def _drain(self) -> list[tuple[str, dict]]:
+        """Apply the waiting events that now follow on; called with the lock held."""
+        done = []
+        while True:
+            follow = [e for e in self._pending if e[1]["seq"] <= self.last_seq + 1]
+            if not follow:
+                break
+            for event in sorted(follow, key=lambda e: e[1]["seq"]):
+                self._pending.remove(event)
+                if event[1]["seq"] >= self.last_seq:
+                    self._advance(*event)
+                    done.append(event)
+        if not self._pending and self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
+        return done
+
+    def _gap_still_open(self) -> None:
+        with self._lock:
+            self._gap_timer = None
+            missed = bool(self._pending)
+            self._pending.clear()
+        if missed:
+            self.resync()
+
+    # -- commands --------------------------------------------------------------------------------
+    def command(self, name: str, **body: Any) -> dict:
+        """Send a command; return the answer, or raise CommandFailed with the server's code."""
+        if not self.connected:
+            raise CommandFailed("offline", "未连接服务器 · Not connected to the server")
+        try:
+            answer = self.sio.call("command", {"name": name, **body}, timeout=self._timeout)
+        except socketio.exceptions.TimeoutError:
+            raise CommandFailed("timeout", "服务器无响应 · The server did not answer") from None
+        except socketio.exceptions.BadNamespaceError:
+            raise CommandFailed("offline", "未连接服务器 · Not connected to the server") from None
+        if "error" in answer:
+            raise CommandFailed(answer["error"]["code"], answer["error"]["message"], answer)
+        return answer
+
+
+def apply_event(state: dict, name: str, payload: dict) -> None:
+    """Bring a snapshot up to date with one event (the same rules as web/static/hallq.js)."""
+    if name == "window":
+        _replace(state["windows"], "number", payload["window"])
+    elif name == "queue":
+        for service in state["services"]:
+            if service["id"] == payload["service"]:
+                service.update({k: v for k, v in payload.items() if k not in ("seq", "service")})
+    elif name == "called":
+        call = {k: v for k, v in payload.items() if k != "seq"}
+        state["recent_calls"] = [call, *state["recent_calls"]][:RECENT_CALLS]
+    elif name == "hall":
+        state["hall"] = payload["hall"]
+    elif name == "notice":
+        state["hall"]["notice"] = payload["text"]
+    elif name == "device":
+        _replace(state.setdefault("devices", []), "id", payload["device"])
+
+
+def _replace(items: list[dict], key: str, new: dict) -> None:
+    for i, item in enumerate(items):
+        if item[key] == new[key]:
+            items[i] = new
+            return
+    items.append(new)

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The two commands of the README:
+#   ./dev.sh run    install what the demo hall needs, then run it (server on http://127.0.0.1:8080)
+#   ./dev.sh test   install what the tests need, then run them
+# Works on Debian 12 and Raspberry Pi OS (Bookworm); installs with apt (via sudo when not root)
+# and into a virtual environment in .venv. Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+RUN_APT=(python3-venv python3-dev fonts-noto-cjk fonts-wqy-zenhei espeak-ng sox)
+TEST_APT=(chromium redis-server)
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing with apt: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+venv_install() {  # $1: requirements file
+  local stamp=".venv/.installed-$(basename "$1")"
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  if [ ! -f "$stamp" ] || [ -n "$(find requirements*.txt -newer "$stamp")" ]; then
+    .venv/bin/pip install -q --upgrade pip >/dev/null
+    .venv/bin/pip install -q -r "$1"
+    touch "$stamp"
+  fi
+}
+
+case "${1:-}" in
+  run)
+    shift
+    apt_install "${RUN_APT[@]}"
+    venv_install requirements.txt
+    exec .venv/bin/python server.py "$@"
+    ;;
+  test)
+    shift
+    apt_install "${RUN_APT[@]}" "${TEST_APT[@]}"
+    venv_install requirements-dev.txt
+    .venv/bin/ruff check .
+    exec .venv/bin/python -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./dev.sh run [server options] | ./dev.sh test [pytest options]" >&2
+    exit 2
+    ;;
+esac

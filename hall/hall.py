@@ -1,0 +1,663 @@
+"""The hall's commands: issue, call, recall, start, finish, no-show, transfer, away, back, rate.
+
+Each command is one SQLite transaction that checks its rules, changes the tickets and windows,
+and appends exactly one row to the event log; its `seq` goes out on every event the command
+causes. A refused command raises HallError inside the transaction, so nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlite_utils
+
+from hall import auth, policy
+from hall.auth import Actor
+from hall.config import PRIORITY_CLASSES, HallConfig
+from hall.errors import HallError, bad_request
+from hall.hours import hall_day, issuing_at, local_time
+from hall.snapshot import View
+from hall.store import Store, one, scalar, to_json
+
+Listener = Callable[[str, dict], None]
+
+WINDOW_COMMANDS = ("open", "close", "call-next", "recall", "start", "finish", "no-show",
+                   "transfer", "away", "back")
+PRINTER_STATES = ("ok", "no_paper", "offline", "cover_open", "error", "unknown")
+AWAY_REASON_MAX = 40
+REQUEST_ID_MAX = 64
+REQUESTS_KEPT_SECONDS = 2 * 24 * 3600
+
+REASON_TEXT = {
+    "closed_day": "今天不办理业务 · Closed today",
+    "before_open": "尚未开始取号 · Not issuing yet",
+    "break": "午间休息，暂停取号 · Break: not issuing",
+    "after_last_ticket": "今日已停止取号 · No more tickets today",
+    "after_close": "今日已停止取号 · No more tickets today",
+    "paused": "暂停取号 · Issuing paused",
+}
+
+
+class Command(View):
+    """A command in progress: a View of the hall plus the event it will log."""
+
+    def __init__(self, db: sqlite_utils.Database, config: HallConfig, now: float,
+                 actor: Actor) -> None:
+        View.__init__(self, db, config, now)
+        self.actor = actor
+        self.seq: int | None = None
+        self.events: list[tuple[str, dict]] = []
+
+    def log(self, type_: str, window: int | None = None, ticket_id: int | None = None,
+            staff_id: str | None = None, **data: Any) -> int:
+        """Append this command's one row to the event log."""
+        assert self.seq is None, "a command logs exactly one event"
+        actor = self.actor.staff_id or self.actor.device_id or self.actor.role
+        self.seq = self.db.execute(
+            "INSERT INTO events (at, day, type, window, ticket_id, staff_id, actor, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [self.now, self.day, type_, window, ticket_id, staff_id, actor, to_json(data)],
+        ).lastrowid
+        return self.seq
+
+    def notify(self, event: str, payload: dict) -> None:
+        self.events.append((event, payload))
+
+    def notify_window(self, number: int) -> None:
+        self.notify("window", {"window": self.window(number)})
+
+    def notify_queue(self, service_id: str) -> None:
+        self.notify("queue", self.queue_event(service_id))
+
+    def notify_ticket(self, row: dict) -> None:
+        self.notify("ticket", {"ticket": self.ticket(row)})
+
+    def set_window(self, number: int, **values: Any) -> None:
+        self.db["windows"].update(number, values)
+
+    def set_ticket(self, ticket_id: int, **values: Any) -> dict:
+        self.db["tickets"].update(ticket_id, values)
+        self.forget_waiting()
+        return self.ticket_row(ticket_id)
+
+
+class Hall:
+    """The hall: the one place that changes queue state."""
+
+    def __init__(self, config: HallConfig, store: Store,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self._listeners: list[Listener] = []
+        self._checked_day: str | None = None
+        self._seed_windows_and_devices()
+
+    # -- plumbing --------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        """`listener(event, payload)` is called after each commit, for every event."""
+        self._listeners.append(listener)
+
+    def _publish(self, cmd: Command) -> None:
+        for event, payload in cmd.events:
+            payload = {"seq": cmd.seq, **payload}
+            for listener in self._listeners:
+                listener(event, payload)
+
+    def _run(self, actor: Actor, request_id: Any, body: Callable[[Command], dict]) -> dict:
+        """Run `body` as one transaction; a retried request_id gets its first answer again."""
+        if request_id is not None and (
+            not isinstance(request_id, str) or not 0 < len(request_id) <= REQUEST_ID_MAX
+        ):
+            raise bad_request(f"request_id: a string of 1 to {REQUEST_ID_MAX} characters")
+        self.roll_over_day()
+        with self.store.write() as db:
+            if request_id is not None:
+                done = one(db, "SELECT response FROM requests WHERE actor = ? AND request_id = ?",
+                           [actor.key, request_id])
+                if done:
+                    return json.loads(done["response"])
+            cmd = Command(db, self.config, self.clock(), actor)
+            result = body(cmd)
+            if request_id is not None:
+                db["requests"].insert({"actor": actor.key, "request_id": request_id,
+                                       "at": cmd.now, "response": to_json(result)})
+        self._publish(cmd)
+        return result
+
+    def view(self) -> Any:
+        """A read transaction over the hall: `with hall.view() as v: v.state()`."""
+        return _ViewContext(self)
+
+    def state(self) -> dict:
+        with self.view() as v:
+            return v.state()
+
+    def _seed_windows_and_devices(self) -> None:
+        with self.store.write() as db:
+            for w in self.config.windows:
+                db.execute("INSERT OR IGNORE INTO windows (number) VALUES (?)", [w.number])
+            for d in self.config.devices:
+                db.execute(
+                    "INSERT INTO devices (id, role, window) VALUES (?, ?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET role = excluded.role,"
+                    " window = excluded.window, connected = 0",
+                    [d.id, d.role, d.window],
+                )
+
+    # -- authentication ----------------------------------------------------------------------
+    def authenticate(self, token: str | None) -> Actor | None:
+        """The actor a token stands for, or None if it stands for nobody."""
+        if not token or not isinstance(token, str):
+            return None
+        device = self.config.device_by_token(token)
+        key = auth.token_key(token)
+        if device:
+            return Actor(role=device.role, device_id=device.id, window=device.window, key=key)
+        session = one(self.store.db, "SELECT * FROM sessions WHERE token_key = ?"
+                      " AND ended_at IS NULL", [key])
+        if not session or not self.config.staff_member(session["staff_id"]):
+            return None
+        return Actor(role=session["role"], staff_id=session["staff_id"],
+                     window=session["window"], key=key)
+
+    def login(self, staff_id: Any, pin: Any, window: Any = None) -> dict:
+        """Check a PIN; for a clerk, open the window (the start of the shift) and bind to it."""
+        if not isinstance(staff_id, str) or not isinstance(pin, str):
+            raise bad_request("staff_id and pin are strings")
+        staff = self.config.staff_member(staff_id)
+        if window is not None:
+            window = self._window_number(window)
+        elif staff and staff.role == "clerk":
+            raise bad_request("window: a clerk logs in at a window")
+        self._check_not_locked(staff_id)
+        if not staff or not auth.verify_pin(pin, staff.pin_hash):
+            self._count_pin_failure(staff_id)
+            raise HallError("unauthorized", "工号或密码错误 · Wrong staff id or PIN")
+        token = auth.new_token()
+
+        def body(cmd: Command) -> dict:
+            cmd.db.execute("DELETE FROM pin_failures WHERE staff_id = ?", [staff_id])
+            cmd.db["sessions"].insert({"token_key": auth.token_key(token), "staff_id": staff_id,
+                                       "role": staff.role, "window": window,
+                                       "created_at": cmd.now})
+            if window is not None:
+                self._take_window(cmd, window, staff_id)
+            cmd.log("login", window=window, staff_id=staff_id, role=staff.role)
+            return {"token": token, "staff": {"id": staff.id, "name": staff.name,
+                                              "role": staff.role},
+                    "window": cmd.window(window) if window is not None else None}
+
+        return self._run(Actor(role=staff.role, staff_id=staff_id), None, body)
+
+    def logout(self, token: str) -> dict:
+        actor = self.authenticate(token)
+        if not actor or not actor.is_staff:
+            raise HallError("unauthorized", "未登录 · Not logged in")
+
+        def body(cmd: Command) -> dict:
+            cmd.db.execute("UPDATE sessions SET ended_at = ? WHERE token_key = ?",
+                           [cmd.now, actor.key])
+            cmd.log("logout", window=actor.window, staff_id=actor.staff_id)
+            return {"ok": True}
+
+        return self._run(actor, None, body)
+
+    def _check_not_locked(self, staff_id: str) -> None:
+        row = one(self.store.db, "SELECT locked_until FROM pin_failures WHERE staff_id = ?",
+                  [staff_id])
+        if row and row["locked_until"] and row["locked_until"] > self.clock():
+            until = local_time(row["locked_until"], self.config.tz).strftime("%H:%M")
+            raise HallError("locked", f"密码错误次数过多，请于 {until} 后再试 · "
+                            f"Too many wrong PINs; try again after {until}")
+
+    def _count_pin_failure(self, staff_id: str) -> None:
+        with self.store.write() as db:
+            row = one(db, "SELECT failures FROM pin_failures WHERE staff_id = ?", [staff_id])
+            failures = (row["failures"] if row else 0) + 1
+            locked = self.clock() + auth.LOCK_SECONDS if failures >= auth.MAX_PIN_FAILURES else None
+            db.execute(
+                "INSERT OR REPLACE INTO pin_failures (staff_id, failures, locked_until)"
+                " VALUES (?, ?, ?)",
+                [staff_id, 0 if locked else failures, locked],
+            )
+
+    # -- tickets -----------------------------------------------------------------------------
+    def issue(self, actor: Actor, service: Any, priority: Any = "normal",
+              request_id: Any = None) -> dict:
+        """Issue the next number of `service` (the kiosk's tap)."""
+        self._require(actor, "issue")
+        svc = self._service(service)
+        if priority is None:
+            priority = "normal"
+        if priority not in PRIORITY_CLASSES:
+            raise bad_request(f"priority: one of {', '.join(PRIORITY_CLASSES)}")
+
+        def body(cmd: Command) -> dict:
+            self._check_issuing(cmd)
+            last = scalar(
+                cmd.db,
+                "INSERT INTO counters (service, day, last) VALUES (?, ?, 1)"
+                " ON CONFLICT (service, day) DO UPDATE SET last = last + 1 RETURNING last",
+                [svc.id, cmd.day],
+            )
+            if svc.daily_cap and last > svc.daily_cap:
+                raise HallError("service_full", f"{svc.name['zh']}今日号已取完 · "
+                                f"No more {svc.name['en']} tickets today")
+            if last > 999:
+                raise HallError("service_full", "今日号码已用完 · Numbers used up today")
+            number = f"{svc.prefix}{last:03d}"
+            ticket_id = cmd.db["tickets"].insert({
+                "public_id": secrets.token_urlsafe(12), "day": cmd.day, "number": number,
+                "service": svc.id, "issued_service": svc.id, "priority": priority,
+                "status": "waiting", "issued_at": cmd.now,
+            }).last_pk
+            cmd.forget_waiting()
+            row = cmd.ticket_row(ticket_id)
+            cmd.log("issue", ticket_id=ticket_id, number=number, service=svc.id,
+                    priority=priority)
+            waiting = cmd.queue_event(svc.id)
+            cmd.notify("ticket_issued", {"number": number, "service": svc.id,
+                                         "priority": priority, "waiting": waiting["waiting"]})
+            cmd.notify("queue", waiting)
+            return {"ticket": cmd.ticket(row)}
+
+        return self._run(actor, request_id, body)
+
+    def _check_issuing(self, cmd: Command) -> None:
+        paused = bool(cmd.setting("issuing_paused", False))
+        issuing = issuing_at(self.config.hours, local_time(cmd.now, cmd.tz), paused=paused)
+        if issuing.issuing:
+            return
+        text = REASON_TEXT[issuing.reason]
+        if issuing.next_at:
+            when = issuing.next_at.strftime("%H:%M")
+            if issuing.next_at.date() != local_time(cmd.now, cmd.tz).date():
+                when = issuing.next_at.strftime("%m-%d %H:%M")
+            text += f"。{when} 开始取号 · Tickets from {when}"
+        raise HallError("hall_closed", text, reason=issuing.reason,
+                        next_issuing_at=issuing.next_at.isoformat(timespec="seconds")
+                        if issuing.next_at else None)
+
+    def ticket_status(self, public_id: Any) -> dict:
+        """A ticket as its QR status page sees it (numbers only, nothing personal)."""
+        if not isinstance(public_id, str) or len(public_id) > 64:
+            raise HallError("unknown_ticket", "没有这张票 · No such ticket")
+        with self.view() as v:
+            row = one(v.db, "SELECT * FROM tickets WHERE public_id = ?", [public_id])
+            if not row:
+                raise HallError("unknown_ticket", "没有这张票 · No such ticket")
+            ticket = v.ticket(row)
+            ticket["service_name"] = self.config.service(row["service"]).name
+            if row["window"]:
+                ticket["window_name"] = self.config.window(row["window"]).name
+            return {"ticket": ticket, "seq": v.seq(), "now": v.iso(v.now)}
+
+    # -- windows -----------------------------------------------------------------------------
+    def window_command(self, actor: Actor, number: Any, name: str,
+                       params: dict | None = None, request_id: Any = None) -> dict:
+        """One of WINDOW_COMMANDS on window `number`, by a clerk, box or supervisor."""
+        if name not in WINDOW_COMMANDS:
+            raise HallError("not_found", f"unknown window command {name!r}")
+        number = self._window_number(number)
+        self._require(actor, name, number)
+        params = params or {}
+        handler = getattr(self, "_" + name.replace("-", "_"))
+
+        def body(cmd: Command) -> dict:
+            row = cmd.window_row(number)
+            result = handler(cmd, row, params) or {}
+            cmd.notify_window(number)
+            return {"window": cmd.window(number), **result}
+
+        return self._run(actor, request_id, body)
+
+    def _take_window(self, cmd: Command, number: int, staff_id: str) -> None:
+        """A clerk logs in at a window: it opens, or a stand-in takes it over as it is."""
+        row = cmd.window_row(number)
+        if row["status"] == "closed":
+            cmd.set_window(number, status="idle", opened_at=cmd.now, staff_id=staff_id)
+        else:
+            cmd.set_window(number, staff_id=staff_id)
+        cmd.notify_window(number)
+        self._notify_service_queues(cmd, number)
+
+    def _open(self, cmd: Command, row: dict, params: dict) -> dict:
+        if row["status"] != "closed":
+            raise HallError("window_open", "窗口已开启 · The window is already open")
+        cmd.set_window(row["number"], status="idle", opened_at=cmd.now,
+                       staff_id=cmd.actor.staff_id)
+        cmd.log("open", window=row["number"], staff_id=cmd.actor.staff_id)
+        self._notify_service_queues(cmd, row["number"])
+
+    def _close(self, cmd: Command, row: dict, params: dict) -> dict:
+        self._require_no_ticket(row)
+        if row["status"] == "closed":
+            raise HallError("window_closed", "窗口已关闭 · The window is already closed")
+        if row["status"] == "away":
+            self._end_away(cmd, row)
+        cmd.set_window(row["number"], status="closed", staff_id=None, opened_at=None)
+        cmd.log("close", window=row["number"], staff_id=row["staff_id"])
+        self._notify_service_queues(cmd, row["number"])
+
+    def _call_next(self, cmd: Command, row: dict, params: dict) -> dict:
+        self._require_ready(row)
+        window = self.config.window(row["number"])
+        ticket = policy.next_ticket(window, cmd.waiting(), self.config.rules.call_policy)
+        if ticket is None:
+            raise HallError("queue_empty", "没有等候的客户 · Nobody is waiting")
+        ticket = cmd.set_ticket(ticket["id"], status="called", called_at=cmd.now,
+                                window=row["number"], staff_id=row["staff_id"],
+                                target_window=None)
+        cmd.set_window(row["number"], status="calling", ticket_id=ticket["id"])
+        self._announce(cmd, "call", row, ticket)
+        cmd.notify_queue(ticket["service"])
+        return {"ticket": cmd.ticket(ticket)}
+
+    def _recall(self, cmd: Command, row: dict, params: dict) -> dict:
+        ticket = self._current_ticket(cmd, row, "called")
+        ticket = cmd.set_ticket(ticket["id"], recalls=ticket["recalls"] + 1)
+        self._announce(cmd, "recall", row, ticket)
+        return {"ticket": cmd.ticket(ticket)}
+
+    def _announce(self, cmd: Command, type_: str, row: dict, ticket: dict) -> None:
+        data = {"number": ticket["number"], "service": ticket["service"],
+                "priority": ticket["priority"], "recalls": ticket["recalls"]}
+        cmd.log(type_, window=row["number"], ticket_id=ticket["id"], staff_id=row["staff_id"],
+                **data)
+        cmd.notify("called", cmd.call_payload(data, row["number"], cmd.now))
+        cmd.notify_ticket(ticket)
+
+    def _start(self, cmd: Command, row: dict, params: dict) -> dict:
+        ticket = self._current_ticket(cmd, row, "called")
+        ticket = cmd.set_ticket(ticket["id"], status="serving", started_at=cmd.now)
+        cmd.set_window(row["number"], status="serving")
+        cmd.log("start", window=row["number"], ticket_id=ticket["id"], staff_id=row["staff_id"],
+                number=ticket["number"], service=ticket["service"])
+        cmd.notify_ticket(ticket)
+        return {"ticket": cmd.ticket(ticket)}
+
+    def _finish(self, cmd: Command, row: dict, params: dict) -> dict:
+        ticket = self._current_ticket(cmd, row, "called", "serving")
+        ticket = cmd.set_ticket(ticket["id"], status="done", finished_at=cmd.now,
+                                started_at=ticket["started_at"] or ticket["called_at"])
+        cmd.set_window(row["number"], status="idle", ticket_id=None,
+                       last_finished_ticket_id=ticket["id"])
+        cmd.log("finish", window=row["number"], ticket_id=ticket["id"],
+                staff_id=row["staff_id"], number=ticket["number"], service=ticket["service"],
+                handling_s=round(cmd.now - ticket["started_at"], 1),
+                waited_s=round(ticket["called_at"] - ticket["issued_at"], 1))
+        cmd.notify_ticket(ticket)
+        cmd.notify_queue(ticket["service"])  # the average handling time moved
+        return {"ticket": cmd.ticket(ticket)}
+
+    def _no_show(self, cmd: Command, row: dict, params: dict) -> dict:
+        ticket = self._current_ticket(cmd, row, "called")
+        needed = self.config.rules.max_recalls
+        if ticket["recalls"] < needed:
+            raise HallError("too_few_recalls", f"请先重呼 {needed} 次（已重呼 "
+                            f"{ticket['recalls']} 次） · Recall {needed} times first")
+        ticket = cmd.set_ticket(ticket["id"], status="no_show", finished_at=cmd.now)
+        cmd.set_window(row["number"], status="idle", ticket_id=None)
+        cmd.log("no_show", window=row["number"], ticket_id=ticket["id"],
+                staff_id=row["staff_id"], number=ticket["number"], service=ticket["service"])
+        cmd.notify_ticket(ticket)
+        return {"ticket": cmd.ticket(ticket)}
+
+    def _transfer(self, cmd: Command, row: dict, params: dict) -> dict:
+        """首问负责制: hand the customer over; same number, same issue time, no new ticket."""
+        ticket = self._current_ticket(cmd, row, "called", "serving")
+        from_service = ticket["service"]
+        to_service, to_window = params.get("service"), params.get("window")
+        if (to_service is None) == (to_window is None):
+            raise bad_request("transfer: give either service or window")
+        target = None
+        if to_service is not None:
+            service = self._service(to_service).id
+            changes = {"service": service, "target_window": None}
+        else:
+            target = self._window_number(to_window)
+            if target == row["number"]:
+                raise bad_request("transfer: that is this window")
+            if cmd.window_row(target)["status"] == "closed":
+                raise HallError("window_closed", f"{target}号窗口未开 · Window {target} is closed")
+            service = ticket["service"]
+            changes = {"target_window": target}
+        ticket = cmd.set_ticket(ticket["id"], status="waiting", window=None, called_at=None,
+                                started_at=None, recalls=0,
+                                transfers=ticket["transfers"] + 1, **changes)
+        cmd.set_window(row["number"], status="idle", ticket_id=None)
+        cmd.log("transfer", window=row["number"], ticket_id=ticket["id"],
+                staff_id=row["staff_id"], number=ticket["number"],
+                from_service=from_service, to_service=service, to_window=target)
+        cmd.notify_ticket(ticket)
+        for service_id in sorted({from_service, service}):
+            cmd.notify_queue(service_id)
+        if target is not None:
+            cmd.notify_window(target)
+        return {"ticket": cmd.ticket(ticket)}
+
+    def _away(self, cmd: Command, row: dict, params: dict) -> dict:
+        reason = params.get("reason")
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > AWAY_REASON_MAX:
+            raise bad_request(f"reason: a text of 1 to {AWAY_REASON_MAX} characters")
+        self._require_ready(row)
+        cmd.set_window(row["number"], status="away", away_reason=reason.strip(),
+                       away_since=cmd.now, away_overdue_sent=0)
+        cmd.db["away_periods"].insert({"window": row["number"], "staff_id": row["staff_id"],
+                                       "reason": reason.strip(), "started_at": cmd.now})
+        cmd.log("away", window=row["number"], staff_id=row["staff_id"], reason=reason.strip())
+        self._notify_service_queues(cmd, row["number"])
+
+    def _back(self, cmd: Command, row: dict, params: dict) -> dict:
+        if row["status"] != "away":
+            raise HallError("wrong_state", "窗口不在暂离状态 · The window is not away")
+        minutes = self._end_away(cmd, row)
+        cmd.set_window(row["number"], status="idle")
+        cmd.log("back", window=row["number"], staff_id=row["staff_id"],
+                away_minutes=round(minutes, 2))
+        self._notify_service_queues(cmd, row["number"])
+
+    def _end_away(self, cmd: Command, row: dict) -> float:
+        cmd.db.execute("UPDATE away_periods SET ended_at = ? WHERE window = ? AND ended_at IS NULL",
+                       [cmd.now, row["number"]])
+        cmd.set_window(row["number"], away_reason=None, away_since=None, away_overdue_sent=0)
+        return (cmd.now - row["away_since"]) / 60
+
+    def _notify_service_queues(self, cmd: Command, number: int) -> None:
+        """Open windows divide the estimated waits: re-send the queues this window serves."""
+        for service_id in self.config.window(number).services:
+            cmd.notify_queue(service_id)
+
+    # -- ratings -------------------------------------------------------------------------------
+    def rate(self, actor: Actor, number: Any, score: Any, reason: Any = None,
+             request_id: Any = None) -> dict:
+        """The customer rates the ticket last finished at this window: once, soon after."""
+        number = self._window_number(number)
+        self._require(actor, "rate", number)
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            raise bad_request("score: a whole number from 1 (非常不满意) to 5 (非常满意)")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 80):
+            raise bad_request("reason: a text of at most 80 characters")
+
+        def body(cmd: Command) -> dict:
+            row = cmd.window_row(number)
+            ticket = cmd.ticket_row(row["last_finished_ticket_id"])
+            if ticket is None:
+                raise HallError("nothing_to_rate", "没有可评价的业务 · Nothing to rate")
+            if scalar(cmd.db, "SELECT 1 FROM ratings WHERE ticket_id = ?", [ticket["id"]]):
+                raise HallError("already_rated", "已评价，谢谢 · Already rated, thank you")
+            if cmd.now - ticket["finished_at"] > self.config.rules.rating_minutes * 60:
+                raise HallError("rating_expired", "评价时间已过 · Too late to rate")
+            rating = {"ticket_id": ticket["id"], "window": number, "staff_id": ticket["staff_id"],
+                      "score": score, "reason": reason, "at": cmd.now}
+            cmd.db["ratings"].insert(rating)
+            cmd.log("rate", window=number, ticket_id=ticket["id"], staff_id=ticket["staff_id"],
+                    number=ticket["number"], score=score, reason=reason)
+            cmd.notify("rating", {"window": number, "number": ticket["number"], "score": score})
+            return {"rating": {"number": ticket["number"], "window": number, "score": score,
+                               "reason": reason, "at": cmd.iso(cmd.now)}}
+
+        return self._run(actor, request_id, body)
+
+    # -- devices -------------------------------------------------------------------------------
+    def report_printer(self, actor: Actor, state: Any, detail: Any = None,
+                       request_id: Any = None) -> dict:
+        self._require(actor, "printer")
+        if state not in PRINTER_STATES:
+            raise bad_request(f"state: one of {', '.join(PRINTER_STATES)}")
+        if detail is not None and (not isinstance(detail, str) or len(detail) > 200):
+            raise bad_request("detail: a text of at most 200 characters")
+
+        def body(cmd: Command) -> dict:
+            cmd.db.execute("UPDATE devices SET printer_state = ?, printer_detail = ?,"
+                           " last_seen = ? WHERE id = ?", [state, detail, cmd.now,
+                                                           actor.device_id])
+            cmd.log("printer", state=state, detail=detail, device=actor.device_id)
+            device = next(d for d in cmd.devices() if d["id"] == actor.device_id)
+            cmd.notify("device", {"device": device})
+            return {"device": device}
+
+        return self._run(actor, request_id, body)
+
+    def device_presence(self, actor: Actor, connected: bool) -> None:
+        """A device's Socket.IO connection came or went (not a queue change: no event row)."""
+        if actor.device_id is None:
+            return
+        with self.store.write() as db:
+            db.execute(
+                "UPDATE devices SET connected = max(0, connected + ?), last_seen = ? WHERE id = ?",
+                [1 if connected else -1, self.clock(), actor.device_id],
+            )
+
+    # -- time passing --------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Called every second or so: day rollover and overdue-away alerts."""
+        self.roll_over_day()
+        limit_s = self.config.rules.away_limit_minutes * 60
+        now = self.clock()
+        overdue = self.store.db.execute(
+            "SELECT number FROM windows WHERE status = 'away' AND away_overdue_sent = 0"
+            " AND away_since + ? <= ?", [limit_s, now]).fetchall()
+        for (number,) in overdue:
+            self._run(auth.VIEWER, None, lambda cmd, n=number: self._mark_overdue(cmd, n))
+
+    def _mark_overdue(self, cmd: Command, number: int) -> dict:
+        row = cmd.window_row(number)
+        limit_s = self.config.rules.away_limit_minutes * 60
+        if row["status"] != "away" or row["away_overdue_sent"] or \
+                row["away_since"] + limit_s > cmd.now:
+            return {}  # another thread or process got there first
+        cmd.set_window(number, away_overdue_sent=1)
+        cmd.db.execute("UPDATE away_periods SET overdue = 1 WHERE window = ? AND ended_at IS NULL",
+                       [number])
+        minutes = round((cmd.now - row["away_since"]) / 60, 1)
+        cmd.log("away_overdue", window=number, staff_id=row["staff_id"], minutes=minutes,
+                reason=row["away_reason"])
+        staff = self.config.staff_member(row["staff_id"]) if row["staff_id"] else None
+        cmd.notify("away_overdue", {
+            "window": number, "since": cmd.iso(row["away_since"]), "minutes": minutes,
+            "reason": row["away_reason"],
+            "staff": {"id": staff.id, "name": staff.name} if staff else None})
+        cmd.notify_window(number)
+        return {}
+
+    def roll_over_day(self) -> None:
+        """At the first moment of a new day, tickets still waiting from before expire (counted,
+        with a reason), and numbering starts again (counters are per day)."""
+        today = hall_day(self.clock(), self.config.tz)
+        if self._checked_day == today:
+            return
+        self._checked_day = today  # first, as the expiry below is itself a command
+        stale = scalar(self.store.db,
+                       "SELECT count(*) FROM tickets WHERE status = 'waiting' AND day < ?",
+                       [today])
+        if stale:
+            self._run(auth.VIEWER, None, self._expire_stale)
+        with self.store.write() as db:
+            db.execute("DELETE FROM requests WHERE at < ?",
+                       [self.clock() - REQUESTS_KEPT_SECONDS])
+
+    def _expire_stale(self, cmd: Command) -> dict:
+        rows = list(cmd.db.query("SELECT id, number, day, service FROM tickets"
+                                 " WHERE status = 'waiting' AND day < ?", [cmd.day]))
+        if not rows:
+            return {}
+        cmd.db.execute("UPDATE tickets SET status = 'expired', closed_reason = 'day_end',"
+                       " finished_at = ? WHERE status = 'waiting' AND day < ?", [cmd.now, cmd.day])
+        cmd.forget_waiting()
+        cmd.log("expire", reason="day_end", count=len(rows),
+                tickets=[[r["day"], r["number"]] for r in rows])
+        for service_id in sorted({r["service"] for r in rows}):
+            if self.config.service(service_id):
+                cmd.notify_queue(service_id)
+        cmd.notify("hall", {"hall": cmd.hall()})
+        return {"expired": len(rows)}
+
+    # -- checks --------------------------------------------------------------------------------
+    def _require(self, actor: Actor, command: str, window: int | None = None) -> None:
+        if not auth.may(actor, command, window):
+            if actor.role == "viewer":
+                raise HallError("unauthorized", "请先登录 · Log in first")
+            raise HallError("forbidden", "无权操作 · Not allowed for this device or window")
+
+    def _service(self, service: Any) -> Any:
+        if service is None:
+            raise bad_request("service: missing")
+        svc = self.config.service(service) if isinstance(service, str) else None
+        if svc is None:
+            raise HallError("unknown_service", f"没有这项业务 · Unknown service {service!r}")
+        return svc
+
+    def _window_number(self, number: Any) -> int:
+        if number is None:
+            raise bad_request("window: missing")
+        if isinstance(number, str) and number.isdigit():
+            number = int(number)
+        if isinstance(number, bool) or not isinstance(number, int) or \
+                self.config.window(number) is None:
+            raise HallError("unknown_window", f"没有这个窗口 · Unknown window {number!r}")
+        return number
+
+    @staticmethod
+    def _require_ready(row: dict) -> None:
+        """Only an open, idle window may take a customer or step away."""
+        if row["status"] == "closed":
+            raise HallError("window_closed", "窗口未开 · The window is closed")
+        if row["status"] == "away":
+            raise HallError("window_away", "窗口暂离中 · The window is away")
+        if row["ticket_id"] is not None:
+            raise HallError("ticket_active", "请先办结当前客户 · Finish the current customer first")
+
+    @staticmethod
+    def _require_no_ticket(row: dict) -> None:
+        if row["ticket_id"] is not None:
+            raise HallError("ticket_active", "请先办结当前客户 · Finish the current customer first")
+
+    @staticmethod
+    def _current_ticket(cmd: Command, row: dict, *states: str) -> dict:
+        ticket = cmd.ticket_row(row["ticket_id"])
+        if ticket is None:
+            raise HallError("no_ticket", "当前没有客户 · No current customer")
+        if ticket["status"] not in states:
+            raise HallError("wrong_state", f"当前号码状态为 {ticket['status']} · "
+                            f"Ticket is {ticket['status']}")
+        return ticket
+
+
+class _ViewContext:
+    def __init__(self, hall: Hall) -> None:
+        self.hall = hall
+        self._read = None
+
+    def __enter__(self) -> View:
+        self._read = self.hall.store.read()
+        db = self._read.__enter__()
+        return View(db, self.hall.config, self.hall.clock())
+
+    def __exit__(self, *exc: Any) -> None:
+        self._read.__exit__(*exc)

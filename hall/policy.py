@@ -1,0 +1,74 @@
+"""Who is called next, and how many are ahead of a ticket: the order of the queue.
+
+The call policy is one function a hall can choose in `[rules] call_policy`:
+- `priority_first`: priority class first (green channel, then VIP, then appointments, then
+  everyone else), then the earliest issue time. A window flagged `priority` or `vip` takes its
+  own class before all others.
+- `service_order`: the window's first service first (in the order the config lists them), then
+  as above within each service.
+A transferred ticket keeps its original issue time, so it is not sent to the back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from hall.config import Window
+
+CLASS_RANK = {"priority": 0, "vip": 1, "appointment": 2, "normal": 3}
+
+Ticket = Mapping[str, Any]
+
+
+def may_take(window: Window, ticket: Ticket) -> bool:
+    """A ticket transferred to a window waits for that window only; others wait for a service."""
+    if ticket["target_window"] is not None:
+        return ticket["target_window"] == window.number
+    return ticket["service"] in window.services
+
+
+def _class_rank(window: Window, ticket: Ticket) -> int:
+    return -1 if ticket["priority"] in window.flags else CLASS_RANK[ticket["priority"]]
+
+
+def _priority_first(window: Window, ticket: Ticket) -> tuple:
+    return (_class_rank(window, ticket), ticket["issued_at"], ticket["id"])
+
+
+def _service_order(window: Window, ticket: Ticket) -> tuple:
+    if ticket["target_window"] == window.number:
+        service_rank = -1
+    else:
+        service_rank = window.services.index(ticket["service"])
+    return (service_rank, *_priority_first(window, ticket))
+
+
+CALL_POLICIES: dict[str, Callable[[Window, Ticket], tuple]] = {
+    "priority_first": _priority_first,
+    "service_order": _service_order,
+}
+
+
+def next_ticket(window: Window, waiting: Iterable[Ticket], policy: str) -> Ticket | None:
+    """The waiting ticket `window` calls next under `policy`, or None."""
+    key = CALL_POLICIES[policy]
+    candidates = [t for t in waiting if may_take(window, t)]
+    return min(candidates, key=lambda t: key(window, t), default=None)
+
+
+def queue_key(ticket: Ticket) -> tuple:
+    """A ticket's place among those waiting for the same service, for `ahead` and estimates."""
+    return (CLASS_RANK[ticket["priority"]], ticket["issued_at"], ticket["id"])
+
+
+def same_queue(a: Ticket, b: Ticket) -> bool:
+    if a["target_window"] is not None or b["target_window"] is not None:
+        return a["target_window"] == b["target_window"]
+    return a["service"] == b["service"]
+
+
+def ahead_of(ticket: Ticket, waiting: Iterable[Ticket]) -> int:
+    """How many waiting tickets will be called before this one (hall-wide, window flags aside)."""
+    mine = queue_key(ticket)
+    return sum(1 for t in waiting if same_queue(t, ticket) and queue_key(t) < mine)

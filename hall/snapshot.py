@@ -1,0 +1,255 @@
+"""The hall as JSON: the `state` snapshot and the pieces that events carry.
+
+Every figure is read from the database inside the caller's transaction, so a snapshot and the
+events of a command always agree with what was committed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from hall import estimate, policy
+from hall.config import HallConfig
+from hall.hours import clock_text, hall_day, is_open, issuing_at, local_time
+from hall.store import one, scalar
+
+RECENT_CALLS = 10
+
+
+class View:
+    """Read-only questions about the hall at one moment, answered from one transaction."""
+
+    def __init__(self, db: sqlite_utils.Database, config: HallConfig, now: float) -> None:
+        self.db = db
+        self.config = config
+        self.now = now
+        self.tz = config.tz
+        self.day = hall_day(now, self.tz)
+        self._waiting: list[dict] | None = None
+
+    # -- times -----------------------------------------------------------------------------
+    def iso(self, epoch: float | None) -> str | None:
+        if epoch is None:
+            return None
+        return datetime.fromtimestamp(epoch, self.tz).isoformat(timespec="seconds")
+
+    # -- settings --------------------------------------------------------------------------
+    def setting(self, key: str, default: Any = None) -> Any:
+        value = scalar(self.db, "SELECT value FROM settings WHERE key = ?", [key])
+        return default if value is None else json.loads(value)
+
+    # -- tickets ---------------------------------------------------------------------------
+    def waiting(self) -> list[dict]:
+        """Every waiting ticket (a few hundred at most in the busiest hall)."""
+        if self._waiting is None:
+            self._waiting = list(
+                self.db.query("SELECT * FROM tickets WHERE status = 'waiting' ORDER BY id")
+            )
+        return self._waiting
+
+    def forget_waiting(self) -> None:
+        """Call after changing tickets, so the next question reads them again."""
+        self._waiting = None
+
+    def ticket_row(self, ticket_id: int | None) -> dict | None:
+        if ticket_id is None:
+            return None
+        return one(self.db, "SELECT * FROM tickets WHERE id = ?", [ticket_id])
+
+    def ticket(self, row: dict) -> dict:
+        out = {
+            "id": row["id"],
+            "number": row["number"],
+            "service": row["service"],
+            "priority": row["priority"],
+            "status": row["status"],
+            "issued_at": self.iso(row["issued_at"]),
+            "called_at": self.iso(row["called_at"]),
+            "started_at": self.iso(row["started_at"]),
+            "finished_at": self.iso(row["finished_at"]),
+            "window": row["window"],
+            "target_window": row["target_window"],
+            "recalls": row["recalls"],
+            "transfers": row["transfers"],
+            "public_id": row["public_id"],
+            "status_url": f"/t/{row['public_id']}",
+        }
+        if row["status"] == "waiting":
+            ahead = policy.ahead_of(row, self.waiting())
+            out["ahead"] = ahead
+            out["estimated_wait_min"] = self._wait_for(row, ahead)
+        return out
+
+    def _wait_for(self, row: dict, ahead: int) -> int:
+        if row["target_window"] is not None:
+            return estimate.wait_minutes(ahead, self.avg_handling(row["service"]), 1)
+        return estimate.wait_minutes(
+            ahead, self.avg_handling(row["service"]), self.windows_serving(row["service"])
+        )
+
+    # -- services --------------------------------------------------------------------------
+    def avg_handling(self, service_id: str) -> float:
+        seed = self.config.service(service_id).avg_minutes
+        recent = [
+            r[0] / 60
+            for r in self.db.execute(
+                "SELECT finished_at - coalesce(started_at, called_at) FROM tickets"
+                " WHERE day = ? AND service = ? AND status = 'done'"
+                " ORDER BY finished_at DESC LIMIT ?",
+                [self.day, service_id, estimate.RECENT_SAMPLES],
+            )
+        ]
+        return estimate.average_handling(seed, recent)
+
+    def windows_serving(self, service_id: str) -> int:
+        numbers = [w.number for w in self.config.windows if service_id in w.services]
+        if not numbers:
+            return 0
+        marks = ",".join("?" * len(numbers))
+        return scalar(
+            self.db,
+            f"SELECT count(*) FROM windows WHERE status != 'closed' AND number IN ({marks})",
+            numbers,
+        )
+
+    def service(self, service_id: str) -> dict:
+        svc = self.config.service(service_id)
+        waiting = [t for t in self.waiting() if t["service"] == service_id
+                   and t["target_window"] is None]
+        avg = self.avg_handling(service_id)
+        oldest = min((t["issued_at"] for t in waiting), default=None)
+        return {
+            "id": svc.id,
+            "prefix": svc.prefix,
+            "name": svc.name,
+            "waiting": len(waiting),
+            "estimated_wait_min": estimate.wait_minutes(
+                len(waiting), avg, self.windows_serving(service_id)
+            ),
+            "longest_wait_min": round((self.now - oldest) / 60, 1) if oldest else 0,
+            "avg_handling_min": round(avg, 1),
+            "target_wait_minutes": svc.target_wait_minutes,
+            "daily_cap": svc.daily_cap,
+        }
+
+    def queue_event(self, service_id: str) -> dict:
+        s = self.service(service_id)
+        return {key: s[key] for key in
+                ("waiting", "estimated_wait_min", "longest_wait_min")} | {"service": service_id}
+
+    # -- windows ---------------------------------------------------------------------------
+    def window_row(self, number: int) -> dict | None:
+        return one(self.db, "SELECT * FROM windows WHERE number = ?", [number])
+
+    def window(self, number: int) -> dict:
+        cfg = self.config.window(number)
+        row = self.window_row(number)
+        staff = self.config.staff_member(row["staff_id"]) if row["staff_id"] else None
+        ticket = self.ticket_row(row["ticket_id"])
+        return {
+            "number": number,
+            "name": cfg.name,
+            "services": list(cfg.services),
+            "flags": list(cfg.flags),
+            "status": row["status"],
+            "staff": {"id": staff.id, "name": staff.name} if staff else None,
+            "ticket": self.ticket(ticket) if ticket else None,
+            "away": self.away(row),
+            "opened_at": self.iso(row["opened_at"]),
+        }
+
+    def away(self, row: dict) -> dict | None:
+        if row["status"] != "away":
+            return None
+        limit = self.config.rules.away_limit_minutes
+        minutes = (self.now - row["away_since"]) / 60
+        return {
+            "reason": row["away_reason"],
+            "since": self.iso(row["away_since"]),
+            "limit_at": self.iso(row["away_since"] + limit * 60),
+            "overdue": minutes > limit,
+            "minutes": round(minutes, 2),
+        }
+
+    # -- the hall --------------------------------------------------------------------------
+    def hall(self) -> dict:
+        hours = self.config.hours
+        local = local_time(self.now, self.tz)
+        paused = bool(self.setting("issuing_paused", False))
+        issuing = issuing_at(hours, local, paused=paused)
+        return {
+            "name": self.config.name,
+            "languages": list(self.config.languages),
+            "timezone": self.config.timezone,
+            "day": self.day,
+            "open": is_open(hours, local),
+            "issuing": issuing.issuing,
+            "issuing_reason": issuing.reason,
+            "next_issuing_at": issuing.next_at.isoformat(timespec="seconds")
+            if issuing.next_at else None,
+            "last_ticket_passed": issuing.reason in ("after_last_ticket", "after_close"),
+            "hours": {
+                "days": list(hours.days),
+                "open": clock_text(hours.open),
+                "close": clock_text(hours.close),
+                "last_ticket": clock_text(hours.last_ticket),
+                "breaks": [[clock_text(a), clock_text(b)] for a, b in hours.breaks],
+            },
+            "notice": self.setting("notice", self.config.notice),
+            "away_limit_minutes": self.config.rules.away_limit_minutes,
+            "max_recalls": self.config.rules.max_recalls,
+            "no_paper_no_ticket": self.config.rules.no_paper_no_ticket,
+            "public_url": self.config.public_url,
+        }
+
+    def recent_calls(self) -> list[dict]:
+        rows = self.db.query(
+            "SELECT data, window, at FROM events WHERE type IN ('call', 'recall')"
+            " ORDER BY seq DESC LIMIT ?",
+            [RECENT_CALLS],
+        )
+        return [self.call_payload(json.loads(r["data"]), r["window"], r["at"]) for r in rows]
+
+    def call_payload(self, data: dict, window: int, at: float) -> dict:
+        return {
+            "number": data["number"],
+            "service": data["service"],
+            "priority": data["priority"],
+            "window": window,
+            "window_name": self.config.window(window).name,
+            "recalls": data["recalls"],
+            "at": self.iso(at),
+        }
+
+    def devices(self) -> list[dict]:
+        return [
+            {
+                "id": row["id"],
+                "role": row["role"],
+                "window": row["window"],
+                "online": row["connected"] > 0,
+                "last_seen": self.iso(row["last_seen"]),
+                "printer": row["printer_state"],
+                "printer_detail": row["printer_detail"],
+            }
+            for row in self.db.query("SELECT * FROM devices ORDER BY id")
+        ]
+
+    def seq(self) -> int:
+        return scalar(self.db, "SELECT coalesce(max(seq), 0) FROM events")
+
+    def state(self) -> dict:
+        return {
+            "seq": self.seq(),
+            "now": self.iso(self.now),
+            "hall": self.hall(),
+            "services": [self.service(s.id) for s in self.config.services],
+            "windows": [self.window(w.number) for w in self.config.windows],
+            "recent_calls": self.recent_calls(),
+            "devices": self.devices(),
+        }
+

@@ -1,0 +1,209 @@
+"""The SQLite file that holds the hall: schema, connections, and one transaction per command.
+
+Facts learnt the hard way (STACK-NOTES.md): a connection may not cross threads, so each thread
+gets its own; WAL with `synchronous=FULL`, because a Pi on an SD card loses power and NORMAL
+can lose the last commits then; a write transaction starts with `BEGIN IMMEDIATE`, so it never
+has to upgrade a read lock (the source of SQLITE_BUSY under load).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    day TEXT NOT NULL,
+    type TEXT NOT NULL,
+    window INTEGER,
+    ticket_id INTEGER,
+    staff_id TEXT,
+    actor TEXT,
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS events_by_day ON events (day, type);
+
+-- Per service and day: the last number given. Issuing writes here first (upsert ... RETURNING),
+-- so the number is taken inside the write lock and two kiosks never read the same last number.
+CREATE TABLE IF NOT EXISTS counters (
+    service TEXT NOT NULL,
+    day TEXT NOT NULL,
+    last INTEGER NOT NULL,
+    PRIMARY KEY (service, day)
+);
+
+CREATE TABLE IF NOT EXISTS tickets (
+    id INTEGER PRIMARY KEY,
+    public_id TEXT NOT NULL UNIQUE,
+    day TEXT NOT NULL,
+    number TEXT NOT NULL,
+    service TEXT NOT NULL,
+    issued_service TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN
+        ('waiting', 'called', 'serving', 'done', 'no_show', 'cancelled', 'expired')),
+    issued_at REAL NOT NULL,
+    called_at REAL,
+    started_at REAL,
+    finished_at REAL,
+    window INTEGER,
+    target_window INTEGER,
+    staff_id TEXT,
+    recalls INTEGER NOT NULL DEFAULT 0,
+    transfers INTEGER NOT NULL DEFAULT 0,
+    closed_reason TEXT,
+    UNIQUE (day, number)
+);
+CREATE INDEX IF NOT EXISTS tickets_waiting ON tickets (status, service);
+CREATE INDEX IF NOT EXISTS tickets_by_day ON tickets (day);
+
+CREATE TABLE IF NOT EXISTS windows (
+    number INTEGER PRIMARY KEY,
+    status TEXT NOT NULL DEFAULT 'closed' CHECK (status IN
+        ('closed', 'idle', 'calling', 'serving', 'away')),
+    staff_id TEXT,
+    ticket_id INTEGER REFERENCES tickets (id),
+    away_reason TEXT,
+    away_since REAL,
+    away_overdue_sent INTEGER NOT NULL DEFAULT 0,
+    last_finished_ticket_id INTEGER REFERENCES tickets (id),
+    opened_at REAL
+);
+-- A ticket is at one window at most: the unique index makes a second assignment fail loudly.
+CREATE UNIQUE INDEX IF NOT EXISTS one_window_per_ticket ON windows (ticket_id);
+
+CREATE TABLE IF NOT EXISTS away_periods (
+    id INTEGER PRIMARY KEY,
+    window INTEGER NOT NULL,
+    staff_id TEXT,
+    reason TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    overdue INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS ratings (
+    ticket_id INTEGER PRIMARY KEY REFERENCES tickets (id),
+    window INTEGER NOT NULL,
+    staff_id TEXT,
+    score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+    reason TEXT,
+    at REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS sessions (
+    token_key TEXT PRIMARY KEY,
+    staff_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    window INTEGER,
+    created_at REAL NOT NULL,
+    ended_at REAL
+);
+
+CREATE TABLE IF NOT EXISTS pin_failures (
+    staff_id TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    locked_until REAL
+);
+
+-- The first answer to a command that carried a request_id, so that a retry gets it again.
+CREATE TABLE IF NOT EXISTS requests (
+    actor TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    response TEXT NOT NULL,
+    PRIMARY KEY (actor, request_id)
+);
+
+CREATE TABLE IF NOT EXISTS devices (
+    id TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    window INTEGER,
+    last_seen REAL,
+    connected INTEGER NOT NULL DEFAULT 0,
+    printer_state TEXT,
+    printer_detail TEXT
+);
+
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class Store:
+    """One SQLite file; a connection per thread; `write()` is one transaction."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        # Threads of this process queue here rather than spin in SQLite's busy handler;
+        # busy_timeout still covers a second server process on the same file.
+        self._write_lock = threading.Lock()
+        self.db.conn.executescript(SCHEMA)
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            db = self._local.db = sqlite_utils.Database(conn)
+        return db
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """A write transaction: committed if the block ends normally, else rolled back."""
+        db = self.db
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite_utils.Database]:
+        """A consistent read: every query in the block sees the same committed state."""
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
+
+def one(db: sqlite_utils.Database, sql: str, params: Any = ()) -> dict | None:
+    """The first row of a query as a dict, or None."""
+    return next(iter(db.query(sql, params)), None)
+
+
+def scalar(db: sqlite_utils.Database, sql: str, params: Any = ()) -> Any:
+    row = db.execute(sql, params).fetchone()
+    return row[0] if row else None
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,229 @@
+"""The server's faces: the REST API, the Socket.IO endpoint, and the pages.
+
+Every command goes through `web.commands.run_command`, whichever way it came in; every change
+the hall publishes is broadcast to all connected devices.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_socketio import SocketIO, emit
+from werkzeug.exceptions import HTTPException
+
+from hall.auth import VIEWER, Actor
+from hall.errors import HallError
+from hall.hall import Hall
+from web.commands import run_command, status_for
+
+log = logging.getLogger("hallq.web")
+
+TICK_SECONDS = 1.0
+
+# The device pages the overview links to (each issue that adds a page adds its link here).
+PAGE_LINKS: list[tuple[str, str]] = []
+
+
+def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, SocketIO]:
+    app = Flask(__name__)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    socketio = SocketIO(
+        app,
+        async_mode="threading",  # set explicitly: engine.io would pick eventlet if installed
+        cors_allowed_origins="*",  # devices on the hall LAN open pages from any host name
+        ping_interval=5,  # a pulled cable is noticed within ~10 s, not the default 45 s
+        ping_timeout=5,
+        message_queue=message_queue,
+        json=_Json,
+    )
+    hall.subscribe(lambda event, payload: socketio.emit(event, payload))
+    _api_routes(app, hall)
+    _page_routes(app, hall)
+    _socket_handlers(socketio, hall)
+    app.extensions["hallq"] = {"hall": hall, "started": time.time()}
+    return app, socketio
+
+
+def start_ticker(socketio: SocketIO, hall: Hall, stop: threading.Event | None = None) -> None:
+    """Time passing: overdue-away alerts and the day's rollover, checked every second."""
+    stop = stop or threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                hall.tick()
+            except Exception:
+                log.exception("tick failed")
+            socketio.sleep(TICK_SECONDS)
+
+    socketio.start_background_task(loop)
+
+
+class _Json:
+    """Socket.IO payloads keep Chinese as characters (smaller, readable in logs)."""
+
+    @staticmethod
+    def dumps(obj: Any, **kwargs: Any) -> str:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+    @staticmethod
+    def loads(text: str, **kwargs: Any) -> Any:
+        return json.loads(text)
+
+
+def _bearer(hall: Hall) -> tuple[str | None, Actor | None]:
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    return token, hall.authenticate(token) if token else None
+
+
+def _actor(hall: Hall) -> Actor:
+    token, actor = _bearer(hall)
+    if token and actor is None:
+        raise HallError("unauthorized", "登录已失效，请重新登录 · Unknown or expired token")
+    return actor or VIEWER
+
+
+def _json_body() -> dict:
+    # Read the raw body whatever the Content-Type says: curl's -d sends JSON labelled as a form.
+    raw = request.get_data(cache=True, parse_form_data=False)
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise HallError("bad_request", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise HallError("bad_request", "the body must be a JSON object")
+    return body
+
+
+def _reply(status: int, body: dict) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _error(error: HallError) -> Response:
+    return _reply(status_for(error), error.as_json())
+
+
+def _api_routes(app: Flask, hall: Hall) -> None:
+    @app.errorhandler(HallError)
+    def hall_error(error: HallError) -> Response:
+        return _error(error)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        if not request.path.startswith("/api/"):
+            return error
+        code = {404: "not_found", 405: "bad_request"}.get(error.code, "bad_request")
+        return _reply(error.code or 400, {"error": {"code": code, "message": error.description}})
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Any:
+        log.exception("unexpected error on %s", request.path)
+        if not request.path.startswith("/api/"):
+            return "Internal error", 500
+        return _reply(500, {"error": {"code": "internal",
+                                      "message": "服务器内部错误 · Internal error"}})
+
+    def command(name: str, **fields: Any) -> Response:
+        body = _json_body()
+        body.update(fields)
+        return _reply(*run_command(hall, _actor(hall), name, body))
+
+    @app.post("/api/v1/login")
+    def login() -> Response:
+        body = _json_body()
+        result = hall.login(body.get("staff_id"), body.get("pin"), body.get("window"))
+        return _reply(200, result)
+
+    @app.post("/api/v1/logout")
+    def logout() -> Response:
+        token, _ = _bearer(hall)
+        return _reply(200, hall.logout(token))
+
+    @app.get("/api/v1/me")
+    def me() -> Response:
+        actor = _actor(hall)
+        if actor is VIEWER:
+            raise HallError("unauthorized", "请先登录 · Log in first")
+        staff = hall.config.staff_member(actor.staff_id) if actor.staff_id else None
+        return _reply(200, {"role": actor.role, "window": actor.window,
+                            "device": actor.device_id,
+                            "staff": {"id": staff.id, "name": staff.name} if staff else None})
+
+    @app.get("/api/v1/state")
+    def state() -> Response:
+        _actor(hall)  # a bad token is refused even here
+        return _reply(200, hall.state())
+
+    @app.post("/api/v1/tickets")
+    def issue() -> Response:
+        return command("issue")
+
+    @app.get("/api/v1/tickets/<public_id>")
+    def ticket(public_id: str) -> Response:
+        return _reply(200, hall.ticket_status(public_id))
+
+    @app.post("/api/v1/windows/<number>/rating")
+    def rate(number: str) -> Response:
+        return command("rate", window=number)
+
+    @app.post("/api/v1/windows/<number>/<action>")
+    def window_action(number: str, action: str) -> Response:
+        return command(action, window=number)
+
+    @app.post("/api/v1/devices/printer")
+    def printer() -> Response:
+        return command("printer")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        started = app.extensions["hallq"]["started"]
+        return _reply(200, {"ok": True, "uptime_s": round(time.time() - started, 1),
+                            "seq": hall.state()["seq"]})
+
+
+def _page_routes(app: Flask, hall: Hall) -> None:
+    @app.get("/")
+    def overview() -> str:
+        return render_template("overview.html", hall_name=hall.config.name, links=PAGE_LINKS)
+
+
+def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
+    actors: dict[str, Actor] = {}
+
+    @socketio.on("connect")
+    def connect(auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        actor = hall.authenticate(token) if token else VIEWER
+        if actor is None:
+            raise ConnectionRefusedError("unauthorized")
+        actors[request.sid] = actor
+        hall.device_presence(actor, connected=True)
+        emit("state", hall.state())
+
+    @socketio.on("disconnect")
+    def disconnect(*_: Any) -> None:
+        actor = actors.pop(request.sid, None)
+        if actor:
+            hall.device_presence(actor, connected=False)
+
+    @socketio.on("command")
+    def command(body: Any) -> dict:
+        actor = actors.get(request.sid, VIEWER)
+        name = body.get("name") if isinstance(body, dict) else None
+        status, answer = run_command(hall, actor, name, body)
+        return {**answer, "status": status}
+
+    @socketio.on("state")
+    def state(*_: Any) -> dict:
+        return hall.state()

@@ -1,0 +1,56 @@
+"""One dispatcher for every command, so HTTP and Socket.IO answer with the very same JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hall.auth import Actor
+from hall.errors import HallError
+from hall.hall import WINDOW_COMMANDS, Hall
+
+log = logging.getLogger("hallq.commands")
+
+HTTP_STATUS = {
+    "bad_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "unknown_service": 404,
+    "unknown_window": 404,
+    "unknown_ticket": 404,
+    "locked": 429,
+    "internal": 500,
+}
+CONFLICT = 409  # every other code: the hall's state forbids the command right now
+
+
+def status_for(error: HallError) -> int:
+    return HTTP_STATUS.get(error.code, CONFLICT)
+
+
+def run_command(hall: Hall, actor: Actor, name: Any, body: Any) -> tuple[int, dict]:
+    """Run command `name` with the JSON `body`; return (HTTP status, JSON answer)."""
+    try:
+        if not isinstance(body, dict):
+            raise HallError("bad_request", "the body must be a JSON object")
+        return _dispatch(hall, actor, name, body)
+    except HallError as error:
+        return status_for(error), error.as_json()
+    except Exception:  # a bug, not bad input: say so without leaking a trace to the device
+        log.exception("command %r failed", name)
+        return 500, {"error": {"code": "internal", "message": "服务器内部错误 · Internal error"}}
+
+
+def _dispatch(hall: Hall, actor: Actor, name: Any, body: dict) -> tuple[int, dict]:
+    rid = body.get("request_id")
+    if name == "issue":
+        return 201, hall.issue(actor, body.get("service"), body.get("priority"), rid)
+    if name in WINDOW_COMMANDS:
+        return 200, hall.window_command(actor, body.get("window"), name, body, rid)
+    if name == "rate":
+        return 200, hall.rate(actor, body.get("window"), body.get("score"), body.get("reason"),
+                              rid)
+    if name == "printer":
+        return 200, hall.report_printer(actor, body.get("state"), body.get("detail"), rid)
+    raise HallError("not_found", f"unknown command {name!r}")
