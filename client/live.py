@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -89,11 +90,18 @@ class LiveHall:
         self.sio.disconnect()
 
     def wait_for_state(self, timeout: float = 10) -> dict:
+        # The server sends the snapshot from its connect handler, so it arrives just before the
+        # connection is confirmed: wait for both.
+        deadline = time.monotonic() + timeout
         if not self._has_state.wait(timeout):
             raise TimeoutError(f"no state from {self.server_url} within {timeout} s")
+        while not self.sio.connected and time.monotonic() < deadline:
+            time.sleep(0.01)
         return self.state
 
     def _connected(self) -> None:
+        if self.connected:
+            return
         self.connected = True
         if self._on_connection:
             self._on_connection(True)
@@ -183,7 +191,7 @@ class LiveHall:
     # -- commands --------------------------------------------------------------------------------
     def command(self, name: str, **body: Any) -> dict:
         """Send a command; return the answer, or raise CommandFailed with the server's code."""
-        if not self.connected:
+        if not self.sio.connected:
             raise CommandFailed("offline", "未连接服务器 · Not connected to the server")
         try:
             answer = self.sio.call("command", {"name": name, **body}, timeout=self._timeout)

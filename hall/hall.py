@@ -108,7 +108,7 @@ class Hall:
             for listener in self._listeners:
                 listener(event, payload)
 
-    def _run(self, actor: Actor, request_id: Any, body: Callable[[Command], dict]) -> dict:
+    def run(self, actor: Actor, request_id: Any, body: Callable[[Command], dict]) -> dict:
         """Run `body` as one transaction; a retried request_id gets its first answer again."""
         if request_id is not None and (
             not isinstance(request_id, str) or not 0 < len(request_id) <= REQUEST_ID_MAX
@@ -192,7 +192,7 @@ class Hall:
                                               "role": staff.role},
                     "window": cmd.window(window) if window is not None else None}
 
-        return self._run(Actor(role=staff.role, staff_id=staff_id), None, body)
+        return self.run(Actor(role=staff.role, staff_id=staff_id), None, body)
 
     def logout(self, token: str) -> dict:
         actor = self.authenticate(token)
@@ -205,7 +205,7 @@ class Hall:
             cmd.log("logout", window=actor.window, staff_id=actor.staff_id)
             return {"ok": True}
 
-        return self._run(actor, None, body)
+        return self.run(actor, None, body)
 
     def _check_not_locked(self, staff_id: str) -> None:
         row = one(self.store.db, "SELECT locked_until FROM pin_failures WHERE staff_id = ?",
@@ -266,7 +266,7 @@ class Hall:
             cmd.notify("queue", waiting)
             return {"ticket": cmd.ticket(row)}
 
-        return self._run(actor, request_id, body)
+        return self.run(actor, request_id, body)
 
     def _check_issuing(self, cmd: Command) -> None:
         paused = bool(cmd.setting("issuing_paused", False))
@@ -314,7 +314,7 @@ class Hall:
             cmd.notify_window(number)
             return {"window": cmd.window(number), **result}
 
-        return self._run(actor, request_id, body)
+        return self.run(actor, request_id, body)
 
     def _take_window(self, cmd: Command, number: int, staff_id: str) -> None:
         """A clerk logs in at a window: it opens, or a stand-in takes it over as it is."""
@@ -502,7 +502,7 @@ class Hall:
             return {"rating": {"number": ticket["number"], "window": number, "score": score,
                                "reason": reason, "at": cmd.iso(cmd.now)}}
 
-        return self._run(actor, request_id, body)
+        return self.run(actor, request_id, body)
 
     # -- devices -------------------------------------------------------------------------------
     def report_printer(self, actor: Actor, state: Any, detail: Any = None,
@@ -522,7 +522,7 @@ class Hall:
             cmd.notify("device", {"device": device})
             return {"device": device}
 
-        return self._run(actor, request_id, body)
+        return self.run(actor, request_id, body)
 
     def device_presence(self, actor: Actor, connected: bool) -> None:
         """A device's Socket.IO connection came or went (not a queue change: no event row)."""
@@ -544,7 +544,7 @@ class Hall:
             "SELECT number FROM windows WHERE status = 'away' AND away_overdue_sent = 0"
             " AND away_since + ? <= ?", [limit_s, now]).fetchall()
         for (number,) in overdue:
-            self._run(auth.VIEWER, None, lambda cmd, n=number: self._mark_overdue(cmd, n))
+            self.run(auth.VIEWER, None, lambda cmd, n=number: self._mark_overdue(cmd, n))
 
     def _mark_overdue(self, cmd: Command, number: int) -> dict:
         row = cmd.window_row(number)
@@ -577,7 +577,7 @@ class Hall:
                        "SELECT count(*) FROM tickets WHERE status = 'waiting' AND day < ?",
                        [today])
         if stale:
-            self._run(auth.VIEWER, None, self._expire_stale)
+            self.run(auth.VIEWER, None, self._expire_stale)
         with self.store.write() as db:
             db.execute("DELETE FROM requests WHERE at < ?",
                        [self.clock() - REQUESTS_KEPT_SECONDS])

@@ -6,6 +6,7 @@ the hall publishes is broadcast to all connected devices.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
@@ -25,8 +26,12 @@ log = logging.getLogger("hallq.web")
 
 TICK_SECONDS = 1.0
 
-# The device pages the overview links to (each issue that adds a page adds its link here).
-PAGE_LINKS: list[tuple[str, str]] = []
+# Modules that add pages or routes: each has `register(app, socketio, hall)`.
+PAGE_MODULES: list[str] = [
+]
+# The pages the overview at / links to: (path, label).
+PAGE_LINKS: list[tuple[str, str]] = [
+]
 
 
 def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, SocketIO]:
@@ -46,6 +51,8 @@ def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, Soc
     _api_routes(app, hall)
     _page_routes(app, hall)
     _socket_handlers(socketio, hall)
+    for name in PAGE_MODULES:
+        importlib.import_module(name).register(app, socketio, hall)
     app.extensions["hallq"] = {"hall": hall, "started": time.time()}
     return app, socketio
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from hall.auth import Actor
@@ -23,6 +24,12 @@ HTTP_STATUS = {
     "internal": 500,
 }
 CONFLICT = 409  # every other code: the hall's state forbids the command right now
+
+
+# Commands that modules add beside the core ones (supervisor actions, ...): name -> handler
+# `handler(hall, actor, body) -> dict`, raising HallError to refuse. HTTP routes and the
+# Socket.IO `command` event both reach them through run_command.
+EXTRA_COMMANDS: dict[str, Callable[[Hall, Actor, dict], dict]] = {}
 
 
 def status_for(error: HallError) -> int:
@@ -53,4 +60,6 @@ def _dispatch(hall: Hall, actor: Actor, name: Any, body: dict) -> tuple[int, dic
                               rid)
     if name == "printer":
         return 200, hall.report_printer(actor, body.get("state"), body.get("detail"), rid)
+    if isinstance(name, str) and name in EXTRA_COMMANDS:
+        return 200, EXTRA_COMMANDS[name](hall, actor, body)
     raise HallError("not_found", f"unknown command {name!r}")

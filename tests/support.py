@@ -1,0 +1,131 @@
+"""What the tests share: a settable clock, a hall on a real SQLite file, the real server in its
+own process on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+KIOSK = "demo-kiosk-1-token"
+DISPLAY = "demo-display-1-token"
+
+
+def evaluator_token(window: int) -> str:
+    return f"demo-evaluator-{window}-token"
+
+
+def counter_box_token(window: int) -> str:
+    return f"demo-counter-box-{window}-token"
+
+
+class FakeClock:
+    """A clock the test moves by hand: `clock.advance(minutes=11)`."""
+
+    def __init__(self, start: datetime | str = "2026-11-23 09:30") -> None:
+        if isinstance(start, str):
+            start = datetime.fromisoformat(start).replace(tzinfo=SHANGHAI)
+        self.now = start.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, minutes: float = 0, seconds: float = 0) -> None:
+        self.now += minutes * 60 + seconds
+
+    def set(self, when: str) -> None:
+        self.now = datetime.fromisoformat(when).replace(tzinfo=SHANGHAI).timestamp()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """`python server.py` in a process of its own, as a hall runs it."""
+
+    def __init__(self, db: Path, config: Path | None = None, port: int | None = None,
+                 extra: list[str] | None = None) -> None:
+        self.db, self.config = db, config
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra = extra or []
+        self.proc: subprocess.Popen | None = None
+        self.log = db.with_suffix(f".{self.port}.log")
+
+    def start(self, timeout: float = 15) -> ServerProcess:
+        cmd = [sys.executable, str(ROOT / "server.py"), "--db", str(self.db),
+               "--port", str(self.port), *self.extra]
+        if self.config:
+            cmd += ["--config", str(self.config)]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=0.5).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not come up: {self.log.read_text()}")
+
+    def kill(self) -> None:
+        """kill -9: no clean shutdown, as in a power cut or a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    # -- HTTP helpers --------------------------------------------------------------------------
+    def post(self, path: str, body: dict | None = None, token: str | None = None,
+             **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.post(self.url + path, json=body or {}, headers=headers, timeout=10,
+                             **kwargs)
+
+    def get(self, path: str, token: str | None = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.get(self.url + path, headers=headers, timeout=10)
+
+    def login(self, staff_id: str, pin: str, window: int | None = None) -> str:
+        r = self.post("/api/v1/login", {"staff_id": staff_id, "pin": pin, "window": window})
+        assert r.status_code == 200, r.text
+        return r.json()["token"]
+
+    def issue(self, service: str = "pay", **body) -> dict:
+        r = self.post("/api/v1/tickets", {"service": service, **body}, token=KIOSK)
+        assert r.status_code == 201, r.text
+        return r.json()["ticket"]
+
+
+def wait_until(predicate, timeout: float = 5, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
