@@ -1,0 +1,140 @@
+"""Random days in the hall: whatever clerks and kiosks do, the invariants hold."""
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from support import FakeClock
+
+from hall.auth import Actor
+from hall.config import load_config
+from hall.errors import HallError
+from hall.hall import Hall
+from hall.store import Store
+
+CONFIG = load_config()
+SERVICES = [s.id for s in CONFIG.services]
+WINDOWS = [w.number for w in CONFIG.windows]
+BOSS = Actor(role="supervisor", staff_id="9001", key="boss")
+KIOSK = Actor(role="kiosk", device_id="kiosk-1", key="kiosk")
+
+windows = st.sampled_from(WINDOWS)
+
+
+class HallDay(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.dir = tempfile.TemporaryDirectory()
+        self.clock = FakeClock("2026-11-23 09:00")
+        self.hall = Hall(CONFIG, Store(Path(self.dir.name) / "h.db"), clock=self.clock)
+        self.db = self.hall.store.db
+
+    def teardown(self):
+        self.hall.store.close()
+        self.dir.cleanup()
+
+    def status_of(self, window):
+        return self.db.execute("SELECT status FROM windows WHERE number = ?",
+                               [window]).fetchone()[0]
+
+    def try_command(self, number, name, **params):
+        before = self.status_of(number)
+        seq = self.hall.state()["seq"]
+        try:
+            result = self.hall.window_command(BOSS, number, name, params)
+        except HallError:
+            assert self.hall.state()["seq"] == seq, f"a refused {name} changed the hall"
+            return None
+        if name == "call-next":
+            assert before == "idle", f"window {number} was {before} and got a ticket"
+        return result
+
+    @rule(service=st.sampled_from(SERVICES),
+          priority=st.sampled_from(["normal", "normal", "normal", "priority", "vip"]))
+    def issue(self, service, priority):
+        self.hall.issue(KIOSK, service, priority)
+
+    @rule(window=windows)
+    def open(self, window):
+        self.try_command(window, "open")
+
+    @rule(window=windows)
+    def close(self, window):
+        self.try_command(window, "close")
+
+    @rule(window=windows)
+    def call_next(self, window):
+        self.try_command(window, "call-next")
+
+    @rule(window=windows, command=st.sampled_from(["recall", "start", "finish", "no-show",
+                                                    "back"]))
+    def act(self, window, command):
+        self.try_command(window, command)
+
+    @rule(window=windows, reason=st.sampled_from(["暂离", "午休", "", None]))
+    def away(self, window, reason):
+        self.try_command(window, "away", reason=reason)
+
+    @rule(window=windows, service=st.sampled_from(SERVICES))
+    def transfer_to_service(self, window, service):
+        self.try_command(window, "transfer", service=service)
+
+    @rule(window=windows, other=windows)
+    def transfer_to_window(self, window, other):
+        self.try_command(window, "transfer", window=other)
+
+    @rule(minutes=st.integers(min_value=1, max_value=30))
+    def time_passes(self, minutes):
+        self.clock.advance(minutes=minutes)
+        self.hall.tick()
+
+    @rule()
+    def next_day(self):
+        self.clock.advance(minutes=24 * 60)
+        self.hall.tick()
+
+    @invariant()
+    def no_ticket_is_at_two_windows(self):
+        at_windows = [r[0] for r in self.db.execute(
+            "SELECT ticket_id FROM windows WHERE ticket_id IS NOT NULL")]
+        assert len(at_windows) == len(set(at_windows))
+        active = {r[0] for r in self.db.execute(
+            "SELECT id FROM tickets WHERE status IN ('called', 'serving')")}
+        assert active == set(at_windows)
+
+    @invariant()
+    def numbers_are_unique_per_day(self):
+        dupes = self.db.execute("SELECT day, number FROM tickets GROUP BY day, number"
+                                " HAVING count(*) > 1").fetchall()
+        assert dupes == []
+
+    @invariant()
+    def counts_agree_with_the_event_log(self):
+        def events(kind):
+            return self.db.execute("SELECT count(*) FROM events WHERE type = ?",
+                                   [kind]).fetchone()[0]
+
+        def tickets(condition):
+            return self.db.execute(f"SELECT count(*) FROM tickets WHERE {condition}"
+                                   ).fetchone()[0]
+
+        assert tickets("1") == events("issue")
+        assert tickets("status = 'done'") == events("finish")
+        assert tickets("status = 'no_show'") == events("no_show")
+        expired = sum(int(r[0]) for r in self.db.execute(
+            "SELECT json_extract(data, '$.count') FROM events WHERE type = 'expire'"))
+        assert tickets("status = 'expired'") == expired
+        assert tickets("transfers > 0") <= events("transfer")
+
+    @invariant()
+    def away_and_closed_windows_hold_no_ticket(self):
+        held = self.db.execute("SELECT count(*) FROM windows WHERE status IN ('away', 'closed')"
+                               " AND ticket_id IS NOT NULL").fetchone()[0]
+        assert held == 0
+
+
+HallDay.TestCase.settings = settings(max_examples=40, stateful_step_count=40, deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+test_random_days_keep_the_invariants = HallDay.TestCase
