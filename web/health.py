@@ -1,0 +1,137 @@
+"""The server's upkeep: `GET /healthz`, device heartbeats, the systemd watchdog, nightly backups.
+
+`GET /healthz` answers 200 when the server can serve: the database takes a real write (this
+process's presence beat), and says how long the process has run, which devices are online, and
+which server processes share the database. 503 when the database cannot be written.
+
+Devices send the `heartbeat` command (over Socket.IO, as `client.live.LiveHall` does every
+`HEARTBEAT_SECONDS` while connected, or `POST /api/v1/devices/heartbeat`); it updates the
+device's `last_seen`. A device is `online` while it holds a Socket.IO connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from flask_socketio import SocketIO
+
+from hall.auth import VIEWER, Actor
+from hall.backup import DEFAULT_AT, DEFAULT_KEEP, NightlyBackup
+from hall.errors import HallError
+from hall.hall import Hall
+from web import watchdog
+from web.commands import EXTRA_COMMANDS, run_command
+
+
+def register(app: Flask, socketio: SocketIO, hall: Hall) -> None:
+    EXTRA_COMMANDS["heartbeat"] = heartbeat
+    started = time.time()
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        body = health(hall, started)
+        body["message_queue"] = _message_queue(socketio)
+        upkeep = app.extensions.get("hallq_upkeep", {})
+        if "backup" in upkeep:
+            body["backup"] = upkeep["backup"].status()
+        reply = jsonify(body)
+        reply.status_code = 200 if body["ok"] else 503
+        return reply
+
+    @app.post("/api/v1/devices/heartbeat")
+    def heartbeat_route() -> Response:
+        status, answer = run_command(hall, _bearer_actor(hall), "heartbeat", {})
+        reply = jsonify(answer)
+        reply.status_code = status
+        return reply
+
+
+def heartbeat(hall: Hall, actor: Actor, body: dict) -> dict:
+    """A device says it is alive: its `last_seen` becomes now (others are just answered)."""
+    now = hall.clock()
+    if actor.device_id is not None:
+        hall.presence.seen(actor.device_id, now)
+    return {"device": actor.device_id,
+            "now": datetime.fromtimestamp(now, hall.config.tz).isoformat(timespec="seconds")}
+
+
+def health(hall: Hall, started: float) -> dict:
+    """The figures of `/healthz`; `ok` is False when the database cannot be written."""
+    db: dict[str, Any] = {"path": str(Path(hall.store.path).resolve()), "writable": True}
+    try:
+        hall.presence.beat(force=True)  # a real write transaction, committed
+        db["size_bytes"] = Path(hall.store.path).stat().st_size
+    except (sqlite3.Error, OSError) as error:
+        db.update(writable=False, error=f"{type(error).__name__}: {error}")
+    body: dict[str, Any] = {"ok": db["writable"], "uptime_s": round(time.time() - started, 1),
+                            "db": db}
+    try:
+        state = hall.state()
+        devices = state["devices"]
+        body["seq"] = state["seq"]
+        body["devices"] = {
+            "total": len(devices),
+            "online": sum(d["online"] for d in devices),
+            "offline": [d["id"] for d in devices if not d["online"]],
+            "list": [{k: d[k] for k in ("id", "role", "window", "online", "last_seen")}
+                     for d in devices],
+        }
+        body["servers"] = [{**row, "started_at": _iso(hall, row["started_at"]),
+                            "last_beat": _iso(hall, row["last_beat"])}
+                           for row in hall.presence.instances()]
+    except sqlite3.Error as error:
+        body.update(ok=False, error=f"{type(error).__name__}: {error}")
+    return body
+
+
+def _iso(hall: Hall, epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, hall.config.tz).isoformat(timespec="seconds")
+
+
+def _message_queue(socketio: SocketIO) -> str | None:
+    manager = getattr(socketio.server, "manager", None)
+    name = type(manager).__name__ if manager else ""
+    return None if name in ("", "Manager") else name.removesuffix("Manager").lower()
+
+
+def _bearer_actor(hall: Hall) -> Actor:
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    if not token:
+        return VIEWER
+    actor = hall.authenticate(token)
+    if actor is None:
+        raise HallError("unauthorized", "登录已失效，请重新登录 · Unknown or expired token")
+    return actor
+
+
+# -- started by server.py ------------------------------------------------------------------------
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("backups")
+    group.add_argument("--backup-dir", help="where the nightly backups go "
+                       "(default: backups/ beside the database)")
+    group.add_argument("--backup-keep", type=int, default=DEFAULT_KEEP,
+                       help=f"how many nightly backups to keep ({DEFAULT_KEEP})")
+    group.add_argument("--backup-at", default=DEFAULT_AT,
+                       help=f"hall time of the nightly backup, HH:MM ({DEFAULT_AT}); "
+                       "'off' for none")
+
+
+def start_upkeep(app: Flask, hall: Hall, args: argparse.Namespace) -> None:
+    """The nightly backup thread, and the systemd watchdog when run by systemd."""
+    upkeep = app.extensions.setdefault("hallq_upkeep", {})
+    if args.backup_at != "off" and hall.store.path != ":memory:":
+        directory = args.backup_dir or Path(hall.store.path).resolve().parent / "backups"
+        nightly = NightlyBackup(hall.store.path, directory, keep=args.backup_keep,
+                                at=args.backup_at, tz=hall.config.tz)
+        nightly.start()
+        upkeep["backup"] = nightly
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    host = f"[{host}]" if ":" in host else host
+    watchdog.start(watchdog.http_check(f"http://{host}:{args.port}/healthz"))
