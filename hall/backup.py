@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sqlite3
 import sys
 import threading
@@ -27,6 +28,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from hall.presence import pid_alive as _pid_alive
 
 log = logging.getLogger("hallq.backup")
 
@@ -131,13 +134,15 @@ def _refuse_if_in_use(db_path: Path) -> None:
     try:
         if not _table_exists(conn, "server_instances"):
             return
-        row = conn.execute("SELECT count(*), max(last_beat) FROM server_instances"
-                           " WHERE last_beat >= ?", [time.time() - IN_USE_SECONDS]).fetchone()
+        rows = conn.execute("SELECT host, pid, last_beat FROM server_instances"
+                            " WHERE last_beat >= ?", [time.time() - IN_USE_SECONDS]).fetchall()
     finally:
         conn.close()
-    if row[0]:
+    here = socket.gethostname()
+    using = [beat for host, pid, beat in rows if host != here or _pid_alive(pid)]
+    if using:
         raise BackupError(
-            f"a server is using {db_path} (last seen {time.time() - row[1]:.0f} s ago): stop it"
+            f"a server is using {db_path} (seen {time.time() - max(using):.0f} s ago): stop it"
             " first (sudo systemctl stop hallq-server), or pass --force")
 
 

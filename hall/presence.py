@@ -119,7 +119,7 @@ class Presence:
             "SELECT id, host, pid, last_beat FROM server_instances WHERE id != ?",
             [self.instance])
             if row["last_beat"] < self._last_beat - STALE_SECONDS
-            or (row["host"] == self.host and not _pid_alive(row["pid"]))]
+            or (row["host"] == self.host and not pid_alive(row["pid"]))]
         for instance in dead:
             db.execute("DELETE FROM server_instances WHERE id = ?", [instance])
         db.execute("DELETE FROM device_links WHERE instance NOT IN"
@@ -145,7 +145,7 @@ def _total(db: sqlite_utils.Database, device_id: str) -> int:
     return int(row[0])
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
