@@ -1,0 +1,102 @@
+// The counter's and the evaluator's words in Chinese and English; the choice is kept per device.
+(function () {
+  "use strict";
+  const WORDS = {
+    zh: {
+      logout: "退出登录", offline: "与服务器断开，正在重连…按钮暂不可用",
+      login_title: "上岗登录", staff_id: "工号", pin: "密码", window: "窗口",
+      login: "登录并开窗", login_hint: "登录即上岗签到，窗口随之开启。",
+      call_next: "叫号", recall: "重呼", start: "开始办理", finish: "办结", no_show: "过号",
+      transfer: "转移", away: "暂时离开", back: "回到窗口", close: "关闭窗口", open: "开启窗口",
+      waiting_title: "本窗口等候", today_title: "我的今天", served: "已办结",
+      avg_handling: "平均办理（分钟）", last_title: "最近办理",
+      transfer_title: "转移给（首问负责制）", to_service: "其他业务", to_window: "其他窗口",
+      cancel: "取消", away_title: "暂时离开的原因",
+      status_closed: "窗口已关闭", status_idle: "空闲", status_calling: "呼叫中",
+      status_serving: "办理中", status_away: "暂时离开",
+      prio_normal: "普通", prio_priority: "绿色通道", prio_vip: "VIP", prio_appointment: "预约",
+      waited: "已等候", at_window: "窗口办理", min: "分钟", recalls: "重呼",
+      transferred_here: "转给本窗口", longest: "最长等候", nobody: "暂无等候",
+      out_done: "办结", out_no_show: "过号", out_transferred: "转出",
+      limit_in: "距暂离上限", overdue_by: "已超时", back_by: "应回时间",
+      away_limit_hint: "暂离不得超过 {0} 分钟，超时将提醒值班长。",
+      no_windows_open: "没有其他开启的窗口", waiting_now: "本窗口等候 {0} 人",
+      done_call: "已呼叫 {0}", done_recall: "已重呼 {0}", done_finish: "{0} 已办结",
+      done_transfer: "{0} 已转移", done_no_show: "{0} 记为过号", done_away: "已暂离",
+      done_back: "欢迎回来", done_close: "窗口已关闭", done_open: "窗口已开启",
+      done_start: "开始办理 {0}",
+      reasons: ["暂离", "午休", "会议", "其他"],
+      // evaluator
+      ev_paused: "暂停服务", ev_away: "暂时离开", ev_back_by: "预计 {0} 回来",
+      ev_welcome: "欢迎光临", ev_please: "请 {0} 号到本窗口", ev_serving: "正在为 {0} 号办理",
+      ev_staff_no: "工号", ev_rate_title: "请对本次服务进行评价", ev_thanks: "谢谢您的评价！",
+      ev_reason_title: "请告诉我们不满意的原因", ev_skip: "不说明",
+      ev_levels: ["非常不满意", "不满意", "基本满意", "满意", "非常满意"],
+      ev_reasons: ["等候时间太长", "办理太慢", "服务态度不好", "问题没有解决", "其他"],
+      ev_setup: "评价器设置", ev_token: "设备令牌", ev_save: "保存",
+      ev_seconds: "{0} 秒",
+    },
+    en: {
+      logout: "Log out", offline: "Disconnected from the server, reconnecting… buttons are off",
+      login_title: "Start of shift", staff_id: "Staff ID", pin: "PIN", window: "Window",
+      login: "Log in and open", login_hint: "Logging in records the start of your shift and opens the window.",
+      call_next: "Call next", recall: "Recall", start: "Start", finish: "Finish",
+      no_show: "No-show", transfer: "Transfer", away: "Away", back: "Back",
+      close: "Close window", open: "Open window",
+      waiting_title: "Waiting for this window", today_title: "My day", served: "served",
+      avg_handling: "avg handling (min)", last_title: "Last tickets",
+      transfer_title: "Transfer to (first-question duty)", to_service: "Another service",
+      to_window: "Another window", cancel: "Cancel", away_title: "Reason for stepping away",
+      status_closed: "Window closed", status_idle: "Idle", status_calling: "Calling",
+      status_serving: "Serving", status_away: "Away",
+      prio_normal: "Normal", prio_priority: "Green channel", prio_vip: "VIP",
+      prio_appointment: "Appointment",
+      waited: "waited", at_window: "at window", min: "min", recalls: "recalls",
+      transferred_here: "Transferred here", longest: "Longest wait", nobody: "Nobody waiting",
+      out_done: "done", out_no_show: "no-show", out_transferred: "transferred",
+      limit_in: "Away limit in", overdue_by: "Overdue by", back_by: "Back by",
+      away_limit_hint: "Away may not exceed {0} minutes; the supervisor is alerted after that.",
+      no_windows_open: "No other window is open", waiting_now: "{0} waiting for this window",
+      done_call: "Called {0}", done_recall: "Recalled {0}", done_finish: "{0} finished",
+      done_transfer: "{0} transferred", done_no_show: "{0} marked no-show", done_away: "Away",
+      done_back: "Welcome back", done_close: "Window closed", done_open: "Window open",
+      done_start: "Serving {0}",
+      reasons: ["Short break", "Lunch", "Meeting", "Other"],
+      ev_paused: "Service paused", ev_away: "Temporarily away", ev_back_by: "Back by {0}",
+      ev_welcome: "Welcome", ev_please: "Number {0}, please come to this window",
+      ev_serving: "Now serving {0}", ev_staff_no: "Staff no.",
+      ev_rate_title: "Please rate our service", ev_thanks: "Thank you for your rating!",
+      ev_reason_title: "Please tell us what went wrong", ev_skip: "Skip",
+      ev_levels: ["Very dissatisfied", "Dissatisfied", "Fair", "Satisfied", "Very satisfied"],
+      ev_reasons: ["Waited too long", "Too slow", "Unfriendly", "Not resolved", "Other"],
+      ev_setup: "Evaluator setup", ev_token: "Device token", ev_save: "Save",
+      ev_seconds: "{0} s",
+    },
+  };
+
+  function create(storageKey) {
+    let lang = localStorage.getItem(storageKey) === "en" ? "en" : "zh";
+    const i18n = {
+      get lang() { return lang; },
+      t(key, ...args) {
+        const text = WORDS[lang][key];
+        if (text === undefined) return key;
+        return typeof text === "string" ? text.replace(/\{(\d)\}/g, (_, i) => args[+i]) : text;
+      },
+      apply(root) {
+        (root || document).querySelectorAll("[data-i18n]").forEach(el => {
+          el.textContent = i18n.t(el.dataset.i18n);
+        });
+        document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+      },
+      toggle() {
+        lang = lang === "zh" ? "en" : "zh";
+        localStorage.setItem(storageKey, lang);
+        i18n.apply();
+      },
+    };
+    return i18n;
+  }
+
+  window.HallQI18n = {create: create, WORDS: WORDS};
+})();
