@@ -1,0 +1,1 @@
+"""The lobby display: the calling screen and the voice."""

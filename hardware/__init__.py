@@ -1,0 +1,1 @@
+"""Thin adapters over real devices (printer, buttons and LEDs, sound), each with a test double."""

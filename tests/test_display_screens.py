@@ -1,0 +1,231 @@
+"""The wall screen: what it shows (pure view model) and how it looks (pygame rendered to PNG).
+
+Scenes come from the real hall (the `hall` fixture: demo config, real SQLite, a fake clock),
+so the renderer sees exactly the snapshots the server sends. The PNGs land in test-artifacts/
+for people to look at.
+"""
+
+from __future__ import annotations
+
+import pygame
+import pytest
+
+from display.model import DisplayModel
+from display.render import FontMissingError, Renderer, find_font
+from display.view import build_screen
+from hall.hall import Hall
+
+CLERKS = {1: ("1001", "1234"), 2: ("1002", "2345"), 3: ("1003", "3456"), 4: ("1004", "4567"),
+          5: ("1005", "5678"), 6: ("1006", "6789")}
+
+
+class Scene:
+    """Drives the in-process hall like clerks and a kiosk would."""
+
+    def __init__(self, hall: Hall) -> None:
+        self.hall = hall
+        self.kiosk = hall.authenticate("demo-kiosk-1-token")
+        self.clerks = {}
+
+    def open(self, *windows: int) -> Scene:
+        for n in windows:
+            staff, pin = CLERKS[n]
+            token = self.hall.login(staff, pin, n)["token"]
+            self.clerks[n] = self.hall.authenticate(token)
+        return self
+
+    def issue(self, service: str, count: int = 1) -> Scene:
+        for _ in range(count):
+            self.hall.issue(self.kiosk, service, "normal")
+        return self
+
+    def do(self, window: int, command: str, **body) -> Scene:
+        self.hall.window_command(self.clerks[window], window, command, body)
+        return self
+
+    def model(self, connected: bool = True) -> DisplayModel:
+        model = DisplayModel()
+        model.on_state(self.hall.state())
+        model.on_connection(connected)
+        return model
+
+
+def busy_hall(hall: Hall) -> Scene:
+    scene = Scene(hall).open(1, 2, 3, 4, 5)
+    scene.issue("pay", 9).issue("account", 3).issue("enquiry", 2).issue("complaint", 1)
+    scene.do(1, "call-next").do(1, "start").do(2, "call-next").do(2, "start")
+    scene.do(4, "call-next").do(5, "call-next").do(5, "start")
+    scene.do(3, "call-next").do(3, "start").do(3, "finish")
+    scene.do(3, "call-next")
+    return scene
+
+
+def screen_of(scene: Scene, connected: bool = True, live_call: bool = True):
+    model = scene.model(connected)
+    now = scene.hall.clock()
+    # The fake clock stands still, so every call in the snapshot is "fresh": the newest is lit.
+    return build_screen(*model.snapshot(), now,
+                        highlight=(lambda c: 5.0) if live_call else (lambda c: 0.0))
+
+
+def render(screen, path, size=(1920, 1080), t=0.0):
+    renderer = Renderer(size)
+    surface = pygame.Surface(size)
+    renderer.draw(surface, screen, t)
+    pygame.image.save(surface, str(path))
+    return surface
+
+
+# -- the view model, without pygame ---------------------------------------------------------------
+
+def test_quiet_hall_shows_windows_hours_and_no_call(hall):
+    screen = screen_of(Scene(hall).open(1, 2))
+    assert screen.current is None and screen.history == ()
+    assert [t.kind for t in screen.windows] == ["idle", "idle", "closed", "closed", "closed",
+                                                "closed"]
+    assert screen.windows[0].status == ("空闲", "Free")
+    assert screen.windows[2].status == ("暂停服务", "Closed")
+    assert screen.hours.startswith("营业时间 00:00–24:00")
+    assert screen.issuing_note == () and not screen.issuing_stopped
+    assert screen.date == ("2026年11月23日 星期一", "Mon 23 Nov 2026")
+    assert screen.clock == "09:30"
+    assert "投诉电话 12345" in screen.notice
+    assert not screen.offline
+
+
+def test_call_in_progress_shows_the_newest_call_big_and_the_ones_before(hall):
+    screen = screen_of(busy_hall(hall))
+    assert (screen.current.number, screen.current.window) == ("B002", 3)
+    assert screen.current.go_to == ("请到 3号窗口", "Please go to Window 3")
+    assert [(c.number, c.window) for c in screen.history] == [
+        ("B001", 3), ("E001", 5), ("A003", 4), ("A002", 2), ("A001", 1)]
+    tiles = {t.number: t for t in screen.windows}
+    assert (tiles[1].kind, tiles[1].ticket) == ("serving", "A001")
+    assert (tiles[4].kind, tiles[4].ticket) == ("calling", "A003")
+    assert (tiles[3].kind, tiles[3].ticket) == ("calling", "B002")
+    assert (tiles[6].kind, tiles[6].ticket) == ("closed", None)
+    waiting = {s.prefix: s.waiting for s in screen.services}
+    assert waiting == {"A": 6, "B": 1, "C": 0, "D": 0, "E": 1, "F": 1, "G": 0}
+
+
+def test_recall_is_the_current_call_again_and_listed_once(hall):
+    scene = busy_hall(hall).do(4, "recall")
+    screen = screen_of(scene)
+    assert (screen.current.number, screen.current.recalls) == ("A003", 1)
+    assert [c.number for c in screen.history].count("A003") == 0
+
+
+def test_screen_shows_numbers_never_names(hall):
+    text = screen_of(busy_hall(hall)).all_text()
+    for staff in hall.config.staff:
+        assert staff.name not in text
+    assert "B002" in text
+
+
+def test_away_window_shows_reason(hall):
+    screen = screen_of(Scene(hall).open(1, 2, 3).do(3, "away", reason="午休"))
+    tile = screen.windows[2]
+    assert (tile.kind, tile.status, tile.detail) == ("away", ("暂时离开", "Temporarily away"),
+                                                     "午休")
+
+
+def test_after_last_ticket_says_stop_issuing(hall, clock):
+    scene = Scene(hall).open(1).issue("pay", 2)
+    clock.set("2026-11-23 23:57")
+    screen = screen_of(scene)
+    assert screen.issuing_stopped
+    assert screen.issuing_note[0] == "停止取号  No more tickets today"
+    assert "已取号的客户" in screen.issuing_note[1]
+
+
+def test_english_first_hall_puts_english_first(hall):
+    model = Scene(hall).model()
+    state, _ = model.snapshot()
+    state["hall"]["languages"] = ["en", "zh"]
+    screen = build_screen(state, True, hall.clock())
+    assert screen.windows[0].status == ("Closed", "暂停服务")
+    assert screen.hours.startswith("Hours")
+
+
+def test_no_state_yet_is_a_connecting_screen():
+    screen = build_screen(None, False, 0)
+    assert screen.connecting
+
+
+# -- rendered to PNG ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", autouse=True)
+def pygame_headless():
+    pygame.display.init()
+    yield
+    pygame.display.quit()
+
+
+def has_ink(surface: pygame.Surface, rect: pygame.Rect, background) -> bool:
+    """True when something other than the background colour is painted inside `rect`."""
+    sub = surface.subsurface(rect)
+    colors = {tuple(sub.get_at((x, y)))[:3] for x in range(0, rect.width, 3)
+              for y in range(0, rect.height, 3)}
+    return len(colors - {tuple(background)}) > 0
+
+
+def test_chinese_glyphs_are_real_not_boxes():
+    """A missing glyph renders as the same box for every character: distinct characters must
+    give distinct pictures."""
+    renderer = Renderer((1920, 1080))
+    shots = [pygame.image.tobytes(renderer.text(c, 60, (255, 255, 255)), "RGBA")
+             for c in ("请", "号", "窗", "口", "暂", "离")]
+    assert len(set(shots)) == len(shots)
+
+
+def test_font_search_fails_clearly():
+    with pytest.raises(FontMissingError, match="fonts-noto-cjk"):
+        find_font([("/nowhere/font.ttc", 0)])
+
+
+SCENES = ["quiet", "calling", "away", "closed", "stopped", "offline"]
+
+
+@pytest.mark.parametrize("name", SCENES)
+def test_scene_renders_to_png(hall, clock, artifacts, name):
+    scene = Scene(hall)
+    if name == "quiet":
+        scene.open(1, 2, 3, 4, 5, 6)
+    elif name == "calling":
+        scene = busy_hall(hall)
+    elif name == "away":
+        scene = busy_hall(hall).open(6).do(6, "away", reason="午休")
+    elif name == "closed":
+        scene = busy_hall(hall)
+        scene.do(5, "finish").do(5, "close").do(2, "finish").do(2, "close")
+    elif name == "stopped":
+        scene = busy_hall(hall)
+        clock.set("2026-11-23 23:58")
+    elif name == "offline":
+        scene = busy_hall(hall)
+    screen = screen_of(scene, connected=name != "offline", live_call=name == "calling")
+    path = artifacts / f"display-{name}.png"
+    surface = render(screen, path)
+    assert path.stat().st_size > 20_000
+    # the big number and the windows band are painted
+    if screen.current:
+        assert has_ink(surface, pygame.Rect(40, 230, 1160, 240), surface.get_at((60, 300)))
+    if name == "offline":
+        assert tuple(surface.get_at((3, 540)))[:3] == (210, 0, 0)  # the red frame
+
+
+def test_small_tv_layout_scales(hall, artifacts):
+    screen = screen_of(busy_hall(hall))
+    surface = render(screen, artifacts / "display-calling-1280x720.png", size=(1280, 720))
+    assert surface.get_size() == (1280, 720)
+
+
+def test_blink_alternates_the_current_call_panel(hall):
+    screen = screen_of(busy_hall(hall))
+    renderer = Renderer((1280, 720))
+    surface = pygame.Surface((1280, 720))
+    renderer.draw(surface, screen, 0.0)
+    lit = tuple(surface.get_at((30, 100)))[:3]
+    renderer.draw(surface, screen, 0.6)
+    dark = tuple(surface.get_at((30, 100)))[:3]
+    assert lit == (255, 176, 0) and dark != lit
