@@ -1,0 +1,1 @@
+"""The ticket kiosk: touch screen, service buttons, printed tickets (`python -m kiosk`)."""

@@ -1,0 +1,111 @@
+"""Everything the kiosk says, in Chinese and English (both are always shown; the language
+switch only changes which comes first and larger)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+WORDS: dict[str, tuple[str, str]] = {
+    "choose": ("请选择业务", "Please choose a service"),
+    "priority": ("绿色通道", "Priority"),
+    "priority_for": ("老年人、残疾人、孕妇优先", "For elderly, disabled and pregnant customers"),
+    "priority_confirm": ("绿色通道：请选择业务以确认",
+                         "Priority ticket: choose a service to confirm"),
+    "priority_note": ("工作人员可能会核实，谢谢理解",
+                      "Staff may check. Thank you for understanding"),
+    "cancel": ("返回", "Back"),
+    "switch": ("English", "中文"),
+    "waiting": ("等候 {n} 人", "{n} waiting"),
+    "no_wait": ("无需等候", "No one waiting"),
+    "about": ("约 {m} 分钟", "about {m} min"),
+    "issuing": ("正在取号…", "Issuing your ticket…"),
+    "still_trying": ("正在连接服务器，请稍候", "Reaching the server, please wait"),
+    "your_number": ("您的号码", "Your number"),
+    "ahead": ("前面还有 {n} 人", "{n} ahead of you"),
+    "wait": ("预计等候约 {m} 分钟", "Estimated wait about {m} min"),
+    "take_ticket": ("请取走号票，留意叫号", "Please take your ticket and listen for your number"),
+    "print_failed": ("号票未能打印，请记住您的号码", "The ticket could not be printed: "
+                     "please remember your number"),
+    "scan": ("扫码查看排队进度", "Scan to follow your turn"),
+    "touch_home": ("点击屏幕返回", "Touch to go back"),
+    "closed": ("暂停取号", "Not issuing tickets now"),
+    "resumes": ("{when} 开始取号", "Tickets from {when_en}"),
+    "refused": ("未能取号", "No ticket issued"),
+    "full": ("今日号已取完", "No more tickets today"),
+    "offline": ("暂时无法取号", "Cannot issue tickets right now"),
+    "offline_why": ("正在连接服务器，请稍候或咨询工作人员",
+                    "Reconnecting to the server: please wait or ask the staff"),
+    "unreachable_why": ("服务器未应答，没有发出号码，请稍后再试",
+                        "The server did not answer, no number was issued. Please try again"),
+    "no_paper": ("打印机缺纸，暂停取号", "The printer is out of paper: tickets paused"),
+    "printer_trouble": ("打印机故障，暂停取号", "Printer problem: tickets paused"),
+    "ask_staff": ("请咨询工作人员", "Please ask the staff"),
+    "printer_banner": ("打印机故障，号码将显示在屏幕上", "Printer problem: your number will be "
+                       "shown on the screen"),
+    "hours": ("营业时间 {open}–{close}", "Open {open}–{close}"),
+    "break": ("午休 {a}–{b}", "break {a}–{b}"),
+    "last_ticket": ("{t} 停止取号", "last ticket {t}"),
+}
+
+REASONS: dict[str, tuple[str, str]] = {
+    "closed_day": ("今天不办理业务", "Closed today"),
+    "before_open": ("尚未开始取号", "Not issuing yet"),
+    "break": ("午间休息，暂停取号", "Lunch break"),
+    "after_last_ticket": ("今日已停止取号", "No more tickets today"),
+    "after_close": ("今日已停止取号", "No more tickets today"),
+    "paused": ("暂停取号", "Issuing paused"),
+}
+
+PRINTER: dict[str, tuple[str, str]] = {
+    "no_paper": ("打印纸用完", "out of paper"),
+    "offline": ("打印机未连接", "printer not reachable"),
+    "cover_open": ("纸仓盖打开", "printer cover open"),
+    "error": ("打印机故障", "printer error"),
+}
+
+PRIORITY: dict[str, tuple[str, str]] = {
+    "priority": ("绿色通道", "Priority"),
+    "vip": ("贵宾", "VIP"),
+    "appointment": ("预约", "Appointment"),
+}
+
+DAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def say(key: str, **values: object) -> tuple[str, str]:
+    zh, en = WORDS[key]
+    return zh.format(**values), en.format(**values)
+
+
+def split_message(message: str) -> tuple[str, str]:
+    """The server's messages read "中文 · English"."""
+    zh, _, en = message.partition(" · ")
+    return zh.strip(), (en or zh).strip()
+
+
+def resumes(next_at: str | None, now: datetime) -> tuple[str, str] | None:
+    """"09:00 开始取号" (today), "明天 09:00" or "11-24 09:00" later."""
+    if not next_at:
+        return None
+    when = datetime.fromisoformat(next_at)
+    clock = when.strftime("%H:%M")
+    days = (when.date() - now.astimezone(when.tzinfo).date()).days
+    if days <= 0:
+        zh, en = clock, clock
+    elif days == 1:
+        zh, en = f"明天 {clock}", f"{clock} tomorrow"
+    else:
+        zh = f"{when.month}月{when.day}日 {clock}"
+        en = f"{DAYS_EN[when.weekday()]} {when.day} {when.strftime('%b')} {clock}"
+    return say("resumes", when=zh, when_en=en)
+
+
+def hours_line(hours: dict) -> tuple[str, str]:
+    zh, en = say("hours", open=hours["open"], close=hours["close"])
+    for a, b in hours.get("breaks", []):
+        bzh, ben = say("break", a=a, b=b)
+        zh, en = f"{zh}（{bzh}）", f"{en} ({ben})"
+    if hours.get("last_ticket") and hours["last_ticket"] != hours["close"]:
+        lzh, len_ = say("last_ticket", t=hours["last_ticket"])
+        zh, en = f"{zh}，{lzh}", f"{en}, {len_}"
+    return zh, en

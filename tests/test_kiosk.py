@@ -1,0 +1,385 @@
+"""The kiosk against the real server: issuing, printing, refusals, printer trouble, screens.
+
+Every screen is rendered headless to test-artifacts/kiosk-*.png: look at them.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pygame
+import pytest
+from escpos.printer import Dummy
+from support import KIOSK, ROOT, SHANGHAI, ServerProcess, free_port, wait_until
+from test_printer import BrokenPrinter, ScriptedPrinter
+from test_printer_decode import decode
+
+from client.live import CommandFailed, LiveHall
+from hall.config import DAY_NAMES, DEMO_CONFIG
+from hardware.printer import TicketPrinter
+from kiosk.kiosk import SHOW_TICKET_S, TAP_GUARD_S, Kiosk, KioskView
+from kiosk.screen import Screen
+
+NO_PAPER = {1: b"\x16", 4: b"\x72"}  # online, paper sensor: end
+
+
+class Clock:
+    """The kiosk's monotonic clock, moved by hand (screens time out by it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def config_file(tmp_path: Path, *changes: tuple[str, str]) -> Path:
+    """The demo hall's TOML with a few lines replaced."""
+    text = DEMO_CONFIG.read_text(encoding="utf-8")
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "hall.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def closed_today(tmp_path: Path) -> Path:
+    today = DAY_NAMES[datetime.now(SHANGHAI).weekday()]
+    days = ", ".join(f'"{d}"' for d in DAY_NAMES if d != today)
+    return config_file(tmp_path, ('days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]',
+                                  f"days = [{days}]"))
+
+
+@pytest.fixture
+def make_kiosk():
+    made: list[Kiosk] = []
+
+    def make(server, device=None, live=None, **kwargs) -> Kiosk:
+        printer = TicketPrinter(device if device is not None else Dummy(), width_mm=80)
+        kiosk = Kiosk(server.url, KIOSK, printer, live=live, clock=kwargs.pop("clock", Clock()),
+                      **kwargs)
+        if live is not None:
+            live._on_connection = kiosk._connection
+        kiosk.start(watch_printer=False)
+        wait_until(lambda: kiosk.live.connected and kiosk.live.state, timeout=10)
+        made.append(kiosk)
+        return kiosk
+
+    yield make
+    for kiosk in made:
+        kiosk.stop()
+
+
+def render(kiosk_or_view, path: Path, size=(1280, 720)) -> Path:
+    view = kiosk_or_view if isinstance(kiosk_or_view, KioskView) else kiosk_or_view.view()
+    surface = pygame.Surface(size)
+    buttons = Screen().draw(surface, view)
+    pygame.image.save(surface, str(path))
+    assert buttons or view.screen not in ("home", "priority")
+    return path
+
+
+def issue_and_wait(kiosk: Kiosk, service="pay", priority="normal") -> dict:
+    before = len(kiosk.issued)
+    assert kiosk.request_ticket(service, priority)
+    wait_until(lambda: not kiosk.busy, timeout=30)
+    assert len(kiosk.issued) == before + 1, kiosk.view()
+    return kiosk.issued[-1]
+
+
+def waiting(server, service="pay") -> int:
+    state = server.get("/api/v1/state").json()
+    return next(s["waiting"] for s in state["services"] if s["id"] == service)
+
+
+def printer_reported(server, device="kiosk-1") -> str | None:
+    state = server.get("/api/v1/state").json()
+    return next(d["printer"] for d in state["devices"] if d["id"] == device)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+# -- screens from the command line -----------------------------------------------------------
+def test_home_screenshot_from_the_command_line(server, artifacts):
+    path = artifacts / "kiosk-home.png"
+    result = run_cli("--server", server.url, "--token", KIOSK, "--printer", "dummy",
+                     "--screenshot", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "(home)" in result.stdout
+    assert pygame.image.load(str(path)).get_size() == (1280, 720)
+    (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, ROOT / "docs" / "img" / "kiosk-home.png")
+
+    portrait = artifacts / "kiosk-home-portrait.png"
+    result = run_cli("--server", server.url, "--token", KIOSK, "--portrait",
+                     "--screenshot", str(portrait))
+    assert result.returncode == 0, result.stderr
+    assert pygame.image.load(str(portrait)).get_size() == (720, 1280)
+
+
+def test_unreachable_server_screenshot(artifacts):
+    path = artifacts / "kiosk-unreachable.png"
+    result = run_cli("--server", f"http://127.0.0.1:{free_port()}", "--token", KIOSK,
+                     "--wait", "1", "--screenshot", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "(offline)" in result.stdout
+
+
+def test_bad_printer_spec_is_a_clear_error():
+    result = run_cli("--server", "http://127.0.0.1:1", "--token", KIOSK, "--printer", "lpt1")
+    assert result.returncode == 2
+    assert "usb:VID:PID" in result.stderr
+
+
+# -- issuing ---------------------------------------------------------------------------------
+def test_a_tap_issues_prints_and_shows_the_ticket(server, make_kiosk, artifacts):
+    server.issue("pay")  # someone is ahead
+    device = Dummy()
+    clock = Clock()
+    kiosk = make_kiosk(server, device, clock=clock)
+    assert kiosk.view().screen == "home"
+    clock.advance(TAP_GUARD_S + 0.1)
+    kiosk.tap(("service", "pay"))
+    wait_until(lambda: kiosk.issued, timeout=10)
+    wait_until(lambda: not kiosk.busy)
+    view = kiosk.view()
+    assert view.screen == "issued" and view.print_problem is None
+    ticket = view.ticket
+    assert ticket["number"] == "A002" and ticket["ahead"] == 1
+    assert waiting(server) == 2
+
+    printed = decode(device.output)
+    assert printed.big() == ["A002"]
+    assert printed.qr == [server.url + ticket["status_url"]]
+    assert "缴费" in printed.text() and "前面还有 1 人" in printed.text()
+    assert "投诉电话 12345" in printed.text()  # the demo hall's ticket_footer
+    assert printed.cut
+    render(kiosk, artifacts / "kiosk-issued.png")
+
+    clock.advance(SHOW_TICKET_S + 0.1)  # the screen returns home by itself
+    assert kiosk.view().screen == "home"
+
+
+def test_a_double_tap_and_taps_while_issuing_give_one_ticket(server, make_kiosk):
+    clock = Clock()
+    kiosk = make_kiosk(server, clock=clock)
+    clock.advance(TAP_GUARD_S + 0.1)
+    kiosk.tap(("service", "pay"))
+    kiosk.tap(("service", "pay"))  # the same finger, a moment later
+    kiosk.tap(("service", "account"))
+    wait_until(lambda: not kiosk.busy, timeout=10)
+    kiosk.tap(("service", "pay"))  # lands on the ticket screen just shown: not a new ticket
+    assert len(kiosk.issued) == 1
+    assert waiting(server, "pay") == 1 and waiting(server, "account") == 0
+    assert kiosk.view().screen == "issued"
+
+
+def test_priority_asks_to_confirm_by_choosing_the_service(server, make_kiosk, artifacts):
+    clock = Clock()
+    device = Dummy()
+    kiosk = make_kiosk(server, device, clock=clock)
+    clock.advance(TAP_GUARD_S + 0.1)
+    kiosk.tap(("priority",))
+    assert kiosk.view().screen == "priority" and not kiosk.issued
+    render(kiosk, artifacts / "kiosk-priority.png")
+    clock.advance(TAP_GUARD_S + 0.1)
+    kiosk.tap(("service", "enquiry"))
+    wait_until(lambda: kiosk.issued and not kiosk.busy, timeout=10)
+    assert kiosk.issued[0]["priority"] == "priority"
+    assert "绿色通道" in decode(device.output).text()
+    render(kiosk, artifacts / "kiosk-issued-priority.png")
+
+
+def test_priority_screen_can_be_cancelled(server, make_kiosk):
+    clock = Clock()
+    kiosk = make_kiosk(server, clock=clock)
+    clock.advance(TAP_GUARD_S + 0.1)
+    kiosk.tap(("priority",))
+    clock.advance(TAP_GUARD_S + 0.1)
+    kiosk.tap(("cancel",))
+    assert kiosk.view().screen == "home" and not kiosk.issued
+
+
+def test_language_switch(server, make_kiosk, artifacts):
+    clock = Clock()
+    kiosk = make_kiosk(server, clock=clock)
+    clock.advance(TAP_GUARD_S + 0.1)
+    kiosk.tap(("lang",))
+    assert kiosk.view().lang == "en"
+    render(kiosk, artifacts / "kiosk-home-en.png")
+
+
+class LosesFirstAnswer(LiveHall):
+    """The command reaches the server, but its answer is lost (a dropped connection)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: list[dict] = []
+
+    def command(self, name, **body):
+        self.sent.append(body)
+        answer = super().command(name, **body)
+        if name == "issue" and len(self.sent) == 1:
+            raise CommandFailed("timeout", "服务器无响应 · The server did not answer")
+        return answer
+
+
+def test_a_retry_after_a_lost_answer_issues_once(server, make_kiosk):
+    live = LosesFirstAnswer(server.url, KIOSK)
+    kiosk = make_kiosk(server, live=live)
+    ticket = issue_and_wait(kiosk)
+    issues = [b for b in live.sent if "service" in b]
+    assert len(issues) == 2 and issues[0]["request_id"] == issues[1]["request_id"]
+    assert ticket["number"] == "A001"
+    assert waiting(server) == 1  # the server issued one ticket, not two
+
+
+def test_a_frozen_server_is_waited_for_and_issues_once(server, make_kiosk):
+    # The server stops answering for longer than one command's timeout (5 s), then recovers:
+    # the kiosk retries with the same request_id, the server answers both with one ticket.
+    kiosk = make_kiosk(server, clock=time.monotonic)
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        assert kiosk.request_ticket("pay")
+        wait_until(lambda: kiosk.view().retrying, timeout=10)
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: not kiosk.busy, timeout=20)
+    assert [t["number"] for t in kiosk.issued] == ["A001"]
+    assert waiting(server) == 1
+
+
+def test_no_answer_at_all_means_no_ticket_and_says_so(server, make_kiosk, artifacts):
+    kiosk = make_kiosk(server, clock=time.monotonic, issue_patience=0.5)
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        assert kiosk.request_ticket("pay")
+        wait_until(lambda: not kiosk.busy, timeout=15)
+        view = kiosk.view()
+        assert view.screen == "unreachable" and not kiosk.issued
+        assert kiosk.printer.device.output == b""  # nothing printed without the server's number
+        render(view, artifacts / "kiosk-no-answer.png")
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+
+
+def test_server_gone_stops_offering_tickets(server, make_kiosk, artifacts):
+    kiosk = make_kiosk(server)
+    server.kill()
+    wait_until(lambda: not kiosk.live.connected, timeout=15)
+    assert kiosk.view().screen == "offline"
+    assert not kiosk.request_ticket("pay")
+    render(kiosk, artifacts / "kiosk-offline.png")
+
+
+# -- refusals --------------------------------------------------------------------------------
+def test_closed_hall_shows_why_and_when(tmp_path, make_kiosk, artifacts):
+    srv = ServerProcess(tmp_path / "hall.db", closed_today(tmp_path)).start()
+    try:
+        kiosk = make_kiosk(srv)
+        view = kiosk.view()
+        assert view.screen == "closed"
+        assert view.state["hall"]["issuing_reason"] == "closed_day"
+        assert view.state["hall"]["next_issuing_at"]
+        assert not kiosk.request_ticket("pay")
+        render(kiosk, artifacts / "kiosk-closed.png")
+        render(kiosk, artifacts / "kiosk-closed-portrait.png", size=(720, 1280))
+    finally:
+        srv.stop()
+
+
+def test_a_refusal_is_explained(tmp_path, make_kiosk, artifacts):
+    config = config_file(tmp_path, ("avg_minutes = 4\n", "avg_minutes = 4\ndaily_cap = 1\n"))
+    srv = ServerProcess(tmp_path / "hall.db", config).start()
+    try:
+        kiosk = make_kiosk(srv)
+        issue_and_wait(kiosk)
+        kiosk.clock.advance(SHOW_TICKET_S + 1)
+        assert kiosk.request_ticket("pay")
+        wait_until(lambda: not kiosk.busy, timeout=10)
+        view = kiosk.view()
+        assert view.screen == "refused" and view.error["code"] == "service_full"
+        assert len(kiosk.issued) == 1
+        render(view, artifacts / "kiosk-refused-full.png")
+    finally:
+        srv.stop()
+
+
+def test_a_refusal_at_the_break_names_the_time_issuing_resumes(artifacts):
+    # The kiosk's state said "issuing" a moment before the server refused (lunch began).
+    state = {"hall": {"name": "示范营业厅", "timezone": "Asia/Shanghai", "issuing": True,
+                      "hours": {"open": "09:00", "close": "17:00", "last_ticket": "16:45",
+                                "breaks": [["12:00", "13:00"]]}},
+             "services": []}
+    now = datetime.now(SHANGHAI)
+    error = {"code": "hall_closed", "reason": "break",
+             "message": "午间休息，暂停取号 · Break: not issuing",
+             "next_issuing_at": now.replace(hour=13, minute=0).isoformat()}
+    render(KioskView(screen="refused", lang="zh", state=state, error=error),
+           artifacts / "kiosk-refused-break.png")
+
+
+# -- printer trouble -------------------------------------------------------------------------
+def test_out_of_paper_shows_the_number_on_screen_and_reports(server, make_kiosk, artifacts):
+    device = ScriptedPrinter(NO_PAPER)
+    kiosk = make_kiosk(server, device)
+    ticket = issue_and_wait(kiosk)
+    view = kiosk.view()
+    assert view.screen == "issued" and view.print_problem == "no_paper"
+    assert view.ticket["number"] == ticket["number"] == "A001"
+    assert device.output == b""
+    wait_until(lambda: printer_reported(server) == "no_paper")
+    render(kiosk, artifacts / "kiosk-no-paper-issued.png")
+    render(kiosk, artifacts / "kiosk-no-paper-issued-portrait.png", size=(720, 1280))
+
+    # The hall did not ask for "no paper, no ticket": the kiosk keeps offering, with a note.
+    kiosk.clock.advance(SHOW_TICKET_S + 1)
+    assert kiosk.view().screen == "home"
+    render(kiosk, artifacts / "kiosk-home-printer-banner.png")
+
+    device.replies = {1: b"\x16", 4: b"\x12"}  # paper loaded
+    assert kiosk.check_printer()[0] == "ok"
+    wait_until(lambda: printer_reported(server) == "ok")
+
+
+def test_no_paper_no_ticket(tmp_path, make_kiosk, artifacts):
+    config = config_file(tmp_path, ("[rules]\n", "[rules]\nno_paper_no_ticket = true\n"))
+    srv = ServerProcess(tmp_path / "hall.db", config).start()
+    try:
+        device = ScriptedPrinter(NO_PAPER)
+        kiosk = make_kiosk(srv, device)
+        assert kiosk.view().screen == "home"
+        kiosk.check_printer()
+        assert kiosk.view().screen == "no_paper"
+        assert not kiosk.request_ticket("pay")
+        wait_until(lambda: printer_reported(srv) == "no_paper")
+        render(kiosk, artifacts / "kiosk-no-paper.png")
+        device.replies = {1: b"\x16", 4: b"\x12"}
+        kiosk.check_printer()
+        assert kiosk.view().screen == "home"
+        issue_and_wait(kiosk)
+    finally:
+        srv.stop()
+
+
+def test_a_printer_whose_writes_fail_takes_the_on_screen_path(server, make_kiosk, artifacts):
+    kiosk = make_kiosk(server, BrokenPrinter())
+    issue_and_wait(kiosk)
+    view = kiosk.view()
+    assert view.screen == "issued" and view.print_problem == "offline"
+    assert view.status_url == server.url + view.ticket["status_url"]
+    wait_until(lambda: printer_reported(server) == "offline")
+    render(kiosk, artifacts / "kiosk-printer-failed.png")
