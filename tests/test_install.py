@@ -1,0 +1,186 @@
+"""systemd/install.sh off a Pi: `--prefix DIR --no-systemctl` installs each role into a folder,
+a second run changes nothing, the rendered units pass `systemd-analyze verify`, `--uninstall`
+keeps the data, and the installed server runs with the example hall config."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from support import ROOT, free_port
+
+INSTALL = ROOT / "systemd" / "install.sh"
+ROLES = ("server", "kiosk", "display", "counter-box", "evaluator")
+UNIT_FILES = {"server": "hallq-server.service", "kiosk": "hallq-kiosk.service",
+              "display": "hallq-display.service",
+              "counter-box": "hallq-counter-box@.service",
+              "evaluator": "hallq-evaluator@.service"}
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    """A still copy of the program to install from (the work tree may change meanwhile)."""
+    src = tmp_path_factory.mktemp("src")
+    for name in ("server.py", "requirements.txt", "pyproject.toml"):
+        shutil.copy2(ROOT / name, src / name)
+    for name in ("hall", "web", "client", "kiosk", "display", "counter_terminal", "hardware",
+                 "examples", "docs", "systemd"):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return src / "systemd" / "install.sh"
+
+
+def install(prefix: Path, *args: str, script: Path = INSTALL) -> str:
+    done = subprocess.run(["bash", str(script), *args, "--prefix", str(prefix),
+                           "--no-systemctl"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every path under root with its kind, mode and content checksum (or link target)."""
+    listing = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        mode = oct(path.lstat().st_mode)
+        if path.is_symlink():
+            listing[rel] = f"link {os.readlink(path)}"
+        elif path.is_dir():
+            listing[rel] = f"dir {mode}"
+        else:
+            listing[rel] = f"file {mode} {hashlib.sha256(path.read_bytes()).hexdigest()}"
+    return listing
+
+
+def verify(unit: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is missing: Debian's package `systemd` has it")
+    done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout + done.stderr == "", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_install_twice_changes_nothing_and_the_unit_verifies(role, tmp_path, source):
+    prefix = tmp_path / "root"
+    args = (role, "--window", "3", "--token", f"token-of-{role}-3")
+    first = install(prefix, *args, script=source)
+    assert "would run: systemctl enable" in first
+    after_first = tree(prefix)
+    second = install(prefix, *args, script=source)
+    assert tree(prefix) == after_first
+    assert "nothing to change" in second and "wrote" not in second
+
+    unit = prefix / "etc/systemd/system" / UNIT_FILES[role]
+    text = unit.read_text()
+    assert "Restart=always" in text
+    assert f"ExecStart={prefix}/opt/hallq/venv/bin/python " in text
+    for path in ("/opt/hallq", "/etc/hallq", "/var/lib/hallq"):  # every path moved
+        assert text.count(path) == text.count(f"{prefix}{path}")
+    verify(unit)
+    if "@" in unit.name:  # and an instance of the template, as systemctl enable makes it
+        instance = tmp_path / unit.name.replace("@", "@3")
+        instance.write_text(text)
+        verify(instance)
+    env = (prefix / "etc/hallq" / (f"{role}-3.env" if "@" in unit.name else f"{role}.env"))
+    if role != "server":
+        assert f"HALLQ_TOKEN=token-of-{role}-3" in env.read_text()
+    assert oct(env.stat().st_mode)[-3:] == "640"  # tokens are not for everyone's eyes
+    assert (prefix / "etc/udev/rules.d/60-hallq-printer.rules").exists() == (role == "kiosk")
+
+
+def test_units_ask_for_what_each_role_needs():
+    units = {role: (ROOT / "systemd" / name).read_text() for role, name in UNIT_FILES.items()}
+    server = units["server"]
+    assert "Type=notify" in server and "WatchdogSec=" in server
+    assert "ProtectSystem=strict" in server and "ReadWritePaths=/var/lib/hallq" in server
+    for role in ("kiosk", "display"):
+        assert "SDL_VIDEODRIVER=kmsdrm" in units[role] and "--fullscreen" in units[role]
+        assert "Conflicts=getty@tty1.service" in units[role]
+    assert "lp" in units["kiosk"].split("SupplementaryGroups=")[1].split("\n")[0].split()
+    assert "audio" in units["display"].split("SupplementaryGroups=")[1].split("\n")[0].split()
+    for role in ("counter-box", "evaluator"):
+        assert "SupplementaryGroups=gpio" in units[role]
+        assert "GPIOZERO_PIN_FACTORY=lgpio" in units[role]
+    for text in units.values():
+        assert "StandardOutput=journal" in text and "Restart=always" in text
+        assert "PrivateDevices=yes" not in text or text is server  # hardware stays reachable
+
+
+def test_uninstall_removes_the_program_but_keeps_config_and_data(tmp_path, source):
+    prefix = tmp_path / "root"
+    install(prefix, "kiosk", "--token", "kiosk-token-1", script=source)
+    install(prefix, "counter-box", "--window", "2", script=source)
+    data = prefix / "var/lib/hallq"
+    (data / "hall.db").write_bytes(b"precious")
+    units = prefix / "etc/systemd/system"
+
+    out = install(prefix, "kiosk", "--uninstall", script=source)
+    assert "would run: systemctl disable --now hallq-kiosk.service" in out
+    assert not (units / "hallq-kiosk.service").exists()
+    assert not (prefix / "etc/udev/rules.d/60-hallq-printer.rules").exists()
+    assert (prefix / "opt/hallq/app/server.py").exists()  # the counter box still needs it
+
+    install(prefix, "counter-box", "--uninstall", script=source)
+    assert not (units / "hallq-counter-box@.service").exists()
+    assert not (prefix / "opt/hallq").exists()
+    assert (data / "hall.db").read_bytes() == b"precious"
+    assert "HALLQ_TOKEN=kiosk-token-1" in (prefix / "etc/hallq/kiosk.env").read_text()
+
+
+def test_a_new_version_replaces_changed_files_and_removes_stale_ones(tmp_path, source):
+    src = tmp_path / "src"
+    shutil.copytree(source.parent.parent, src)
+    prefix = tmp_path / "root"
+    script = src / "systemd" / "install.sh"
+    (src / "hall" / "old_module.py").write_text("OLD = 1\n")
+    install(prefix, "server", script=script)
+    app = prefix / "opt/hallq/app"
+    assert (app / "hall/old_module.py").exists()
+    (prefix / "etc/hallq/hall.toml").write_text("# the hall's own edits\n")
+
+    (src / "hall" / "old_module.py").unlink()
+    (src / "server.py").write_text((src / "server.py").read_text() + "# v2\n")
+    out = install(prefix, "server", script=script)
+    assert not (app / "hall/old_module.py").exists()
+    assert (app / "server.py").read_text().endswith("# v2\n")
+    assert "would run: systemctl restart hallq-server.service" in out
+    assert (prefix / "etc/hallq/hall.toml").read_text() == "# the hall's own edits\n"
+
+
+def test_the_installed_server_runs_with_the_example_config(tmp_path, source):
+    prefix = tmp_path / "root"
+    install(prefix, "server", script=source)
+    port = free_port()
+    db = prefix / "var/lib/hallq/hall.db"
+    log = (tmp_path / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, str(prefix / "opt/hallq/app/server.py"),
+         "--config", str(prefix / "etc/hallq/hall.toml"), "--db", str(db),
+         "--backup-dir", str(prefix / "var/lib/hallq/backups"), "--port", str(port)],
+        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        body = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                body = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        assert body is not None, (tmp_path / "server.log").read_text()
+        assert body["ok"] and body["devices"]["total"] == 14
+        assert Path(body["db"]["path"]) == db.resolve()
+        assert list((prefix / "var/lib/hallq/backups").glob("hall-*.db"))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
