@@ -58,8 +58,9 @@ class Speaker:
         return True
 
     def close(self) -> None:
-        self._channel.stop()
-        pygame.mixer.quit()
+        if pygame.mixer.get_init():
+            self._channel.stop()
+            pygame.mixer.quit()
 
 
 class RecordingSpeaker:
