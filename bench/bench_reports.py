@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hall.config import load_config  # noqa: E402
-from hall.hall import Hall  # noqa: E402
-from hall.reports import build_report, report_csv  # noqa: E402
-from hall.store import Store, to_json  # noqa: E402
+from hall.config import load_config
+from hall.hall import Hall
+from hall.reports import build_report, report_csv
+from hall.store import Store, to_json
 
 
 def generate(store: Store, tickets: int, days: int, first: date, seed: int = 7) -> None:
