@@ -1,0 +1,102 @@
+"""The ticket's status page (the QR code's URL), in Debian's Chromium and over plain HTTP."""
+
+import shutil
+
+import pytest
+from support import ROOT
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PHONE = {"width": 390, "height": 760}
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True, locale="zh-CN")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_unknown_ticket_is_a_404_page(server):
+    r = server.get("/t/not-a-ticket")
+    assert r.status_code == 404
+    assert "没有这张号票" in r.text and "No such ticket" in r.text
+
+
+def test_page_holds_numbers_only_and_stays_private(server):
+    ticket = server.issue("pay")
+    r = server.get(ticket["status_url"])
+    assert r.status_code == 200
+    assert ticket["number"] in r.text
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert r.headers["Cache-Control"] == "no-store"
+    assert "cdn" not in r.text.lower() and "https://" not in r.text  # loads from the hall only
+    assert len(ticket["public_id"]) >= 16  # not guessable
+
+
+@pytest.mark.browser
+def test_the_page_says_go_to_window_n_when_the_clerk_calls(server, phone, artifacts):
+    first = server.issue("pay")
+    mine = server.issue("pay")
+    phone.goto(server.url + mine["status_url"])
+    phone.wait_for_function("document.querySelector('#ahead').textContent.startsWith('1')")
+    assert phone.text_content("#number") == mine["number"] == "A002"
+    assert "请等候叫号" in phone.text_content("#headline")
+    assert "缴费" in phone.text_content("#service")
+    phone.screenshot(path=str(artifacts / "ticket-page-waiting.png"))
+
+    token = server.login("1001", "1234", 1)
+    r = server.post("/api/v1/windows/1/call-next", token=token)
+    assert r.json()["ticket"]["number"] == first["number"]
+    # Someone ahead was called: one fewer ahead, live.
+    phone.wait_for_function("document.querySelector('#ahead').textContent.startsWith('0')")
+    assert "请等候叫号" in phone.text_content("#headline")
+
+    server.post("/api/v1/windows/1/finish", token=token)
+    r = server.post("/api/v1/windows/1/call-next", token=token)
+    assert r.json()["ticket"]["number"] == "A002"
+    phone.wait_for_selector("#status.called")
+    headline = phone.text_content("#headline")
+    assert "请到 1号窗口" in headline and "Please go to Window 1" in headline
+    assert phone.title().startswith("▶")
+    assert phone.is_hidden("#queue")
+    phone.screenshot(path=str(artifacts / "ticket-page-called.png"))
+    (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
+    shutil.copy(artifacts / "ticket-page-called.png", ROOT / "docs" / "img" / "ticket-status.png")
+
+    server.post("/api/v1/windows/1/recall", token=token)
+    phone.wait_for_function("document.querySelector('#detail').textContent.includes('第 2 次')")
+
+    server.post("/api/v1/windows/1/start", token=token)
+    phone.wait_for_selector("#status.serving")
+    server.post("/api/v1/windows/1/finish", token=token)
+    phone.wait_for_selector("#status.done")
+    assert "办理完毕" in phone.text_content("#headline")
+    assert "Served" in phone.text_content("#headline")
+
+
+@pytest.mark.browser
+def test_language_switch_and_reconnect_reload(server, phone, artifacts):
+    ticket = server.issue("repair", priority="priority")
+    phone.goto(server.url + ticket["status_url"])
+    phone.click("#lang")
+    phone.wait_for_function(
+        "document.querySelector('#headline .primary').textContent === 'Please wait to be called'")
+    assert "Priority" in phone.text_content("#mark")
+    assert phone.text_content("#service").startswith("Repair reports")
+    phone.screenshot(path=str(artifacts / "ticket-page-en.png"))
+    phone.reload()  # the choice is kept on this phone
+    phone.wait_for_function(
+        "document.querySelector('#headline .primary').textContent === 'Please wait to be called'")

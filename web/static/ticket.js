@@ -1,0 +1,165 @@
+// The ticket's status page: shows one ticket and keeps it current over Socket.IO (anonymous,
+// read-only). Its own `ticket` events change it at once; any other queue movement refetches
+// GET /api/v1/tickets/<id> (how many are ahead changes when others are called).
+(function () {
+  "use strict";
+  const initial = JSON.parse(document.getElementById("initial").textContent);
+  const id = initial.ticket.public_id;
+  let ticket = initial.ticket;
+  let lang = localStorage.getItem("hallq-lang") === "en" ? "en" : "zh";
+  let lastCall = callKey(ticket);
+  let audio = null;
+  let refreshTimer = null;
+  const $ = sel => document.querySelector(sel);
+
+  const PRIORITY = {priority: ["绿色通道", "Priority"], vip: ["贵宾", "VIP"],
+                    appointment: ["预约", "Appointment"]};
+
+  function callKey(t) {
+    return t.status === "called" ? `${t.window}-${t.recalls}` : null;
+  }
+
+  function windowWords(t) {
+    const name = t.window_name;
+    return name ? [name.zh, name.en] : [`${t.window} 号窗口`, `window ${t.window}`];
+  }
+
+  // Both languages always; the chosen one first and larger.
+  function pair(el, zh, en) {
+    const [first, second] = lang === "zh" ? [zh, en] : [en, zh];
+    const a = document.createElement("span"); a.className = "primary"; a.textContent = first;
+    const b = document.createElement("span"); b.className = "secondary"; b.textContent = second;
+    el.replaceChildren(a, b);
+  }
+
+  function render() {
+    const t = ticket;
+    const service = t.service_name || {zh: t.service, en: t.service};
+    $("#service").textContent = lang === "zh" ? `${service.zh} · ${service.en}`
+                                              : `${service.en} · ${service.zh}`;
+    $("#number").textContent = t.number;
+    const mark = PRIORITY[t.priority];
+    $("#mark").innerHTML = "";
+    if (mark) {
+      const span = document.createElement("span");
+      span.className = "mark"; span.textContent = `${mark[0]} · ${mark[1]}`;
+      $("#mark").appendChild(span);
+    }
+    const status = $("#status");
+    const [wzh, wen] = t.window ? windowWords(t) : ["", ""];
+    let kind = t.status;
+    $("#detail").textContent = "";
+    if (t.status === "waiting") {
+      if (t.target_window) {
+        const [tzh, ten] = windowWords({window: t.target_window, window_name: t.target_name});
+        pair($("#headline"), `已转至 ${tzh}，请等候叫号`, `Moved to ${ten}: wait to be called`);
+      } else {
+        pair($("#headline"), "请等候叫号", "Please wait to be called");
+      }
+    } else if (t.status === "called") {
+      pair($("#headline"), `请到 ${wzh}`, `Please go to ${wen}`);
+      if (t.recalls) pair($("#detail"), `第 ${t.recalls + 1} 次呼叫`, `called ${t.recalls + 1} times`);
+    } else if (t.status === "serving") {
+      pair($("#headline"), `正在 ${wzh} 办理`, `Being served at ${wen}`);
+    } else if (t.status === "done") {
+      pair($("#headline"), "办理完毕，谢谢光临", "Served. Thank you!");
+    } else if (t.status === "no_show") {
+      kind = "gone";
+      pair($("#headline"), "已过号", "Your number was missed");
+      pair($("#detail"), "请咨询工作人员", "Please ask the staff");
+    } else {
+      kind = "gone";
+      pair($("#headline"), "号票已失效", "This ticket is no longer valid");
+    }
+    status.className = "card " + kind;
+    const waiting = t.status === "waiting";
+    $("#queue").hidden = !waiting;
+    if (waiting) {
+      pair($("#ahead-label"), "前面还有", "ahead of you");
+      $("#ahead").innerHTML = `${t.ahead ?? "—"} <small>${lang === "zh" ? "人" : "people"}</small>`;
+      pair($("#wait-label"), "预计等候", "estimated wait");
+      $("#wait").innerHTML = `${t.estimated_wait_min ?? "—"} <small>${lang === "zh" ? "分钟" : "min"}</small>`;
+    }
+    $("#lang").textContent = lang === "zh" ? "English" : "中文";
+    const alerts = $("#alerts");
+    alerts.hidden = !["waiting", "called"].includes(t.status);
+    alerts.className = audio ? "on" : "";
+    pair(alerts, audio ? "叫号提醒已开启" : "开启叫号提醒音", audio ? "Call alert on" : "Turn on call alert");
+    document.title = (t.status === "called" ? `▶ ${wzh} · ` : "") + `${t.number} · ${document.title.split(" · ").pop()}`;
+  }
+
+  // A vibration and a chime when the number is called (and on every recall); browsers allow
+  // sound only after a tap on the page, hence the button.
+  function alertCalled() {
+    if (navigator.vibrate) navigator.vibrate([400, 150, 400, 150, 400]);
+    if (!audio) return;
+    const start = audio.currentTime;
+    [660, 880, 660].forEach((hz, i) => {
+      const osc = audio.createOscillator(), gain = audio.createGain();
+      osc.frequency.value = hz;
+      gain.gain.setValueAtTime(0.25, start + i * 0.35);
+      gain.gain.exponentialRampToValueAtTime(0.001, start + i * 0.35 + 0.3);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(start + i * 0.35); osc.stop(start + i * 0.35 + 0.32);
+    });
+  }
+
+  function update(next) {
+    ticket = next;
+    const key = callKey(next);
+    if (key && key !== lastCall) alertCalled();
+    lastCall = key;
+    render();
+  }
+
+  function refresh() {
+    fetch(`/api/v1/tickets/${encodeURIComponent(id)}`, {cache: "no-store"})
+      .then(r => (r.ok ? r.json() : null))
+      .then(answer => { if (answer) update(answer.ticket); })
+      .catch(() => {});
+  }
+
+  function refreshSoon() {
+    if (!refreshTimer) refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, 250);
+  }
+
+  function windowName(state, number) {
+    const w = state && number ? state.windows.find(x => x.number === number) : null;
+    return w ? w.name : null;
+  }
+
+  HallQ.live({
+    onState: refresh,  // every (re)connect: the page may have missed changes
+    onEvent: (name, p, state) => {
+      if (name === "ticket" && p.ticket.public_id === id) {
+        update(Object.assign({}, p.ticket, {
+          service_name: ticket.service_name,
+          window_name: windowName(state, p.ticket.window),
+          target_name: windowName(state, p.ticket.target_window),
+        }));
+        refreshSoon();
+      } else if (["ticket", "queue", "called", "window"].includes(name)) {
+        refreshSoon();
+      }
+    },
+    onConnection: ok => {
+      const el = $("#conn");
+      el.textContent = ok ? "" : "连接中断，正在重连… · Reconnecting…";
+      el.className = ok ? "" : "offline";
+    },
+  });
+
+  $("#lang").addEventListener("click", () => {
+    lang = lang === "zh" ? "en" : "zh";
+    localStorage.setItem("hallq-lang", lang);
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    render();
+  });
+  $("#alerts").addEventListener("click", () => {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    audio = audio || new Ctx();
+    audio.resume().then(() => { render(); alertCalled(); });
+  });
+  render();
+})();
