@@ -184,3 +184,35 @@ def test_the_installed_server_runs_with_the_example_config(tmp_path, source):
         proc.terminate()
         proc.wait(10)
         log.close()
+
+
+# BCM number -> physical pin of the 40-pin header
+HEADER = {2: 3, 3: 5, 4: 7, 17: 11, 27: 13, 22: 15, 10: 19, 9: 21, 11: 23, 5: 29, 6: 31, 13: 33,
+          19: 35, 26: 37, 14: 8, 15: 10, 18: 12, 23: 16, 24: 18, 25: 22, 8: 24, 7: 26, 12: 32,
+          16: 36, 20: 38, 21: 40}
+
+
+def test_the_wiring_tables_match_the_programs_and_the_header():
+    import re
+
+    from counter_terminal import box, evaluator
+    from hardware.gpio import parse_pins
+
+    doc = (ROOT / "docs" / "raspberry-pi.md").read_text()
+    box_rows = re.findall(r"^\| (?:button|LED|buzzer)[^|]*\|[^|]*\| (\d+) \| (\d+) \|$", doc,
+                          re.M)
+    assert sorted(int(bcm) for bcm, _ in box_rows) == sorted(
+        p for p in box.DEFAULT_PINS.values() if p is not None)
+    eval_rows = re.findall(r"^\| [^|]*\(`b\d`, `led\d`\) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$",
+                           doc, re.M)
+    assert sorted(int(r[i]) for r in eval_rows for i in (0, 2)) == sorted(
+        p for p in evaluator.DEFAULT_PINS.values() if p is not None)
+    for bcm, pin in [*box_rows, *[(r[0], r[1]) for r in eval_rows],
+                     *[(r[2], r[3]) for r in eval_rows]]:
+        assert HEADER[int(bcm)] == int(pin), f"BCM {bcm} is pin {HEADER[int(bcm)]}, not {pin}"
+    shared = re.search(r"--pins (b5=[\d=,a-z]+)", doc).group(1)
+    evaluator_pins = parse_pins(shared, tuple(evaluator.DEFAULT_PINS))
+    assert not set(evaluator_pins.values()) & set(box.DEFAULT_PINS.values())
+    box_pins = parse_pins(re.search(r"--pins (call=[\d=,a-z]+)", doc).group(1),
+                          tuple(box.DEFAULT_PINS))
+    assert box_pins == box.DEFAULT_PINS
