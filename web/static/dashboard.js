@@ -1,0 +1,300 @@
+// The supervisor's live dashboard: windows (with away countdowns and the overdue alarm),
+// queues, waiting tickets, devices, callbacks, staff; and the supervisor's actions.
+(function () {
+  "use strict";
+  const {api, gate, el} = Supervisor;
+  const STATUS = {closed: ["关闭 · closed", ""], idle: ["空闲 · idle", "ok"],
+                  calling: ["呼叫中 · calling", "warn"], serving: ["办理中 · serving", "ok"],
+                  away: ["暂时离开 · away", "warn"]};
+  const ROLES = {clerk: "窗口人员", supervisor: "负责人", admin: "管理员"};
+  const BEEP_EVERY_MS = 15000;
+  let live = null;
+  let state = null;
+  let extra = {waiting: [], callbacks: [], staff: []};
+  let now = () => Date.now();
+  let refreshTimer = null;
+  let audio = null;
+  let lastBeep = 0;
+  const acknowledged = new Set();
+  const $ = sel => document.querySelector(sel);
+
+  gate(start);
+
+  function start(me) {
+    live = HallQ.live({
+      token: me.token,
+      onState: s => { state = s; now = HallQ.serverClock(s); render(); refresh(); },
+      onEvent: (name, p, s) => {
+        state = s;
+        if (["ticket_issued", "ticket", "queue", "window"].includes(name)) refreshSoon();
+        render();
+      },
+      onConnection: ok => HallQ.showConnection($("#conn"), ok),
+    });
+    live.socket.on("callback", refreshSoon);
+    live.socket.on("staff", refreshSoon);
+    live.socket.on("connect_error", err => {
+      if (err && err.message === "unauthorized") { sessionStorage.clear(); location.reload(); }
+    });
+    wireActions();
+    setInterval(tick, 1000);
+    // Browsers start sound only after a gesture: any click on the page unlocks it.
+    document.addEventListener("click", unlockAudio);
+    unlockAudio();
+  }
+
+  function refreshSoon() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refresh, 250);
+  }
+
+  async function refresh() {
+    try { extra = await api("GET", "/api/v1/supervisor"); renderLists(); }
+    catch (e) { showError(e); }
+  }
+
+  function showError(e) { $("#action-error").textContent = e ? (e.message || String(e)) : ""; }
+
+  async function run(name, body) {
+    showError(null);
+    try { const answer = await live.command(name, body); refreshSoon(); return answer; }
+    catch (e) { showError(e); throw e; }
+  }
+
+  // -- times -------------------------------------------------------------------------------
+  function mmss(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = s % 60;
+    const two = n => String(n).padStart(2, "0");
+    return (h ? h + ":" + two(m) : String(m)) + ":" + two(sec);
+  }
+  function hhmm(iso) { return iso ? iso.slice(11, 16) : "—"; }
+  function isOverdue(w) {
+    return w.status === "away" && w.away &&
+      (w.away.overdue || now() >= Date.parse(w.away.limit_at));
+  }
+  function awayKey(w) { return w.number + "|" + w.away.since; }
+
+  // -- rendering ---------------------------------------------------------------------------
+  function render() {
+    if (!state) return;
+    const h = state.hall;
+    $("#limit").textContent = h.away_limit_minutes;
+    $("#issuing").textContent = h.issuing ? "取号中 · issuing" : "停止取号 · not issuing";
+    $("#issuing-state").textContent = h.issuing ? "正在取号 · issuing"
+      : (h.issuing_reason === "paused" ? "已暂停 · paused" : "未取号 · not issuing (" + h.issuing_reason + ")");
+    $("#pause").disabled = h.issuing_reason === "paused";
+    $("#resume").disabled = h.issuing_reason !== "paused";
+    const notice = $("#notice-form").text;
+    if (document.activeElement !== notice) notice.value = h.notice || "";
+    renderWindows();
+    renderServices();
+    renderDevices();
+    renderAlerts();
+  }
+
+  function renderWindows() {
+    $("#windows tbody").replaceChildren(...state.windows.map(w => {
+      const [label, tone] = STATUS[w.status];
+      const overdue = isOverdue(w);
+      let away = "—";
+      if (w.status === "away") {
+        const limit = Date.parse(w.away.limit_at);
+        away = el("span", {}, w.away.reason, " ",
+                  el("span", {class: "countdown", "data-limit": limit}, ""));
+      }
+      const ticket = w.ticket ? el("span", {}, el("b", {}, w.ticket.number), " ",
+        el("span", {class: "countdown muted", "data-since": Date.parse(w.ticket.called_at)}, ""))
+        : "—";
+      const close = w.status === "closed" ? "" : el("button", {class: "danger", onclick: () => {
+        if (confirm(`强制关闭${w.name.zh}？当前客户回到等候队列。 · Force-close ${w.name.en}?`)) {
+          run("force-close", {window: w.number}).catch(() => {});
+        }
+      }}, "强制关闭 · Close");
+      const cls = "status-" + w.status + (overdue ? " overdue" : "") +
+        (overdue && !acknowledged.has(awayKey(w)) ? " alerting" : "");
+      return el("tr", {class: cls, "data-window": w.number},
+        el("td", {}, w.name.zh), el("td", {}, el("span", {class: "badge " + (overdue ? "bad" : tone)},
+          overdue ? "暂离超时 · overdue" : label)),
+        el("td", {}, w.staff ? `${w.staff.name}（${w.staff.id}）` : "—"),
+        el("td", {}, ticket), el("td", {class: "away"}, away), el("td", {}, close));
+    }));
+    tick();
+  }
+
+  function renderServices() {
+    $("#services tbody").replaceChildren(...state.services.map(s => {
+      const flag = s.waiting && s.longest_wait_min > s.target_wait_minutes;
+      return el("tr", {class: flag ? "flag" : "", "data-service": s.id},
+        el("td", {}, `${s.prefix} ${s.name.zh} · ${s.name.en}`), el("td", {}, s.waiting),
+        el("td", {}, s.waiting ? `${s.longest_wait_min} 分` : "—",
+           flag ? el("span", {class: "badge bad"}, " 超目标 · over target") : ""),
+        el("td", {}, `${s.estimated_wait_min} 分`), el("td", {}, `${s.target_wait_minutes} 分`));
+    }));
+  }
+
+  function renderDevices() {
+    $("#devices tbody").replaceChildren(...(state.devices || []).map(d => {
+      const paper = d.role !== "kiosk" ? "" : d.printer === "ok" ? el("span", {class: "badge ok"}, "正常 · ok")
+        : d.printer ? el("span", {class: "badge bad"}, d.printer + (d.printer_detail ? ` (${d.printer_detail})` : ""))
+          : el("span", {class: "badge"}, "未知 · unknown");
+      return el("tr", {"data-device": d.id}, el("td", {}, d.id), el("td", {}, d.role),
+        el("td", {}, d.window ?? "—"),
+        el("td", {}, el("span", {class: "badge " + (d.online ? "ok" : "bad")}, d.online ? "在线 · online" : "离线 · offline")),
+        el("td", {}, d.last_seen ? d.last_seen.slice(5, 16).replace("T", " ") : "—"), el("td", {}, paper));
+    }));
+  }
+
+  function renderAlerts() {
+    const overdue = state.windows.filter(isOverdue);
+    $("#alerts").replaceChildren(...overdue.map(w => el("div", {class: "alert", "data-window": w.number},
+      el("span", {}, `⚠ ${w.name.zh} ${w.staff ? w.staff.name : ""} 暂离超时（${w.away.reason}），请安排顶岗 · `,
+         `${w.name.en} away past the limit: arrange a stand-in`),
+      acknowledged.has(awayKey(w)) ? el("span", {}, "已知悉 · acknowledged")
+        : el("button", {onclick: () => { acknowledged.add(awayKey(w)); render(); }}, "知道了 · Acknowledge"))));
+  }
+
+  function renderLists() {
+    const waitingRows = extra.waiting.map(t => {
+      const service = state && state.services.find(s => s.id === t.service);
+      return el("tr", {class: t.over_target ? "flag" : "", "data-ticket": t.number},
+        el("td", {}, el("b", {}, t.number), t.target_window ? ` → ${t.target_window}号窗口` : ""),
+        el("td", {}, service ? service.name.zh : t.service),
+        el("td", {}, hhmm(t.issued_at)),
+        el("td", {}, el("span", {class: "countdown", "data-since": Date.parse(t.issued_at)}, ""),
+           t.over_target ? el("span", {class: "badge bad"}, " 超目标") : ""),
+        el("td", {}, el("button", {onclick: () => ticketDialog(t)}, "转移/取消 · Act")));
+    });
+    $("#waiting tbody").replaceChildren(...waitingRows);
+    $("#waiting-count").textContent = `${extra.waiting.length} 人`;
+    $("#callbacks tbody").replaceChildren(...extra.callbacks.map(c => {
+      const phone = el("span", {class: "phone"}, c.phone);
+      return el("tr", {"data-callback": c.id}, el("td", {}, phone), el("td", {}, c.name || "—"),
+        el("td", {}, c.note || ""), el("td", {}, c.window ?? "—"), el("td", {}, hhmm(c.created_at)),
+        el("td", {},
+          el("button", {onclick: async () => {
+            try {
+              const full = await api("GET", `/api/v1/callbacks/${c.id}/phone`);
+              phone.textContent = full.phone;
+              setTimeout(() => { phone.textContent = c.phone; }, 30000);
+            } catch (e) { showError(e); }
+          }}, "显示 · Show"), " ",
+          el("button", {class: "primary", onclick: () => run("callback-done", {id: c.id}).catch(() => {})},
+             "已回访 · Done")));
+    }));
+    $("#callback-count").textContent = `${extra.callbacks.length} 条`;
+    $("#staff tbody").replaceChildren(...extra.staff.map(s => el("tr", {"data-staff": s.id},
+      el("td", {}, s.id), el("td", {}, s.name), el("td", {}, ROLES[s.role] || s.role),
+      el("td", {}, el("span", {class: "badge " + (s.active ? "ok" : "bad")}, s.active ? "启用" : "停用")),
+      el("td", {},
+        el("button", {onclick: () => run(s.active ? "staff-disable" : "staff-enable", {id: s.id}).catch(() => {})},
+           s.active ? "停用 · Disable" : "启用 · Enable"), " ",
+        el("button", {onclick: () => {
+          const pin = prompt(`${s.name} 的新密码（4–12 位数字） · New PIN`);
+          if (pin) run("staff-reset-pin", {id: s.id, pin: pin}).catch(() => {});
+        }}, "重置密码 · PIN")))));
+    tick();
+  }
+
+  // Countdowns and waits move every second without rebuilding the tables.
+  function tick() {
+    const t = now();
+    const tz = state ? state.hall.timezone : undefined;
+    $("#clock").textContent = new Date(t).toLocaleTimeString("zh-CN", {hour12: false, timeZone: tz});
+    document.querySelectorAll("[data-since]").forEach(node => {
+      node.textContent = mmss(t - Number(node.dataset.since));
+    });
+    let changed = false;
+    document.querySelectorAll("[data-limit]").forEach(node => {
+      const left = Number(node.dataset.limit) - t;
+      node.textContent = left > 0 ? `剩 ${mmss(left)}` : `超时 ${mmss(-left)}`;
+      if (left <= 0 && !node.closest("tr").classList.contains("overdue")) changed = true;
+    });
+    if (changed) { render(); return; }
+    alarm();
+  }
+
+  // -- the overdue alarm: a beep made here (WebAudio), no sound file ------------------------
+  function unlockAudio() {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    if (!audio) audio = new Ctx();
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+  }
+
+  function beep() {
+    document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1);
+    if (!audio) return;
+    const start = audio.currentTime + 0.02;
+    [0, 0.3, 0.6].forEach(offset => {
+      const osc = audio.createOscillator(), gain = audio.createGain();
+      osc.type = "square";
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.0001, start + offset);
+      gain.gain.exponentialRampToValueAtTime(0.2, start + offset + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.18);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(start + offset);
+      osc.stop(start + offset + 0.2);
+    });
+  }
+
+  function alarm() {
+    if (!state) return;
+    const pending = state.windows.filter(w => isOverdue(w) && !acknowledged.has(awayKey(w)));
+    document.body.classList.toggle("alarm", pending.length > 0);
+    if (pending.length && Date.now() - lastBeep >= BEEP_EVERY_MS) {
+      lastBeep = Date.now();
+      beep();
+    }
+  }
+
+  // -- actions -----------------------------------------------------------------------------
+  function wireActions() {
+    $("#notice-form").addEventListener("submit", ev => {
+      ev.preventDefault();
+      run("notice", {text: ev.target.text.value}).catch(() => {});
+    });
+    $("#pause").addEventListener("click", () => run("pause-issuing", {}).catch(() => {}));
+    $("#resume").addEventListener("click", () => run("resume-issuing", {}).catch(() => {}));
+    $("#staff-form").addEventListener("submit", ev => {
+      ev.preventDefault();
+      const f = ev.target;
+      const v = k => f.elements[k].value.trim();
+      run("staff-add", {id: v("id"), name: v("name"), role: v("role"), pin: v("pin")}).then(() => f.reset()).catch(() => {});
+    });
+  }
+
+  function ticketDialog(t) {
+    const dialog = $("#ticket-dialog");
+    const form = dialog.querySelector("form");
+    $("#ticket-title").textContent = `${t.number} · 等候 ${mmss(now() - Date.parse(t.issued_at))}`;
+    form.service.replaceChildren(el("option", {value: ""}, "—"),
+      ...state.services.filter(s => s.id !== t.service)
+        .map(s => el("option", {value: s.id}, `${s.name.zh} · ${s.name.en}`)));
+    form.window.replaceChildren(el("option", {value: ""}, "—"),
+      ...state.windows.filter(w => w.status !== "closed")
+        .map(w => el("option", {value: w.number}, w.name.zh)));
+    form.reason.value = "";
+    form.querySelector(".error").textContent = "";
+    const sync = () => dialog.querySelectorAll(".for-transfer").forEach(n =>
+      n.classList.toggle("hidden", form.elements.kind.value !== "transfer"));
+    form.elements.kind.onchange = sync;
+    sync();
+    form.onsubmit = async ev => {
+      if (ev.submitter && ev.submitter.value === "cancel") return;
+      ev.preventDefault();
+      const body = {ticket: t.id, reason: form.reason.value};
+      if (form.elements.kind.value === "transfer") {
+        if (form.service.value) body.service = form.service.value;
+        if (form.window.value) body.window = Number(form.window.value);
+      }
+      try {
+        await live.command(form.elements.kind.value + "-ticket", body);
+        dialog.close();
+        refreshSoon();
+      } catch (e) { form.querySelector(".error").textContent = e.message; }
+    };
+    dialog.showModal();
+  }
+})();

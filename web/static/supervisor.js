@@ -1,0 +1,74 @@
+// What the supervisor's pages share: the login (staff id + PIN, no window) kept for the
+// browser tab, and HTTP calls that carry the token.
+(function () {
+  "use strict";
+  const KEY = "hallq.supervisor";
+
+  function saved() {
+    try { return JSON.parse(sessionStorage.getItem(KEY)); } catch (e) { return null; }
+  }
+
+  async function api(method, path, body) {
+    const me = saved();
+    const headers = {"Content-Type": "application/json"};
+    if (me) headers.Authorization = "Bearer " + me.token;
+    const res = await fetch(path, {method: method, headers: headers,
+                                   body: body === undefined ? undefined : JSON.stringify(body)});
+    const isJson = (res.headers.get("Content-Type") || "").includes("json");
+    const data = isJson ? await res.json() : await res.blob();
+    if (!res.ok) {
+      const error = (data && data.error) || {code: "http_" + res.status, message: res.statusText};
+      if (error.code === "unauthorized") { sessionStorage.removeItem(KEY); }
+      throw error;
+    }
+    return data;
+  }
+
+  // Shows #login until a supervisor or admin logs in; then calls onReady(me).
+  function gate(onReady) {
+    const box = document.querySelector("#login");
+    const app = document.querySelector("#app");
+    const form = box.querySelector("form");
+    const error = box.querySelector(".error");
+    function enter(me) {
+      box.classList.add("hidden");
+      app.classList.remove("hidden");
+      document.querySelector("#who").textContent = `${me.staff.name}（${me.staff.id}）`;
+      onReady(me);
+    }
+    form.addEventListener("submit", async ev => {
+      ev.preventDefault();
+      error.textContent = "";
+      try {
+        const me = await api("POST", "/api/v1/login",
+                             {staff_id: form.staff_id.value.trim(), pin: form.pin.value});
+        if (!["supervisor", "admin"].includes(me.staff.role)) {
+          error.textContent = "此页面仅限负责人 · Supervisors only";
+          return;
+        }
+        sessionStorage.setItem(KEY, JSON.stringify({token: me.token, staff: me.staff}));
+        enter(me);
+      } catch (e) { error.textContent = e.message || String(e); }
+    });
+    document.querySelector("#logout").addEventListener("click", async () => {
+      try { await api("POST", "/api/v1/logout"); } catch (e) { /* gone already */ }
+      sessionStorage.removeItem(KEY);
+      location.reload();
+    });
+    const me = saved();
+    if (me) enter(me);
+  }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v);
+    });
+    children.flat().forEach(c => node.append(c instanceof Node ? c : String(c ?? "")));
+    return node;
+  }
+
+  window.Supervisor = {api: api, gate: gate, saved: saved, el: el};
+})();

@@ -1,0 +1,167 @@
+"""The supervisor's pages (/dashboard, /reports) and routes: stats, CSV, and the supervisor
+commands over HTTP. The commands themselves live in `hall.supervision`; registering them in
+EXTRA_COMMANDS makes them reachable over Socket.IO too (`command` event, same names).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_socketio import SocketIO
+
+from hall import reports, supervision
+from hall.auth import VIEWER, Actor
+from hall.errors import HallError
+from hall.hall import Hall
+from web.commands import EXTRA_COMMANDS, run_command
+
+log = logging.getLogger("hallq.supervisor")
+
+EXTRA_COMMANDS.update(supervision.COMMANDS)
+
+WARM_FIRST_S = 30  # after start, store the closed days of the last weeks (reports stay fast)
+WARM_EVERY_S = 3600
+WARM_DAYS = 35
+
+
+def register(app: Flask, socketio: SocketIO, hall: Hall) -> None:
+    _pages(app, hall)
+    _routes(app, hall)
+    _warm_reports(socketio, hall)
+
+
+def _actor(hall: Hall) -> Actor:
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    if not token:
+        return VIEWER
+    actor = hall.authenticate(token)
+    if actor is None:
+        raise HallError("unauthorized", "登录已失效，请重新登录 · Unknown or expired token")
+    return actor
+
+
+def _require(hall: Hall, permission: str) -> Actor:
+    actor = _actor(hall)
+    hall._require(actor, permission)
+    return actor
+
+
+def _body() -> dict:
+    body = request.get_json(force=True, silent=True)
+    if body is None and request.get_data(cache=True).strip():
+        raise HallError("bad_request", "the body is not valid JSON")
+    if body is not None and not isinstance(body, dict):
+        raise HallError("bad_request", "the body must be a JSON object")
+    return body or {}
+
+
+def _command(hall: Hall, name: str, **fields: Any) -> Response:
+    body = _body()
+    body.update(fields)
+    status, answer = run_command(hall, _actor(hall), name, body)
+    response = jsonify(answer)
+    response.status_code = status
+    return response
+
+
+def _pages(app: Flask, hall: Hall) -> None:
+    @app.get("/dashboard")
+    def dashboard_page() -> str:
+        return render_template("dashboard.html", hall_name=hall.config.name)
+
+    @app.get("/reports")
+    def reports_page() -> str:
+        return render_template("reports.html", hall_name=hall.config.name)
+
+
+def _range(hall: Hall) -> tuple[str, str]:
+    today = datetime.fromtimestamp(hall.clock(), hall.config.tz).date().isoformat()
+    start = request.args.get("from") or today
+    end = request.args.get("to") or start
+    try:
+        return reports.check_range(start, end)
+    except ValueError as error:
+        raise HallError("bad_request", str(error)) from None
+
+
+def _routes(app: Flask, hall: Hall) -> None:
+    @app.get("/api/v1/stats")
+    def stats() -> Response:
+        _require(hall, "stats")
+        start, end = _range(hall)
+        return jsonify(reports.build_report(hall.store, hall.config, start, end, hall.clock()))
+
+    @app.get("/api/v1/stats.csv")
+    def stats_csv() -> Response:
+        _require(hall, "stats")
+        start, end = _range(hall)
+        report = reports.build_report(hall.store, hall.config, start, end, hall.clock())
+        name = f"hallq-report-{start}" + (f"-{end}" if end != start else "") + ".csv"
+        return Response(reports.report_csv(report), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.get("/api/v1/supervisor")
+    def supervisor_data() -> Response:
+        return jsonify(supervision.dashboard(hall, _actor(hall)))
+
+    @app.post("/api/v1/notice")
+    def notice() -> Response:
+        return _command(hall, "notice")
+
+    @app.post("/api/v1/issuing/<action>")
+    def issuing(action: str) -> Response:
+        if action not in ("pause", "resume"):
+            raise HallError("not_found", "pause or resume")
+        return _command(hall, f"{action}-issuing")
+
+    @app.post("/api/v1/tickets/<ticket>/<action>")
+    def ticket_action(ticket: str, action: str) -> Response:
+        if action not in ("cancel", "transfer"):
+            raise HallError("not_found", "cancel or transfer")
+        return _command(hall, f"{action}-ticket", ticket=ticket)
+
+    @app.get("/api/v1/callbacks/<int:callback_id>/phone")
+    def callback_phone(callback_id: int) -> Response:
+        return jsonify(supervision.callback_phone(hall, _actor(hall), callback_id))
+
+    @app.post("/api/v1/callbacks/<int:callback_id>/done")
+    def callback_done(callback_id: int) -> Response:
+        return _command(hall, "callback-done", id=callback_id)
+
+    @app.post("/api/v1/staff")
+    def staff_add() -> Response:
+        return _command(hall, "staff-add")
+
+    @app.post("/api/v1/staff/<staff_id>/<action>")
+    def staff_action(staff_id: str, action: str) -> Response:
+        if action not in ("disable", "enable", "reset-pin"):
+            raise HallError("not_found", "disable, enable or reset-pin")
+        return _command(hall, f"staff-{action}", id=staff_id)
+    # force-close and callback need no route of their own: POST /api/v1/windows/{n}/force-close
+    # and /api/v1/windows/{n}/callback reach them through the core window route.
+
+
+def _warm_reports(socketio: SocketIO, hall: Hall) -> None:
+    """Compute and keep the figures of recently closed days in the background, so that the
+    first report of a month after a restart is as fast as the next one."""
+
+    def loop() -> None:
+        socketio.sleep(WARM_FIRST_S)
+        while True:
+            try:
+                today = datetime.fromtimestamp(hall.clock(), hall.config.tz).date()
+                start = (today - timedelta(days=WARM_DAYS)).isoformat()
+                t0 = time.monotonic()
+                reports.build_report(hall.store, hall.config, start,
+                                     (today - timedelta(days=1)).isoformat(), hall.clock())
+                log.info("report figures of closed days kept (%.1f s)", time.monotonic() - t0)
+            except Exception:
+                log.exception("keeping report figures failed")
+            socketio.sleep(WARM_EVERY_S)
+
+    socketio.start_background_task(loop)
