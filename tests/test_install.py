@@ -216,3 +216,19 @@ def test_the_wiring_tables_match_the_programs_and_the_header():
     box_pins = parse_pins(re.search(r"--pins (call=[\d=,a-z]+)", doc).group(1),
                           tuple(box.DEFAULT_PINS))
     assert box_pins == box.DEFAULT_PINS
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_option_a_unit_passes_is_one_its_program_knows(role):
+    text = (ROOT / "systemd" / UNIT_FILES[role]).read_text()
+    command = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    words = command.split()
+    module = words.index("-m") + 1 if "-m" in words else None
+    program = ["-m", words[module]] if module else [str(ROOT / "server.py")]
+    options = [w for w in words if w.startswith("--")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, *program, "--help"], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    for option in options:
+        assert option in done.stdout, f"{' '.join(program)} has no {option}"
