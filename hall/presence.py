@@ -64,9 +64,9 @@ class Presence:
     # -- connections ---------------------------------------------------------------------------
     def change(self, device_id: str, delta: int, seen_at: float) -> None:
         """A connection of `device_id` to this process came (+1) or went (-1)."""
-        with self._lock:
-            count = self._counts[device_id] = max(0, self._counts.get(device_id, 0) + delta)
-        with self.store.write() as db:
+        with self.store.write() as db:  # counted inside the write: threads write in order
+            with self._lock:
+                count = self._counts[device_id] = max(0, self._counts.get(device_id, 0) + delta)
             self._write_link(db, device_id, count)
             db.execute("UPDATE devices SET connected = ?, last_seen = ? WHERE id = ?",
                        [_total(db, device_id), seen_at, device_id])

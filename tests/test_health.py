@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 from support import DISPLAY, KIOSK, ServerProcess, wait_until
@@ -176,3 +177,35 @@ def test_sd_notify_speaks_to_abstract_sockets_and_is_quiet_outside_systemd():
     assert watchdog.start(lambda: None, environ={}) is None
     assert watchdog.watchdog_interval({"WATCHDOG_USEC": "30000000"}) == 15
     assert watchdog.watchdog_interval({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}) is None
+
+
+def test_presence_sums_processes_and_forgets_a_silent_one(hall, tmp_path):
+    from hall import presence as pr
+
+    now = [1000.0]
+    other = pr.Presence(hall.store, clock=lambda: now[0])  # a second "process" on the file
+    other.host = "another-pi"  # its pid cannot be checked from here: only its beats count
+
+    def connected() -> int:
+        return hall.store.db.execute(
+            "SELECT connected FROM devices WHERE id = 'display-1'").fetchone()[0]
+
+    hall.presence.change("display-1", +1, 1.0)
+    other.change("display-1", +1, 2.0)
+    other.change("display-1", +1, 3.0)
+    assert connected() == 3
+    other.change("display-1", -1, 4.0)
+    hall.presence.change("display-1", -1, 5.0)
+    assert connected() == 1
+    assert hall.presence.seen("display-1", 6.0) and not hall.presence.seen("nobody", 6.0)
+
+    # `other` stops beating (its host lost power): after STALE_SECONDS it no longer counts
+    hall.store.db.execute("UPDATE server_instances SET host = 'another-pi', last_beat = 0"
+                          " WHERE id = ?", [other.instance])
+    hall.presence.beat(force=True)
+    assert connected() == 0
+    assert [i["id"] for i in hall.presence.instances()] == [hall.presence.instance]
+    # it comes back (a long stall, not a death): its own connections are counted again
+    now[0] = time.time()
+    other.beat(force=True)
+    assert connected() == 1
