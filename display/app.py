@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -92,6 +94,7 @@ def connect(model: DisplayModel, server: str, token: str) -> LiveHall:
 
 def screenshot(args: argparse.Namespace) -> int:
     """Draw one frame of the live hall into a PNG (for checks and for the README)."""
+    os.environ["SDL_VIDEODRIVER"] = "dummy"  # no window: works on a headless Pi or in CI
     model = DisplayModel()
     live = connect(model, args.server, args.token)
     try:
@@ -123,8 +126,10 @@ def run(args: argparse.Namespace) -> int:
     pygame.display.set_caption("HallQ 叫号屏 · Lobby display")
     renderer = Renderer(surface.get_size())
     clock = pygame.time.Clock()
+    stopping = []  # systemd stops us with SIGTERM: leave the loop and close the mixer cleanly
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:
-        while not _quit_requested():
+        while not stopping and not _quit_requested():
             state, connected = model.snapshot()
             screen = build_screen(state, connected, model.server_time(), model.highlighted)
             renderer.draw(surface, screen, time.monotonic())
