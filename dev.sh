@@ -36,11 +36,27 @@ venv_install() {  # $1: requirements file
   fi
 }
 
+# With a screen (a desktop session) and the demo hall, the lobby display opens beside the server
+# (it waits for the server by itself). HALLQ_NO_DISPLAY=1 turns this off.
+start_display() {
+  local port=8080 args=("$@")
+  [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${HALLQ_NO_DISPLAY:-}" ] || return 0
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+      --config) return 0 ;;
+      --port) port="${args[i+1]:-8080}" ;;
+    esac
+  done
+  ( [ -f var/voice/default/manifest.toml ] || .venv/bin/python -m display.voicepack build var/voice/default >/dev/null
+    exec .venv/bin/python -m display --server "http://127.0.0.1:$port" --token demo-display-1-token ) &
+}
+
 case "${1:-}" in
   run)
     shift
     apt_install "${RUN_APT[@]}"
     venv_install requirements.txt
+    start_display "$@"
     exec .venv/bin/python server.py "$@"
     ;;
   test)
