@@ -185,7 +185,12 @@ class TicketPrinter:
     def _ask(self, request: bytes) -> int | None:
         """Send one DLE EOT request; the reply byte, or None if none (or a malformed one) came."""
         self.device._raw(request)
-        reply = self.device._read()
+        try:
+            reply = self.device._read()
+        except Exception as error:
+            if isinstance(error, TimeoutError) or "Timeout" in type(error).__name__:
+                return None  # a printer that does not answer status requests: unknown
+            raise
         if not reply:
             return None
         byte = reply[-1]

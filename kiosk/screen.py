@@ -62,7 +62,7 @@ class Screen:
     def text(self, surface: pygame.Surface, text: str, size: float, color: tuple,
              center: tuple[float, float] | None = None, topleft: tuple[float, float] | None = None,
              max_width: float | None = None, midright: tuple[float, float] | None = None,
-             ) -> pygame.Rect:
+             midleft: tuple[float, float] | None = None) -> pygame.Rect:
         size = max(8, int(size))
         if max_width:
             width = self.font.get_rect(text, size=size).width
@@ -73,6 +73,8 @@ class Screen:
             rect.center = (int(center[0]), int(center[1]))
         elif midright:
             rect.midright = (int(midright[0]), int(midright[1]))
+        elif midleft:
+            rect.midleft = (int(midleft[0]), int(midleft[1]))
         else:
             rect.topleft = (int(topleft[0]), int(topleft[1])) if topleft else (0, 0)
         surface.blit(image, rect)
@@ -155,9 +157,14 @@ class Screen:
         clock = self.text(surface, datetime.now(tz).strftime("%H:%M"), bar.height * 0.36, WHITE,
                           midright=(lang.left - 3 * u, bar.centery))
         room = clock.left - 6 * u
-        self.text(surface, name, bar.height * 0.42, WHITE,
-                  topleft=(3 * u, bar.height * 0.12), max_width=room)
-        if view.screen in ("home", "priority"):
+        subtitle = view.screen in ("home", "priority")
+        if subtitle:
+            self.text(surface, name, bar.height * 0.42, WHITE,
+                      topleft=(3 * u, bar.height * 0.12), max_width=room)
+        else:
+            self.text(surface, name, bar.height * 0.42, WHITE,
+                      midleft=(3 * u, bar.centery), max_width=room)
+        if subtitle:
             words = say("choose") if view.lang == "zh" else say("choose")[::-1]
             self.text(surface, "  ·  ".join(words), bar.height * 0.22, (210, 226, 245),
                       topleft=(3 * u, bar.height * 0.64), max_width=room)
@@ -270,7 +277,7 @@ class Screen:
         side_by_side = failed and not self.portrait
         col = pygame.Rect(body.left, body.top, int(body.width * (0.62 if side_by_side else 1)),
                           body.height if not (failed and self.portrait) else
-                          int(body.height * 0.68))
+                          int(body.height * 0.58))
         x = col.centerx
         service = next((s for s in view.state["services"] if s["id"] == t["service"]), None)
         name = (service["name"]["zh"], service["name"]["en"]) if service else (t["service"],) * 2

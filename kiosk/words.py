@@ -8,7 +8,7 @@ from datetime import datetime
 WORDS: dict[str, tuple[str, str]] = {
     "choose": ("请选择业务", "Please choose a service"),
     "priority": ("绿色通道", "Priority"),
-    "priority_for": ("老年人、残疾人、孕妇优先", "For elderly, disabled and pregnant customers"),
+    "priority_for": ("老年人、残疾人、孕妇优先", "Elderly, disabled, pregnant"),
     "priority_confirm": ("绿色通道：请选择业务以确认",
                          "Priority ticket: choose a service to confirm"),
     "priority_note": ("工作人员可能会核实，谢谢理解",

@@ -194,3 +194,28 @@ def test_raster_is_black_on_white():
     image = Image.new("1", (16, 1), 1)
     image.putpixel((0, 0), 0)  # one black dot at the left
     assert raster(image)[8:] == b"\x80\x00"
+
+
+@pytest.mark.parametrize("spec", ["serial:/dev/ttyHALLQ-absent", "usb:0416:5011"])
+def test_an_absent_usb_or_serial_printer_is_offline_not_ok(spec):
+    printer = open_printer(spec)
+    assert printer.can_report_status
+    assert printer.status()[0] == "offline"
+    with pytest.raises(PrintFailed) as failure:
+        printer.print_ticket(ticket())
+    assert failure.value.state == "offline"
+
+
+class SilentPrinter(Dummy):
+    """A printer that takes bytes but never answers status requests (a read timeout)."""
+
+    def _read(self) -> bytes:
+        raise TimeoutError("timed out")
+
+
+def test_a_printer_that_never_answers_is_unknown_and_still_prints():
+    device = SilentPrinter()
+    printer = TicketPrinter(device)
+    assert printer.status()[0] == "unknown"
+    printer.print_ticket(ticket())
+    assert decode(device.output.replace(b"\x10\x04\x01", b"")).big() == ["A007"]
