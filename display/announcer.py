@@ -55,6 +55,7 @@ class Announcer:
         self._pending = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     def start(self) -> Announcer:
         self._thread = threading.Thread(target=self._run, name="hallq-voice", daemon=True)
@@ -76,14 +77,17 @@ class Announcer:
         return self._idle.wait(timeout)
 
     def stop(self) -> None:
+        """Stop now, mid-announcement if need be (the program is closing)."""
+        self._stopping = True
         self._queue.put(None)
+        self.speaker.stop()
         if self._thread:
             self._thread.join(5)
 
     def _run(self) -> None:
         while True:
             item = self._queue.get()
-            if item is None:
+            if item is None or self._stopping:
                 return
             call, languages, queued_at = item
             try:

@@ -57,6 +57,11 @@ class Speaker:
         self._sound = None
         return True
 
+    def stop(self) -> None:
+        """Silence now (a waiting `wait()` returns)."""
+        if pygame.mixer.get_init():
+            self._channel.stop()
+
     def close(self) -> None:
         if pygame.mixer.get_init():
             self._channel.stop()
@@ -90,6 +95,9 @@ class RecordingSpeaker:
         return self._done.wait(timeout)
 
     def finish(self) -> None:
+        self._done.set()
+
+    def stop(self) -> None:
         self._done.set()
 
     def close(self) -> None:

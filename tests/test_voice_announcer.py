@@ -147,3 +147,14 @@ def state_with(calls: list[dict], now: str) -> dict:
     return {"seq": 1, "now": now, "hall": {"languages": ["zh", "en"]}, "services": [],
             "windows": [], "recent_calls": [{k: v for k, v in c.items() if k != "seq"}
                                             for c in calls]}
+
+
+def test_stopping_cuts_the_announcement_short_and_ends_the_thread(tmp_path):
+    speaker = RecordingSpeaker(hold=True)  # "plays" until told otherwise
+    announcer = Announcer(speaker, None).start()
+    announcer.announce(called("A001", 1), ["zh"])
+    announcer.announce(called("A002", 1), ["zh"])
+    wait_until(lambda: len(speaker.played) == 1)
+    announcer.stop()
+    assert not announcer._thread.is_alive()
+    assert len(speaker.played) == 1  # A002 was not started on the way out
