@@ -4,6 +4,7 @@ Python device client playing the lobby display, and a server restart in the midd
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -169,6 +170,19 @@ def test_two_clerks_call_recall_transfer_go_away_and_survive_a_restart(
     expect(button(one, "call-next")).to_contain_text("Call next")
     expect(one.locator("#status")).to_have_text("Idle")
     one.click("#lang")
+
+    # The system failed for a customer: the clerk takes their phone for a call back (#10).
+    one.keyboard.press("p")
+    expect(one.locator("#callback-dialog")).to_be_visible()
+    one.fill("#cb-phone", "138 1234 5678")
+    one.fill("#cb-name", "张先生")
+    one.fill("#cb-note", "过户材料系统故障")
+    one.click("#callback-form .save")
+    expect(one.locator("#message")).to_have_text("已登记回访")
+    expect(one.locator("#callback-dialog")).to_be_hidden()
+    with sqlite3.connect(hall_server.db) as db:
+        assert db.execute("SELECT window, staff_id, phone, name FROM callbacks").fetchall() == [
+            (1, "1001", "13812345678", "张先生")]
 
     # A reload keeps the clerk logged in.
     one.reload()

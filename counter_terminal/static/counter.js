@@ -173,6 +173,7 @@
     if (!button || button.disabled || button.hidden) return;
     if (name === "transfer") openTransfer();
     else if (name === "away") openAway();
+    else if (name === "callback") openCallback();
     else run(name);
   }
 
@@ -201,6 +202,26 @@
     $("#away-dialog").showModal();
   }
 
+  // HALL-RULES #10: when the system fails, take the customer's contact and book another time.
+  // Sent over HTTP: in a Socket.IO command `name` is the command's own name, not the customer's.
+  function openCallback() {
+    ["#cb-phone", "#cb-name", "#cb-note"].forEach(sel => { $(sel).value = ""; });
+    $("#callback-dialog").showModal();
+    $("#cb-phone").focus();
+  }
+
+  function saveCallback(event) {
+    event.preventDefault();
+    const body = {phone: $("#cb-phone").value.trim(), request_id: requestId()};
+    if ($("#cb-name").value.trim()) body.name = $("#cb-name").value.trim();
+    if ($("#cb-note").value.trim()) body.note = $("#cb-note").value.trim();
+    api("POST", `/api/v1/windows/${page.window}/callback`, body).then(({status, json}) => {
+      if (status !== 200) { showMessage(json.error.message, "bad"); return; }
+      $("#callback-dialog").close();
+      showMessage(t("done_callback"), "ok");
+    }).catch(() => showMessage(t("offline"), "bad"));
+  }
+
   function choice(label, action, id) {
     const b = document.createElement("button");
     b.type = "button";
@@ -227,6 +248,7 @@
       "back": s === "away",
       "close": s === "idle" || s === "away",
       "open": s === "closed",
+      "callback": true,
     };
   }
 
@@ -341,6 +363,7 @@
     if (button) { event.preventDefault(); press(button.dataset.cmd); }
   });
   $("#login").addEventListener("submit", login);
+  $("#callback-form").addEventListener("submit", saveCallback);
   $("#logout").addEventListener("click", logout);
   $("#lang").addEventListener("click", () => {
     i18n.toggle();
