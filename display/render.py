@@ -29,6 +29,7 @@ REGULAR_FONTS = [
 ]
 TICKER_SPEED = 140  # design pixels per second
 BLINK_SECONDS = 0.5
+MIN_SHRINK = 0.6  # a text shrunk further than this to fit is cut short instead
 
 BLACK = (0, 0, 0)
 WHITE = (255, 255, 255)
@@ -97,13 +98,24 @@ class Renderer:
             font = self.bold if bold else self.regular
             px = max(1, size * self.scale)
             if max_width is not None:
-                width = font.get_rect(text, size=px).width
-                if width > max_width * self.scale:
-                    px = max(1, px * max_width * self.scale / width)
+                text, px = self._fit(font, text, px, max_width * self.scale)
             surface, _ = font.render(text, color, size=px)
             surface = surface.convert(self._text_format)
             self._texts[key] = surface
         return surface
+
+    @staticmethod
+    def _fit(font: pygame.freetype.Font, text: str, px: float, limit: float) -> tuple[str, float]:
+        """Shrink to fit, but not below MIN_SHRINK of the size: beyond that, cut with "…"."""
+        width = font.get_rect(text, size=px).width
+        if width <= limit:
+            return text, px
+        if width * MIN_SHRINK <= limit:
+            return text, px * limit / width
+        px *= MIN_SHRINK
+        while len(text) > 1 and font.get_rect(text + "…", size=px).width > limit:
+            text = text[:-1]
+        return text + "…", px
 
     def put(self, target: pygame.Surface, surface: pygame.Surface, box: pygame.Rect,
             align: str = "center") -> None:

@@ -169,10 +169,27 @@ def _hours(hours: dict, languages: tuple[str, ...]) -> str:
         return ""
     zh_first = languages[0] == "zh"
     label = "营业时间" if zh_first else "Hours"
-    text = f"{label} {hours['open']}–{hours['close']}"
+    days = _days(hours.get("days") or [], zh_first)
+    text = f"{label} {days}{' ' if days else ''}{hours['open']}–{hours['close']}"
     for start, end in hours.get("breaks") or []:
         text += f"  {'午休' if zh_first else 'Break'} {start}–{end}"
     return text
+
+
+DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = {True: ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+             False: ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
+
+
+def _days(days: list[str], zh: bool) -> str:
+    """"周一至周五" for a run of days, "周一、周三" otherwise; nothing when open every day."""
+    index = sorted(DAY_KEYS.index(d) for d in days if d in DAY_KEYS)
+    if not index or len(index) == 7:
+        return ""
+    names = DAY_NAMES[zh]
+    if len(index) > 2 and index == list(range(index[0], index[-1] + 1)):
+        return f"{names[index[0]]}{'至' if zh else '–'}{names[index[-1]]}"
+    return ("、" if zh else ", ").join(names[i] for i in index)
 
 
 def _issuing_note(hall: dict, languages: tuple[str, ...]) -> tuple[str, ...]:

@@ -184,3 +184,45 @@ def test_blink_alternates_the_current_call_panel(hall):
     renderer.draw(surface, screen, 0.6)
     dark = tuple(surface.get_at((30, 100)))[:3]
     assert lit == (255, 176, 0) and dark != lit
+
+
+def test_working_days_are_shown_unless_open_every_day(hall):
+    state, _ = Scene(hall).model().snapshot()
+    hours = state["hall"]["hours"]
+    hours.update(days=["mon", "tue", "wed", "thu", "fri"], open="09:00", close="17:00",
+                 breaks=[["12:00", "13:00"]])
+    assert build_screen(state, True, hall.clock()).hours == \
+        "营业时间 周一至周五 09:00–17:00  午休 12:00–13:00"
+    hours["days"] = ["mon", "wed"]
+    state["hall"]["languages"] = ["en"]
+    assert build_screen(state, True, hall.clock()).hours == "Hours Mon, Wed 09:00–17:00  Break " \
+        "12:00–13:00"
+
+
+def test_notice_and_issuing_changes_reach_the_screen(hall):
+    model = Scene(hall).model()
+    seq = model.snapshot()[0]["seq"]
+    model.on_event("notice", {"seq": seq + 1, "text": "今日系统升级 · System upgrade today"})
+    hall_part = dict(model.snapshot()[0]["hall"], issuing=False, issuing_reason="paused",
+                     next_issuing_at="2026-11-23T10:15:00+08:00")
+    model.on_event("hall", {"seq": seq + 2, "hall": hall_part})
+    screen = build_screen(*model.snapshot(), hall.clock())
+    assert screen.notice == "今日系统升级 · System upgrade today"
+    assert screen.issuing_note == ("暂停取号 10:15 起取号", "Not issuing tickets now from 10:15")
+    assert not screen.issuing_stopped
+
+
+def test_a_big_hall_with_long_texts_still_fits(hall, artifacts):
+    """12 windows in two rows, a 40-character away reason, a long notice, English first."""
+    state, _ = busy_hall(hall).model().snapshot()
+    base = state["windows"][-1]
+    for n in range(7, 13):
+        state["windows"].append(dict(base, number=n, name={"zh": f"{n}号窗口",
+                                                           "en": f"Window {n}"}))
+    reason = "到后台为客户查询资料，请稍候片刻" * 2
+    state["windows"][8].update(status="away", away={"reason": reason})
+    state["hall"]["languages"] = ["en", "zh"]
+    state["hall"]["notice"] = "Service commitment: one-time notification. " * 5
+    screen = build_screen(state, True, hall.clock(), highlight=lambda c: 3.0)
+    assert len(screen.windows) == 12 and screen.current.go_to[0] == "Please go to Window 3"
+    render(screen, artifacts / "display-big-hall.png")
