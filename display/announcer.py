@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 from display import pcm
@@ -20,6 +21,7 @@ from display.voicepack import Announcement, VoicePack, VoicePackError, assemble
 log = logging.getLogger("hallq.voice")
 
 PLAY_TIMEOUT_MARGIN = 5.0  # seconds beyond the buffer's length before we stop waiting
+PLAYED_KEPT = 10  # the last announcements, for logs and tests (each holds ~1 MB of sound)
 
 
 def load_pack(path: Path | str | None, sample_rate: int) -> VoicePack | None:
@@ -47,8 +49,9 @@ class Announcer:
         self.languages = languages  # None: the hall's languages, in the hall's order
         self.sample_rate = speaker.sample_rate
         self.chime = pcm.chime(self.sample_rate)
-        self.played: list[tuple[dict, Announcement]] = []
-        self.latencies: list[float] = []  # seconds from announce() to the buffer handed over
+        self.played: deque[tuple[dict, Announcement]] = deque(maxlen=PLAYED_KEPT)
+        # seconds from announce() to the buffer handed to the speaker
+        self.latencies: deque[float] = deque(maxlen=1000)
         self._queue: queue.Queue = queue.Queue()
         self._idle = threading.Event()
         self._idle.set()

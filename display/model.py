@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
@@ -23,6 +24,7 @@ from client.live import apply_event
 
 FRESH_SECONDS = 60
 HIGHLIGHT_SECONDS = 8
+KEYS_KEPT = 500  # far more than a snapshot's recent_calls (10): enough to never repeat a call
 Say = Callable[[dict, list[str]], None]
 
 
@@ -36,9 +38,11 @@ class DisplayModel:
                  highlight_seconds: float = HIGHLIGHT_SECONDS) -> None:
         self.state: dict | None = None
         self.connected = False
-        self.announced: set[tuple] = set()
-        self.spoken: list[dict] = []  # every call handed to `say`, in order
-        self.shown_only: list[dict] = []  # calls from a snapshot that were too old to speak
+        # Bounded, since a display runs for months: call keys seen, and (for logs and tests)
+        # the latest calls handed to `say` and those from a snapshot too old to speak.
+        self.announced: dict[tuple, None] = {}
+        self.spoken: deque[dict] = deque(maxlen=100)
+        self.shown_only: deque[dict] = deque(maxlen=100)
         self._say = say
         self._clock = clock
         self._fresh = fresh_seconds
@@ -60,7 +64,7 @@ class DisplayModel:
                 key = call_key(call)
                 if key in self.announced:
                     continue
-                self.announced.add(key)
+                self._remember(key)
                 if server_now - epoch(call["at"]) <= self._fresh:
                     self._announce(call)
                 else:
@@ -76,7 +80,7 @@ class DisplayModel:
                 call = {k: v for k, v in payload.items() if k != "seq"}
                 key = call_key(call)
                 if key not in self.announced:
-                    self.announced.add(key)
+                    self._remember(key)
                     self._announce(call)
 
     def on_connection(self, connected: bool) -> None:
@@ -85,8 +89,15 @@ class DisplayModel:
             self.connected = connected
 
     # -- reading ----------------------------------------------------------------------------------
+    def _remember(self, key: tuple) -> None:
+        self.announced[key] = None
+        if len(self.announced) > KEYS_KEPT:
+            del self.announced[next(iter(self.announced))]
+
     def _announce(self, call: dict) -> None:
-        self._highlight[call_key(call)] = self._clock() + self._highlight_for
+        now = self._clock()
+        self._highlight = {k: end for k, end in self._highlight.items() if end > now}
+        self._highlight[call_key(call)] = now + self._highlight_for
         self.spoken.append(call)
         if self._say:
             self._say(call, self.languages())
