@@ -82,7 +82,18 @@ def run(kiosk: Kiosk, args: argparse.Namespace) -> int:
         surface = pygame.display.set_mode(window_size(args), pygame.RESIZABLE)
     screen = Screen()
     ticks = pygame.time.Clock()
+    drawn: tuple | None = None
     while True:
+        view = kiosk.view()
+        # Redraw only when something shown changed (a Pi's CPU stays free for the rest); draw
+        # before reading touches, so a touch is matched against the frame the customer sees.
+        key = (surface.get_size(), time.strftime("%H:%M"), view.screen, view.lang,
+               view.state and view.state["seq"], view.ticket and view.ticket["id"],
+               repr(view.error), view.print_problem, view.printer, view.retrying)
+        if key != drawn:
+            screen.draw(surface, view)
+            pygame.display.flip()
+            drawn = key
         for event in pygame.event.get():
             if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN
                                              and event.key == pygame.K_ESCAPE
@@ -94,8 +105,9 @@ def run(kiosk: Kiosk, args: argparse.Namespace) -> int:
                 kiosk.tap(screen.hit(event.pos))
             if event.type == pygame.VIDEORESIZE and not args.fullscreen:
                 surface = pygame.display.set_mode(event.size, pygame.RESIZABLE)
-        screen.draw(surface, kiosk.view())
-        pygame.display.flip()
+                drawn = None
+            if event.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
+                drawn = None
         ticks.tick(FPS)
 
 

@@ -383,3 +383,26 @@ def test_a_printer_whose_writes_fail_takes_the_on_screen_path(server, make_kiosk
     assert view.status_url == server.url + view.ticket["status_url"]
     wait_until(lambda: printer_reported(server) == "offline")
     render(kiosk, artifacts / "kiosk-printer-failed.png")
+
+
+def test_the_touch_loop_turns_two_quick_clicks_into_one_ticket(server, make_kiosk):
+    from kiosk.__main__ import parse_args, run
+
+    args = parse_args(["--server", server.url, "--token", KIOSK, "--size", "1024x600"])
+    kiosk = make_kiosk(server, clock=time.monotonic)
+    time.sleep(TAP_GUARD_S)  # the guard after the home screen appeared
+    pygame.display.init()
+    try:
+        surface = pygame.display.set_mode((1024, 600))
+        buttons = Screen().draw(surface, kiosk.view())
+        pay = next(rect for rect, action in buttons if action == ("service", "pay"))
+        for _ in range(2):  # a double tap arrives as two clicks
+            pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pay.center,
+                                                 button=1))
+        pygame.event.post(pygame.event.Event(pygame.QUIT))
+        assert run(kiosk, args) == 0
+    finally:
+        pygame.display.quit()
+    wait_until(lambda: kiosk.issued and not kiosk.busy, timeout=10)
+    assert [t["number"] for t in kiosk.issued] == ["A001"]
+    assert waiting(server) == 1
