@@ -153,6 +153,9 @@ uninstall() {
   if [ -f "$UNITS/$TEMPLATE" ] && { [ "$TEMPLATE" = "$UNIT" ] || [ -z "$WINDOW_GIVEN" ]; }; then
     rm -f "$UNITS/$TEMPLATE"; changed "removed $UNITS/$TEMPLATE"
   fi
+  if [ "$ROLE" = kiosk ] || [ "$ROLE" = display ]; then
+    sys systemctl enable getty@tty1.service  # the console's login prompt again
+  fi
   if [ "$ROLE" = kiosk ] && [ -f "$UDEV_RULE" ]; then
     rm -f "$UDEV_RULE"; changed "removed $UDEV_RULE"
     sys udevadm control --reload
@@ -251,6 +254,10 @@ EOF
 
   render_unit "$SRC/systemd/$TEMPLATE" | put_text "$UNITS/$TEMPLATE" 644
   sys systemctl daemon-reload
+  if [ "$ROLE" = kiosk ] || [ "$ROLE" = display ]; then
+    # The screen is the service's: no login prompt on tty1 at boot (the unit also stops it).
+    sys systemctl disable getty@tty1.service
+  fi
   sys systemctl enable "$UNIT"
   if [ "$CHANGED" = 1 ]; then
     sys systemctl restart "$UNIT"  # start it, or restart it on the new program
