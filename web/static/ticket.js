@@ -1,5 +1,5 @@
 // The ticket's status page: shows one ticket and keeps it current over Socket.IO (anonymous,
-// read-only). Its own `ticket` events change it at once; any other queue movement refetches
+// read-only). Its own `ticket` events change it at once; while it waits, queue movement refetches
 // GET /api/v1/tickets/<id> (how many are ahead changes when others are called).
 (function () {
   "use strict";
@@ -138,8 +138,8 @@
           target_name: windowName(state, p.ticket.target_window),
         }));
         refreshSoon();
-      } else if (["ticket", "queue", "called", "window"].includes(name)) {
-        refreshSoon();
+      } else if (ticket.status === "waiting" && ["queue", "called"].includes(name)) {
+        refreshSoon();  // only a waiting ticket's "ahead" and estimate move with the queue
       }
     },
     onConnection: ok => {
