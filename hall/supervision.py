@@ -230,6 +230,15 @@ def _phone(value: Any) -> str:
     return phone
 
 
+def _field(body: dict, key: str, command: str) -> Any:
+    """`customer_name` / `staff_name`, or plain `name` over HTTP. Over Socket.IO `name` is
+    the command's own name (`{"name": "callback", ...}`), so it is not taken for a person."""
+    value = body.get(f"{key}_name")
+    if value is None and body.get("name") != command:
+        value = body.get("name")
+    return value
+
+
 def _optional_text(body: dict, key: str, limit: int) -> str | None:
     value = body.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -244,7 +253,7 @@ def record_callback(hall: Hall, actor: Actor, body: dict) -> dict:
     number = hall._window_number(body.get("window"))
     hall._require(actor, "callback", number)
     phone = _phone(body.get("phone"))
-    name = _optional_text(body, "name", NAME_MAX)
+    name = _optional_text({"name": _field(body, "customer", "callback")}, "name", NAME_MAX)
     note = _optional_text(body, "note", NOTE_MAX)
 
     def run(cmd: Command) -> dict:
@@ -340,7 +349,7 @@ def _staff_event(cmd: Command, staff_id: str) -> dict:
 
 def add_staff(hall: Hall, actor: Actor, body: dict) -> dict:
     hall._require(actor, "manage")
-    staff_id, name = body.get("id"), body.get("name")
+    staff_id, name = body.get("id"), _field(body, "staff", "staff-add")
     role = body.get("role") or "clerk"
     if not isinstance(staff_id, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", staff_id):
         raise bad_request("id: 1 to 32 letters, digits, - or _")

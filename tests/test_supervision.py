@@ -262,6 +262,13 @@ def test_over_the_wire(tmp_path):
             assert answer["status"] == 200 and answer["hall"]["notice"] == "下午停水检修"
             answer = client.call("command", {"name": "callback-done", "id": 999})
             assert answer["status"] == 404
+            # over Socket.IO `name` names the command: people's names go as *_name
+            answer = client.call("command", {"name": "callback", "window": 2,
+                                             "phone": "13700001111", "customer_name": "李四"})
+            assert answer["status"] == 200 and answer["callback"]["name"] == "李*"
+            answer = client.call("command", {"name": "staff-add", "id": "1021",
+                                             "staff_name": "周到", "pin": "1212"})
+            assert answer["status"] == 200 and answer["staff"]["name"] == "周到"
         finally:
             client.disconnect()
         assert srv.get("/api/v1/state").json()["hall"]["notice"] == "下午停水检修"

@@ -207,8 +207,9 @@
     let changed = false;
     document.querySelectorAll("[data-limit]").forEach(node => {
       const left = Number(node.dataset.limit) - t;
-      node.textContent = left > 0 ? `剩 ${mmss(left)}` : `超时 ${mmss(-left)}`;
-      if (left <= 0 && !node.closest("tr").classList.contains("overdue")) changed = true;
+      const marked = node.closest("tr").classList.contains("overdue");  // the server said so
+      node.textContent = left > 0 && !marked ? `剩 ${mmss(left)}` : `超时 ${mmss(-left)}`;
+      if (left <= 0 && !marked) changed = true;
     });
     if (changed) { render(); return; }
     alarm();
@@ -261,7 +262,7 @@
       ev.preventDefault();
       const f = ev.target;
       const v = k => f.elements[k].value.trim();
-      run("staff-add", {id: v("id"), name: v("name"), role: v("role"), pin: v("pin")}).then(() => f.reset()).catch(() => {});
+      run("staff-add", {id: v("id"), staff_name: v("name"), role: v("role"), pin: v("pin")}).then(() => f.reset()).catch(() => {});
     });
   }
 
@@ -276,6 +277,7 @@
       ...state.windows.filter(w => w.status !== "closed")
         .map(w => el("option", {value: w.number}, w.name.zh)));
     form.reason.value = "";
+    form.elements.kind.value = "transfer";
     form.querySelector(".error").textContent = "";
     const sync = () => dialog.querySelectorAll(".for-transfer").forEach(n =>
       n.classList.toggle("hidden", form.elements.kind.value !== "transfer"));

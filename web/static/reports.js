@@ -100,7 +100,7 @@
           ["P90", COLORS.b, hours.map(h => h.wait_p90_min)]], "分");
     bars("#chart-tickets", hours.map(h => String(h.hour).padStart(2, "0")),
          [["取号 · issued", COLORS.a, hours.map(h => h.issued)],
-          ["办结 · served", COLORS.c, hours.map(h => h.served)]], "");
+          ["办结 · served", COLORS.c, hours.map(h => h.served)]], "", true);
     satisfaction("#chart-satisfaction", report.clerks.filter(c => c.rated));
   }
 
@@ -118,17 +118,20 @@
     return node;
   }
 
-  function niceMax(v) {
-    if (!(v > 0)) return 1;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    return [1, 2, 2.5, 5, 10].map(m => m * p).find(m => m >= v);
+  // The axis top: four equal steps of a round size (whole steps for counts).
+  function niceMax(v, whole) {
+    const raw = Math.max(v, whole ? 1 : 0.1) / 4;
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    const steps = (whole ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10]).map(m => m * p)
+      .filter(s => !whole || s >= 1);
+    return 4 * steps.find(s => s >= raw);
   }
 
   // Grouped vertical bars: labels on x, one bar per series in each group.
-  function bars(sel, labels, series, unit) {
+  function bars(sel, labels, series, unit, whole) {
     const W = 640, H = 260, L = 44, B = 28, T = 10, R = 10;
     const root = svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img"});
-    const max = niceMax(Math.max(0, ...series.flatMap(s => s[2].map(v => v || 0))));
+    const max = niceMax(Math.max(0, ...series.flatMap(s => s[2].map(v => v || 0))), whole);
     const y = v => T + (H - T - B) * (1 - v / max);
     for (let i = 0; i <= 4; i++) {
       const v = max * i / 4;

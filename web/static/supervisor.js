@@ -48,7 +48,11 @@
         }
         sessionStorage.setItem(KEY, JSON.stringify({token: me.token, staff: me.staff}));
         enter(me);
-      } catch (e) { error.textContent = e.message || String(e); }
+      } catch (e) {
+        // A clerk without a window is refused by the login itself (bad_request).
+        error.textContent = e.code === "bad_request" ? "此页面仅限负责人 · Supervisors only"
+          : (e.message || String(e));
+      }
     });
     document.querySelector("#logout").addEventListener("click", async () => {
       try { await api("POST", "/api/v1/logout"); } catch (e) { /* gone already */ }
