@@ -62,6 +62,7 @@ class Kiosk:
         self.lang = "zh"
         self._lock = threading.RLock()
         self._printer_lock = threading.Lock()
+        self._report_lock = threading.Lock()
         self._screen = "home"
         self._shown_at = clock()
         self._until: float | None = None
@@ -244,20 +245,22 @@ class Kiosk:
         if (state, detail) != self.printer_state:
             log.info("printer: %s %s", state, detail)
         self.printer_state = (state, detail)
-        self.report_printer()
+        # Reported from a thread of its own: a slow server must not hold up the screen.
+        threading.Thread(target=self.report_printer, name="kiosk-report", daemon=True).start()
 
     def report_printer(self) -> bool:
         """Tell the server the printer's state if it has not heard it yet."""
-        if self._reported == self.printer_state or not self.live.connected:
-            return False
-        state, detail = self.printer_state
-        try:
-            self.live.command("printer", state=state, detail=detail[:200])
-        except CommandFailed as failure:
-            log.info("printer report not delivered: %s", failure.message)
-            return False
-        self._reported = (state, detail)
-        return True
+        with self._report_lock:
+            if self._reported == self.printer_state or not self.live.connected:
+                return False
+            state, detail = self.printer_state
+            try:
+                self.live.command("printer", state=state, detail=detail[:200])
+            except CommandFailed as failure:
+                log.info("printer report not delivered: %s", failure.message)
+                return False
+            self._reported = (state, detail)
+            return True
 
     def _watch_printer(self) -> None:
         next_check = 0.0
