@@ -128,9 +128,9 @@ class TicketPrinter:
             out.line(f" {PRIORITY_MARK[t.priority]} ")
             out.set(invert=False, bold=False)
         if t.ahead is not None:
-            out.line(f"前面还有 {t.ahead} 人 · {t.ahead} ahead of you")
+            out.pair(f"前面还有 {t.ahead} 人", f"{t.ahead} ahead of you", cols)
         if t.wait_min is not None:
-            out.line(f"预计等候约 {t.wait_min} 分钟 · about {t.wait_min} min")
+            out.pair(f"预计等候约 {t.wait_min} 分钟", f"about {t.wait_min} min", cols)
         out.line(t.issued)
         out.raw(b"\n")
         self._qr(out, t.status_url)
@@ -145,11 +145,15 @@ class TicketPrinter:
 
     def _qr(self, out: Buffer, url: str) -> None:
         module = QR_MODULE[self.width_mm]
-        if self.native_qr:
+        if self.native_qr:  # centred by the ESC a 1 in force
             out.qr(url, native=True, size=module, ec=1)  # ec 1 = M: survives a smudge
             out.raw(b"\n")
             return
+        # Printers differ on whether ESC a moves raster images: print it left-aligned, with the
+        # centring margin inside the image.
+        out.set(align="left")
         out.raw(raster(qr_raster(url, module, DOTS[self.width_mm])) + b"\n")
+        out.set(align="center")
 
     # -- status --------------------------------------------------------------------------------
     def status(self) -> tuple[str, str]:
@@ -228,6 +232,15 @@ class Buffer(Dummy):
 
     def line(self, text: str) -> None:
         self._raw(text.encode("gb18030") + b"\n")
+
+    def pair(self, zh: str, en: str, columns: int) -> None:
+        """"中文 · English" on one line if it fits the paper, else on two."""
+        both = f"{zh} · {en}"
+        if text_width(both) <= columns:
+            self.line(both)
+        else:
+            self.line(zh)
+            self.line(en)
 
     def bytes(self) -> bytes:
         return self.output

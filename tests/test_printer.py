@@ -4,10 +4,11 @@ import pytest
 import qrcode
 from escpos.printer import Dummy
 from PIL import Image
-from test_printer_decode import decode
+from test_printer_decode import decode, draw_paper
 
 from hardware.printer import (
     COLUMNS,
+    DOTS,
     PrintFailed,
     TicketPrinter,
     TicketText,
@@ -51,10 +52,11 @@ class BrokenPrinter(Dummy):
 
 
 @pytest.mark.parametrize("width", [58, 80])
-def test_ticket_bytes_decode_to_the_ticket(width):
+def test_ticket_bytes_decode_to_the_ticket(width, artifacts):
     printer = TicketPrinter(Dummy(), width_mm=width)
     printer.print_ticket(ticket(priority="priority"))
     printed = decode(printer.device.output)
+    draw_paper(printed, DOTS[width]).save(artifacts / f"ticket-{width}mm.png")
 
     assert printed.big() == ["A007"]  # GS ! n, at least 4x wide and tall
     assert printed.qr == [URL]  # native GS ( k: the payload is the status page's URL
@@ -73,6 +75,14 @@ def test_ticket_bytes_decode_to_the_ticket(width):
     assert "投诉电话" in footer
 
 
+def test_long_lines_split_by_language_on_58_mm():
+    printer = TicketPrinter(Dummy(), width_mm=58)
+    printer.print_ticket(ticket(ahead=123, wait_min=245))
+    lines = [t for s, t in decode(printer.device.output).lines]
+    assert "前面还有 123 人" in lines and "123 ahead of you" in lines
+    assert "预计等候约 245 分钟" in lines and "about 245 min" in lines
+
+
 def test_normal_ticket_has_no_priority_mark_and_no_footer_when_none():
     printer = TicketPrinter(Dummy(), width_mm=80)
     printer.print_ticket(ticket(footer="", ahead=0, wait_min=0))
@@ -81,11 +91,12 @@ def test_normal_ticket_has_no_priority_mark_and_no_footer_when_none():
     assert "前面还有 0 人" in text
 
 
-def test_printers_without_native_qr_get_a_raster_qr_of_the_url():
+def test_printers_without_native_qr_get_a_raster_qr_of_the_url(artifacts):
     printer = TicketPrinter(Dummy(profile="POS-5890"), width_mm=58)  # profile: no native QR
     assert not printer.native_qr
     printer.print_ticket(ticket())
     printed = decode(printer.device.output)
+    draw_paper(printed, 384).save(artifacts / "ticket-58mm-raster-qr.png")
     assert printed.qr == [] and len(printed.rasters) == 1
     raster = printed.rasters[0]
     assert raster.width <= 384  # fits 58 mm paper

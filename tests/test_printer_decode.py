@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-SKIP3 = (b"\x1bE", b"\x1ba", b"\x1dB", b"\x1bd", b"\x1b-", b"\x1bM", b"\x1b{", b"\x1bG",
-         b"\x1b3", b"\x1dV")
+SKIP3 = (b"\x1bE", b"\x1bd", b"\x1b-", b"\x1bM", b"\x1b{", b"\x1bG", b"\x1b3")
+NOTO = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 
 
 @dataclass
@@ -20,6 +20,9 @@ class Printed:
     chinese_mode_at: int | None = None
     first_high_byte_at: int | None = None
     cut: bool = False
+    # What comes out of the printer, in order, to draw it: ("text", w, h, align, invert, text),
+    # ("qr", payload, align), ("raster", image), ("cut",).
+    paper: list[tuple] = field(default_factory=list)
 
     def text(self) -> str:
         return "\n".join(t for _, t in self.lines)
@@ -31,39 +34,56 @@ class Printed:
 
 def decode(data: bytes) -> Printed:
     out = Printed()
-    size = 0
+    size = mode = align = invert = 0  # GS ! n, ESC ! n, ESC a n, GS B n
     line = bytearray()
+
+    def end_line() -> None:
+        text = line.decode("gb18030")
+        out.lines.append((size, text))
+        w = (size >> 4) + 1 if size else 1 + bool(mode & 0x20)
+        h = (size & 15) + 1 if size else 1 + bool(mode & 0x10)
+        out.paper.append(("text", w, h, align, invert, text))
+        line.clear()
+
     i = 0
     while i < len(data):
         if data.startswith(b"\x1b@", i):
-            size, i = 0, i + 2
+            size = mode = align = invert = 0
+            i += 2
         elif data.startswith(b"\x1c&", i):
             out.chinese_mode_at = i if out.chinese_mode_at is None else out.chinese_mode_at
             i += 2
         elif data.startswith(b"\x1d!", i):
             size, i = data[i + 2], i + 3
         elif data.startswith(b"\x1b!", i):
-            size, i = 0, i + 3  # ESC ! selects the normal size (and clears GS ! on our printers)
+            # ESC ! n picks the font mode (and, on our printers, drops a GS ! size)
+            size, mode, i = 0, data[i + 2], i + 3
+        elif data.startswith(b"\x1ba", i):
+            align, i = data[i + 2], i + 3
+        elif data.startswith(b"\x1dB", i):
+            invert, i = data[i + 2], i + 3
         elif data.startswith(b"\x1d(k", i):
             n = data[i + 3] + 256 * data[i + 4]
             body = data[i + 5:i + 5 + n]
             if body[:3] == b"1P0":
                 out.qr.append(body[3:].decode("utf-8"))
+                out.paper.append(("qr", out.qr[-1], align))
             i += 5 + n
         elif data.startswith(b"\x1dv0", i):
             width_bytes, height = struct.unpack("<HH", data[i + 4:i + 8])
             bits = data[i + 8:i + 8 + width_bytes * height]
             image = Image.frombytes("1", (width_bytes * 8, height), bits)
             out.rasters.append(image)  # note: 1 bits are black dots here
+            out.paper.append(("raster", image))
             i += 8 + width_bytes * height
         elif data.startswith(b"\x1dV", i):
             out.cut = True
-            i += 3
+            out.paper.append(("cut",))
+            i += 4 if data[i + 2] in (65, 66) else 3
         elif any(data.startswith(cmd, i) for cmd in SKIP3):
             i += 3
         elif data[i] == 0x0A:
-            out.lines.append((size, line.decode("gb18030")))
-            line = bytearray()
+            end_line()
             i += 1
         else:
             if data[i] >= 0x80 and out.first_high_byte_at is None:
@@ -71,8 +91,52 @@ def decode(data: bytes) -> Printed:
             line.append(data[i])
             i += 1
     if line:
-        out.lines.append((size, line.decode("gb18030")))
+        end_line()
     return out
+
+
+def draw_paper(printed: Printed, dots: int = 576) -> Image.Image:
+    """The printout as a picture (203 dpi, font A = 12 x 24 dots), to look at the layout."""
+    import qrcode
+    from PIL import ImageChops, ImageDraw, ImageFont
+
+    parts: list[Image.Image] = []
+    for item in printed.paper:
+        if item[0] == "text":
+            _, w, h, align, invert, text = item
+            font = ImageFont.truetype(NOTO, 22 * h, index=2)
+            width = int(font.getlength(text) * w / h) + 2
+            part = Image.new("L", (dots, 30 * h), 255)
+            glyphs = Image.new("L", (max(1, int(font.getlength(text))) + 2, 30 * h), 255)
+            ImageDraw.Draw(glyphs).text((0, 0), text, font=font, fill=0)
+            glyphs = glyphs.resize((max(1, width), 30 * h))
+            x = {0: 0, 1: (dots - width) // 2, 2: dots - width}.get(align, 0)
+            if invert:
+                glyphs = ImageChops.invert(glyphs)
+            part.paste(glyphs, (max(0, x), 0))
+            parts.append(part)
+        elif item[0] == "qr":
+            code = qrcode.QRCode(box_size=6, border=2)
+            code.add_data(item[1])
+            image = code.make_image().get_image().convert("L")
+            part = Image.new("L", (dots, image.height), 255)
+            x = {1: (dots - image.width) // 2, 2: dots - image.width}.get(item[2], 0)
+            part.paste(image, (x, 0))  # native QR follows ESC a
+            parts.append(part)
+        elif item[0] == "raster":
+            part = Image.new("L", (dots, item[1].height), 255)
+            part.paste(ImageChops.invert(item[1].convert("L")), (0, 0))
+            parts.append(part)
+        else:
+            part = Image.new("L", (dots, 12), 255)
+            ImageDraw.Draw(part).line([(0, 6), (dots, 6)], fill=0, width=1)
+            parts.append(part)
+    paper = Image.new("L", (dots, sum(p.height for p in parts) + 20), 255)
+    y = 10
+    for part in parts:
+        paper.paste(part, (0, y))
+        y += part.height
+    return paper
 
 
 def test_the_decoder_reads_what_python_escpos_writes():
