@@ -100,8 +100,25 @@ def resumes(next_at: str | None, now: datetime) -> tuple[str, str] | None:
     return say("resumes", when=zh, when_en=en)
 
 
+DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+def days_words(days: list[str]) -> tuple[str, str] | None:
+    """"周一至周五 · Mon–Fri"; None when open every day."""
+    index = sorted(DAY_KEYS.index(d) for d in days if d in DAY_KEYS)
+    if not index or len(index) == 7:
+        return None
+    if index == list(range(index[0], index[-1] + 1)) and len(index) > 2:
+        return (f"{DAYS_ZH[index[0]]}至{DAYS_ZH[index[-1]]}",
+                f"{DAYS_EN[index[0]]}–{DAYS_EN[index[-1]]}")
+    return "、".join(DAYS_ZH[i] for i in index), ", ".join(DAYS_EN[i] for i in index)
+
+
 def hours_line(hours: dict) -> tuple[str, str]:
-    zh, en = say("hours", open=hours["open"], close=hours["close"])
+    days = days_words(hours.get("days", [])) or ("", "")
+    zh, en = (text.format(open=f"{day} {hours['open']}".strip(), close=hours["close"])
+              for text, day in zip(WORDS["hours"], days, strict=True))
     for a, b in hours.get("breaks", []):
         bzh, ben = say("break", a=a, b=b)
         zh, en = f"{zh}（{bzh}）", f"{en} ({ben})"

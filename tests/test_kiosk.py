@@ -406,3 +406,20 @@ def test_the_touch_loop_turns_two_quick_clicks_into_one_ticket(server, make_kios
     wait_until(lambda: kiosk.issued and not kiosk.busy, timeout=10)
     assert [t["number"] for t in kiosk.issued] == ["A001"]
     assert waiting(server) == 1
+
+
+def test_words_for_hours_and_when_issuing_resumes():
+    from kiosk.words import hours_line, resumes
+
+    now = datetime(2026, 11, 23, 12, 10, tzinfo=SHANGHAI)  # a Monday, lunch break
+    assert resumes("2026-11-23T13:00:00+08:00", now) == ("13:00 开始取号", "Tickets from 13:00")
+    assert resumes("2026-11-24T09:00:00+08:00", now) == ("明天 09:00 开始取号",
+                                                         "Tickets from 09:00 tomorrow")
+    assert resumes("2026-11-30T09:00:00+08:00", now) == ("11月30日 09:00 开始取号",
+                                                         "Tickets from Mon 30 Nov 09:00")
+    assert resumes(None, now) is None
+    hours = {"days": ["mon", "tue", "wed", "thu", "fri"], "open": "09:00", "close": "17:00",
+             "last_ticket": "16:45", "breaks": [["12:00", "13:00"]]}
+    zh, en = hours_line(hours)
+    assert zh == "营业时间 周一至周五 09:00–17:00（午休 12:00–13:00），16:45 停止取号"
+    assert en == "Open Mon–Fri 09:00–17:00 (break 12:00–13:00), last ticket 16:45"
