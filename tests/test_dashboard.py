@@ -218,3 +218,17 @@ def _wait(predicate, timeout=5.0):
     from support import wait_until
 
     return wait_until(predicate, timeout=timeout)
+
+
+def test_dashboard_reconnects_after_a_server_restart(page, short_away_server):
+    srv = short_away_server
+    log_in(page, srv.url, "/dashboard")
+    page.wait_for_selector("#conn.online")
+    srv.kill()  # a power cut of the server
+    page.wait_for_selector("#conn.offline", timeout=20000)
+    srv.start()
+    clerk = srv.login("1002", "2345", 2)  # something happened while the page was away
+    srv.post("/api/v1/windows/2/away", {"reason": "午休"}, token=clerk)
+    page.wait_for_selector("#conn.online", timeout=20000)
+    page.wait_for_selector("#windows tr[data-window='2'].overdue", timeout=20000)
+    page.locator("#staff tr[data-staff='1002']").wait_for()  # still logged in

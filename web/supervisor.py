@@ -14,9 +14,10 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_socketio import SocketIO
 
 from hall import reports, supervision
-from hall.auth import VIEWER, Actor
+from hall.auth import Actor
 from hall.errors import HallError
 from hall.hall import Hall
+from web import app as web_app
 from web.commands import EXTRA_COMMANDS, run_command
 
 log = logging.getLogger("hallq.supervisor")
@@ -34,15 +35,8 @@ def register(app: Flask, socketio: SocketIO, hall: Hall) -> None:
     _warm_reports(socketio, hall)
 
 
-def _actor(hall: Hall) -> Actor:
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    if not token:
-        return VIEWER
-    actor = hall.authenticate(token)
-    if actor is None:
-        raise HallError("unauthorized", "登录已失效，请重新登录 · Unknown or expired token")
-    return actor
+# The core API's own token and body handling, so these routes answer exactly like it.
+_actor = web_app._actor
 
 
 def _require(hall: Hall, permission: str) -> Actor:
@@ -51,22 +45,10 @@ def _require(hall: Hall, permission: str) -> Actor:
     return actor
 
 
-def _body() -> dict:
-    body = request.get_json(force=True, silent=True)
-    if body is None and request.get_data(cache=True).strip():
-        raise HallError("bad_request", "the body is not valid JSON")
-    if body is not None and not isinstance(body, dict):
-        raise HallError("bad_request", "the body must be a JSON object")
-    return body or {}
-
-
 def _command(hall: Hall, name: str, **fields: Any) -> Response:
-    body = _body()
+    body = web_app._json_body()
     body.update(fields)
-    status, answer = run_command(hall, _actor(hall), name, body)
-    response = jsonify(answer)
-    response.status_code = status
-    return response
+    return web_app._reply(*run_command(hall, _actor(hall), name, body))
 
 
 def _pages(app: Flask, hall: Hall) -> None:
