@@ -232,3 +232,21 @@ def test_dashboard_reconnects_after_a_server_restart(page, short_away_server):
     page.wait_for_selector("#conn.online", timeout=20000)
     page.wait_for_selector("#windows tr[data-window='2'].overdue", timeout=20000)
     page.locator("#staff tr[data-staff='1002']").wait_for()  # still logged in
+
+
+def test_devices_online_and_the_kiosk_paper(page, short_away_server):
+    import socketio
+
+    srv = short_away_server
+    log_in(page, srv.url, "/dashboard")
+    kiosk_row = page.locator("#devices tr[data-device='kiosk-1']")
+    kiosk_row.locator("text=离线").wait_for()
+    kiosk = socketio.Client()
+    kiosk.connect(srv.url, auth={"token": KIOSK}, transports=["websocket"])
+    try:
+        kiosk_row.locator("text=在线").wait_for(timeout=20000)
+        srv.post("/api/v1/devices/printer", {"state": "no_paper", "detail": "缺纸"}, token=KIOSK)
+        kiosk_row.locator("text=no_paper (缺纸)").wait_for()
+    finally:
+        kiosk.disconnect()
+    kiosk_row.locator("text=离线").wait_for(timeout=20000)

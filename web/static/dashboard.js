@@ -8,6 +8,7 @@
                   away: ["暂时离开 · away", "warn"]};
   const ROLES = {clerk: "窗口人员", supervisor: "负责人", admin: "管理员"};
   const BEEP_EVERY_MS = 15000;
+  const DEVICES_EVERY_MS = 10000;
   let live = null;
   let state = null;
   let extra = {waiting: [], callbacks: [], staff: []};
@@ -38,6 +39,13 @@
     });
     wireActions();
     setInterval(tick, 1000);
+    // Devices coming and going send no event (they change no queue): look every few seconds.
+    setInterval(() => {
+      if (!live.socket.connected || !state) return;
+      live.socket.timeout(5000).emit("state", null, (err, fresh) => {
+        if (!err && fresh && state) { state.devices = fresh.devices; renderDevices(); }
+      });
+    }, DEVICES_EVERY_MS);
     // Browsers start sound only after a gesture: any click on the page unlocks it.
     document.addEventListener("click", unlockAudio);
     unlockAudio();
