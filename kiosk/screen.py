@@ -185,9 +185,16 @@ class Screen:
             return
         if view.state:
             zh, en = hours_line(view.state["hall"]["hours"])
-            text = f"{zh}   ·   {en}" if view.lang == "zh" else f"{en}   ·   {zh}"
-            self.text(surface, text, bar.height * 0.36, MUTED, center=bar.center,
-                      max_width=w - 6 * u)
+            first, second = (zh, en) if view.lang == "zh" else (en, zh)
+            size = bar.height * 0.36
+            text = f"{first}   ·   {second}"
+            if self.font.get_rect(text, size=int(size)).width <= w - 6 * u:
+                self.text(surface, text, size, MUTED, center=bar.center)
+            else:  # a narrow (portrait) screen: one language per line
+                for line, y in ((first, 0.3), (second, 0.72)):
+                    self.text(surface, line, bar.height * 0.3, MUTED,
+                              center=(bar.centerx, bar.top + bar.height * y),
+                              max_width=w - 6 * u)
 
     # -- screens -----------------------------------------------------------------------------
     def service_grid(self, surface: pygame.Surface, view: KioskView, area: pygame.Rect,

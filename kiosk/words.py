@@ -104,10 +104,10 @@ DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
-def days_words(days: list[str]) -> tuple[str, str] | None:
-    """"周一至周五 · Mon–Fri"; None when open every day."""
+def open_days(days: list[str]) -> tuple[str, str] | None:
+    """"周一至周五 · Mon–Fri"; None when open every day, or every day but one."""
     index = sorted(DAY_KEYS.index(d) for d in days if d in DAY_KEYS)
-    if not index or len(index) == 7:
+    if not index or len(index) >= 6:
         return None
     if index == list(range(index[0], index[-1] + 1)) and len(index) > 2:
         return (f"{DAYS_ZH[index[0]]}至{DAYS_ZH[index[-1]]}",
@@ -116,9 +116,13 @@ def days_words(days: list[str]) -> tuple[str, str] | None:
 
 
 def hours_line(hours: dict) -> tuple[str, str]:
-    days = days_words(hours.get("days", [])) or ("", "")
+    days = hours.get("days", [])
+    named = open_days(days) or ("", "")
     zh, en = (text.format(open=f"{day} {hours['open']}".strip(), close=hours["close"])
-              for text, day in zip(WORDS["hours"], days, strict=True))
+              for text, day in zip(WORDS["hours"], named, strict=True))
+    closed = [i for i, key in enumerate(DAY_KEYS) if key not in days]
+    if len(closed) == 1:
+        zh, en = f"{zh}（{DAYS_ZH[closed[0]]}休息）", f"{en} (closed {DAYS_EN[closed[0]]})"
     for a, b in hours.get("breaks", []):
         bzh, ben = say("break", a=a, b=b)
         zh, en = f"{zh}（{bzh}）", f"{en} ({ben})"
