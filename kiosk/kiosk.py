@@ -138,7 +138,7 @@ class Kiosk:
             self._ticket = fields.get("ticket")
             self._error = fields.get("error")
             self._print_problem = fields.get("print_problem")
-            if screen == "home":
+            if screen == "home" and not fields.get("keep_lang"):
                 self.lang = "zh"  # the next customer starts in the hall's language
 
     # -- taps --------------------------------------------------------------------------------
@@ -158,8 +158,9 @@ class Kiosk:
                     self._show("priority", PRIORITY_SCREEN_S)
             elif screen == "priority" and kind == "service":
                 self.request_ticket(action[1], "priority")
-            elif (screen == "priority" and kind == "cancel") or screen in (
-                    "issued", "refused", "unreachable"):
+            elif screen == "priority" and kind == "cancel":
+                self._show("home", keep_lang=True)
+            elif screen in ("issued", "refused", "unreachable"):
                 self._show("home")
 
     def request_ticket(self, service: str, priority: str = "normal") -> bool:

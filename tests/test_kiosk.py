@@ -220,6 +220,13 @@ def test_language_switch(server, make_kiosk, artifacts):
     kiosk.tap(("lang",))
     assert kiosk.view().lang == "en"
     render(kiosk, artifacts / "kiosk-home-en.png")
+    kiosk.tap(("priority",))
+    clock.advance(TAP_GUARD_S + 0.1)
+    kiosk.tap(("cancel",))
+    assert kiosk.view().lang == "en"  # the same customer, still reading English
+    issue_and_wait(kiosk)
+    clock.advance(SHOW_TICKET_S + 0.1)
+    assert kiosk.view().lang == "zh"  # the next customer starts in the hall's language
 
 
 class LosesFirstAnswer(LiveHall):
