@@ -81,6 +81,7 @@ _ALLOWED = {
     "open": {"clerk", "supervisor", "admin"},
     "stats": {"supervisor", "admin"},
     "manage": {"supervisor", "admin"},
+    "callback": {"clerk", "supervisor", "admin"},
     **{c: {"clerk", "counter", "supervisor", "admin"} for c in _WINDOW_COMMANDS - {"open"}},
 }
 
