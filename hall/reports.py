@@ -33,6 +33,7 @@ import csv
 import io
 import json
 import math
+import operator
 import sqlite3
 import sys
 from array import array
@@ -73,7 +74,7 @@ class Bucket:
         self.handles: list[float] = []
 
     def merge(self, other: Bucket) -> None:
-        self.c = [a + b for a, b in zip(self.c, other.c, strict=True)]
+        self.c = list(map(operator.add, self.c, other.c))
         self.waits += other.waits
         self.handles += other.handles
 
@@ -212,19 +213,91 @@ def _roll_up(leaves: dict[Leaf, Bucket]) -> dict[tuple, Bucket]:
 def collect(db: sqlite_utils.Database, config: HallConfig, day: str,
             now: float) -> dict[Leaf, Bucket]:
     """The raw figures of one hall day, by leaf (service, window, clerk, hour)."""
+    offset = _fixed_offset(config, day)
+    if offset is None:  # a daylight-saving change that day: the hour is found ticket by ticket
+        return collect_rows(db, config, day, now)
+    return collect_grouped(db, config, day, now, offset)
+
+
+def _fixed_offset(config: HallConfig, day: str) -> int | None:
+    """The time zone's UTC offset in seconds if it is the same all day, else None."""
+    first = datetime.combine(date.fromisoformat(day), time(), config.tz)
+    last = datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(),
+                            config.tz) - timedelta(seconds=1)
+    offsets = {first.utcoffset(), last.astimezone(config.tz).utcoffset()}
+    return int(offsets.pop().total_seconds()) if len(offsets) == 1 else None
+
+
+def collect_grouped(db: sqlite_utils.Database, config: HallConfig, day: str, now: float,
+                    offset: int) -> dict[Leaf, Bucket]:
+    """`collect_rows`, with SQLite doing the grouping: a few hundred rows per day come back
+    instead of one per ticket (times as JSON arrays, which Python parses in C)."""
+    leaves: dict[Leaf, Bucket] = defaultdict(Bucket)
+
+    def hour(column: str) -> str:
+        return f"(CAST(({column} + {int(offset)}) / 3600 AS INTEGER) % 24)"
+
+    for service, h, n in db.execute(
+            f"SELECT issued_service, {hour('issued_at')}, count(*) FROM tickets WHERE day = ?"
+            " GROUP BY 1, 2", [day]):
+        leaves[(service, None, None, h)].c[ISSUED] += n
+    for service, window, staff_id, h, served, no_show, handles in db.execute(
+            f"SELECT service, window, staff_id, {hour('issued_at')}, sum(status = 'done'),"
+            " sum(status = 'no_show'), json_group_array(finished_at - coalesce(started_at,"
+            " called_at)) FILTER (WHERE status = 'done') FROM tickets"
+            " WHERE day = ? AND status IN ('done', 'no_show') GROUP BY 1, 2, 3, 4", [day]):
+        b = leaves[(service, window, staff_id, h)]
+        b.c[SERVED] += served
+        b.c[NO_SHOW] += no_show
+        b.handles += json.loads(handles)
+    for service, h, cancelled, expired in db.execute(
+            f"SELECT service, {hour('issued_at')}, sum(status = 'cancelled'),"
+            " sum(status = 'expired') FROM tickets WHERE day = ?"
+            " AND status IN ('cancelled', 'expired') GROUP BY 1, 2", [day]):
+        b = leaves[(service, None, None, h)]
+        b.c[CANCELLED] += cancelled
+        b.c[EXPIRED] += expired
+
+    # Waits: a ticket called once has its first call in its row; the few others, in the log.
+    targets = [(s.id, s.target_wait_minutes * 60) for s in config.services]
+    target_sql = "CASE service " + " ".join("WHEN ? THEN ?" for _ in targets) + " ELSE 1200 END"
+    for service, window, staff_id, h, waits, within in db.execute(
+            f"SELECT service, window, staff_id, {hour('issued_at')},"
+            " json_group_array(called_at - issued_at),"
+            f" sum(called_at - issued_at <= {target_sql}) FROM tickets"
+            f" WHERE day = ? AND called_at IS NOT NULL AND NOT {RECALLED_SQL}"
+            " GROUP BY 1, 2, 3, 4", [*(v for t in targets for v in t), day, day]):
+        b = leaves[(service, window, staff_id, h)]
+        b.waits += json.loads(waits)
+        b.c[WITHIN] += within
+    hours = _Hours(config)
+    target_of = dict(targets)
+    recalled = _first_calls(db, day)
+    for tid, issued_at in db.execute(
+            f"SELECT id, issued_at FROM tickets WHERE day = ? AND {RECALLED_SQL}", [day, day]):
+        call = recalled.get(tid)
+        if call is not None:
+            waited = call[0] - issued_at
+            b = leaves[(call[3], call[1], call[2], hours(issued_at))]
+            b.waits.append(waited)
+            b.c[WITHIN] += waited <= target_of.get(call[3], 20 * 60)
+    _collect_events(db, config, day, now, leaves, hours, hour)
+    return dict(leaves)
+
+
+def collect_rows(db: sqlite_utils.Database, config: HallConfig, day: str,
+                 now: float) -> dict[Leaf, Bucket]:
+    """The raw figures of one hall day, by leaf, reading ticket by ticket."""
     leaves: dict[Leaf, Bucket] = defaultdict(Bucket)
     hours = _Hours(config)
     targets = {s.id: s.target_wait_minutes * 60 for s in config.services}
-    params = [day, day]
-
     tickets = db.execute(
         "SELECT id, issued_service, service, status, issued_at, called_at, started_at,"
-        " finished_at, window, staff_id, transfers FROM tickets WHERE day = ?", [day]).fetchall()
-    recalled = _first_calls(db, tickets, params)
-    issue_hour: dict[int, int] = {}
+        " finished_at, window, staff_id FROM tickets WHERE day = ?", [day]).fetchall()
+    recalled = _first_calls(db, day)
     for (tid, issued_service, service, status, issued_at, called_at, started_at, finished_at,
-         window, staff_id, _transfers) in tickets:
-        hour = issue_hour[tid] = hours(issued_at)
+         window, staff_id) in tickets:
+        hour = hours(issued_at)
         leaves[(issued_service, None, None, hour)].c[ISSUED] += 1
         if status == "done":
             b = leaves[(service, window, staff_id, hour)]
@@ -246,11 +319,18 @@ def collect(db: sqlite_utils.Database, config: HallConfig, day: str,
             b.waits.append(waited)
             b.c[WITHIN] += waited <= targets.get(call[3], 20 * 60)
 
-    for window, staff_id, from_service, ticket_id in db.execute(
-            "SELECT e.window, e.staff_id, json_extract(e.data, '$.from_service'), e.ticket_id"
-            " FROM events e JOIN tickets t ON t.id = e.ticket_id"
-            " WHERE e.day >= ? AND t.day = ? AND e.type = 'transfer'", params):
-        leaves[(from_service, window, staff_id, issue_hour.get(ticket_id))].c[TRANSFERRED] += 1
+    _collect_events(db, config, day, now, leaves, hours)
+    return dict(leaves)
+
+
+def _collect_events(db: sqlite_utils.Database, config: HallConfig, day: str, now: float,
+                    leaves: dict, hours: _Hours, hour_sql: Any = None) -> None:
+    """Transfers, away periods and ratings of `day` into `leaves` (a few hundred rows)."""
+    for window, staff_id, from_service, issued_at in db.execute(
+            "SELECT e.window, e.staff_id, json_extract(e.data, '$.from_service'), t.issued_at"
+            " FROM events e CROSS JOIN tickets t ON t.id = e.ticket_id"  # CROSS: events first
+            " WHERE e.type = 'transfer' AND e.day >= ? AND t.day = ?", [day, day]):
+        leaves[(from_service, window, staff_id, hours(issued_at))].c[TRANSFERRED] += 1
 
     begin = datetime.combine(date.fromisoformat(day), time(), config.tz).timestamp()
     end = datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(),
@@ -263,11 +343,17 @@ def collect(db: sqlite_utils.Database, config: HallConfig, day: str,
         b.c[AWAY_S] += (ended_at if ended_at is not None else max(now, started_at)) - started_at
         b.c[OVERDUE] += overdue
 
+    if hour_sql is not None:  # grouped in SQLite
+        for service, window, staff_id, hour, score, n in db.execute(
+                f"SELECT t.service, r.window, r.staff_id, {hour_sql('r.at')}, r.score, count(*)"
+                " FROM ratings r JOIN tickets t ON t.id = r.ticket_id WHERE t.day = ?"
+                " GROUP BY 1, 2, 3, 4, 5", [day]):
+            leaves[(service, window, staff_id, hour)].c[RATED_1 + score - 1] += n
+        return
     for score, window, staff_id, at, service in db.execute(
             "SELECT r.score, r.window, r.staff_id, r.at, t.service FROM ratings r"
             " JOIN tickets t ON t.id = r.ticket_id WHERE t.day = ?", [day]):
         leaves[(service, window, staff_id, hours(at))].c[RATED_1 + score - 1] += 1
-    return dict(leaves)
 
 
 # -- closed days, kept ------------------------------------------------------------------------
@@ -344,23 +430,26 @@ def _store_days(store: Store, days: list[tuple[str, dict]], stamp: str) -> None:
                        [day, stamp, json.dumps(index, ensure_ascii=False), values.tobytes()])
 
 
-def _first_calls(db: sqlite_utils.Database, tickets: list, params: list) -> dict:
-    """The first call of each ticket that was called more than once through a transfer or a
-    force-closed window (the tickets row keeps only the last call): id → (at, window, staff,
-    service)."""
-    ids = {t[0] for t in tickets if t[10]}
-    ids.update(r[0] for r in db.execute(
-        "SELECT ticket_id FROM events WHERE day BETWEEN ? AND ? AND type = 'force_close'"
-        " AND ticket_id IS NOT NULL", params))
-    found: dict[int, tuple] = {}
+RECALLED_SQL = ("(transfers > 0 OR id IN (SELECT ticket_id FROM events WHERE day >= ?"
+                " AND type = 'force_close' AND ticket_id IS NOT NULL))")
+
+
+def _first_calls(db: sqlite_utils.Database, day: str) -> dict:
+    """The first call of each ticket of `day` that may have been called more than once, through
+    a transfer or a force-closed window (the tickets row keeps only the last call):
+    id → (at, window, staff, service), or None if never called."""
+    ids = {r[0] for r in db.execute(f"SELECT id FROM tickets WHERE day = ? AND {RECALLED_SQL}",
+                                    [day, day])}
+    found: dict[int, tuple | None] = {}
     ordered = sorted(ids)
     for i in range(0, len(ordered), 500):
         chunk = ordered[i:i + 500]
         marks = ",".join("?" * len(chunk))
-        # SQLite's bare columns beside min() come from the row that holds the minimum.
+        # SQLite's bare columns beside min() come from the row that holds the minimum;
+        # `+type` keeps the planner on the ticket index (a few rows), not the type index.
         for tid, at, window, staff_id, service in db.execute(
                 "SELECT ticket_id, min(at), window, staff_id, json_extract(data, '$.service')"
-                f" FROM events WHERE type = 'call' AND ticket_id IN ({marks})"
+                f" FROM events WHERE +type = 'call' AND ticket_id IN ({marks})"
                 " GROUP BY ticket_id", chunk):
             found[tid] = (at, window, staff_id, service)
     for tid in ids:

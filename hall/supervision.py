@@ -41,8 +41,10 @@ CREATE TABLE IF NOT EXISTS callbacks (
     done_by TEXT
 );
 CREATE INDEX IF NOT EXISTS callbacks_open ON callbacks (done_at);
--- The reports look up the calls of the few tickets that were called more than once.
+-- The reports look up the calls of the few tickets that were called more than once, and the
+-- rare events (transfers, force-closes, logins) of a range of days.
 CREATE INDEX IF NOT EXISTS events_by_ticket ON events (ticket_id);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (type, day);
 """
 
 

@@ -288,3 +288,44 @@ def test_report_command_line(hall, clock, day_report, tmp_path):
                           "--db", str(hall.store.path)], capture_output=True, text=True,
                          cwd=ROOT, timeout=60)
     assert bad.returncode == 2 and "from" in bad.stderr
+
+
+def _plain(leaves):
+    return {leaf: (b.c, sorted(b.waits), sorted(b.handles)) for leaf, b in leaves.items()}
+
+
+def test_grouped_in_sqlite_equals_ticket_by_ticket(hall, clock, day_report):
+    from hall.reports import _fixed_offset, collect_grouped, collect_rows
+
+    # a force-closed window adds a ticket whose first call is only in the event log
+    kiosk = hall.authenticate(KIOSK)
+    sup = hall.authenticate(hall.login("9001", "9999")["token"])
+    clock.set("2026-11-24 09:00")
+    hall.issue(kiosk, "usage")
+    w4 = hall.authenticate(hall.login("1004", "4567", 4)["token"])
+    clock.set("2026-11-24 09:07")
+    hall.window_command(w4, 4, "call-next")
+    supervision.force_close(hall, sup, {"window": 4})
+    w3 = hall.authenticate(hall.login("1003", "3456", 3)["token"])
+    clock.set("2026-11-24 09:30")
+    hall.window_command(w3, 3, "call-next")
+    hall.window_command(w3, 3, "finish")
+    for day in (DAY, "2026-11-24"):
+        offset = _fixed_offset(hall.config, day)
+        assert offset == 8 * 3600
+        with hall.store.read() as db:
+            grouped = collect_grouped(db, hall.config, day, clock(), offset)
+            rows = collect_rows(db, hall.config, day, clock())
+        assert _plain(grouped) == _plain(rows)
+    assert _plain(rows)[("usage", 4, "1004", 9)][1] == [420.0]  # 7 minutes to the first call
+
+
+def test_a_daylight_saving_day_is_read_ticket_by_ticket():
+    from dataclasses import replace
+
+    from hall.config import load_config
+    from hall.reports import _fixed_offset
+
+    berlin = replace(load_config(), timezone="Europe/Berlin")
+    assert _fixed_offset(berlin, "2026-03-29") is None  # clocks go forward at 02:00
+    assert _fixed_offset(berlin, "2026-03-30") == 2 * 3600
