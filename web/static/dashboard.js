@@ -165,12 +165,14 @@
   function renderLists() {
     const waitingRows = extra.waiting.map(t => {
       const service = state && state.services.find(s => s.id === t.service);
-      return el("tr", {class: t.over_target ? "flag" : "", "data-ticket": t.number},
+      const target = service ? service.target_wait_minutes * 60000 : Infinity;
+      return el("tr", {class: t.over_target ? "flag" : "", "data-ticket": t.number,
+                       "data-over-at": Date.parse(t.issued_at) + target},
         el("td", {}, el("b", {}, t.number), t.target_window ? ` → ${t.target_window}号窗口` : ""),
         el("td", {}, service ? service.name.zh : t.service),
         el("td", {}, hhmm(t.issued_at)),
         el("td", {}, el("span", {class: "countdown", "data-since": Date.parse(t.issued_at)}, ""),
-           t.over_target ? el("span", {class: "badge bad"}, " 超目标") : ""),
+           el("span", {class: "badge bad over"}, " 超目标")),
         el("td", {}, el("button", {onclick: () => ticketDialog(t)}, "转移/取消 · Act")));
     });
     $("#waiting tbody").replaceChildren(...waitingRows);
@@ -211,6 +213,10 @@
     $("#clock").textContent = new Date(t).toLocaleTimeString("zh-CN", {hour12: false, timeZone: tz});
     document.querySelectorAll("[data-since]").forEach(node => {
       node.textContent = mmss(t - Number(node.dataset.since));
+    });
+    // a waiting ticket passes its service's target while the page looks on
+    document.querySelectorAll("tr[data-over-at]").forEach(row => {
+      row.classList.toggle("flag", t >= Number(row.dataset.overAt));
     });
     let changed = false;
     document.querySelectorAll("[data-limit]").forEach(node => {
