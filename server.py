@@ -10,18 +10,26 @@ import logging
 import sys
 from pathlib import Path
 
+from werkzeug.serving import WSGIRequestHandler
+
 from hall.auth import hash_pin
 from hall.config import ConfigError, HallConfig, load_config
 from hall.hall import Hall
 from hall.store import Store
 
-SUBCOMMANDS = ("hash-pin",)
+SUBCOMMANDS = ("hash-pin", "backup", "restore", "report")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "hash-pin":
         return _hash_pin(argv[1:])
+    if argv and argv[0] in ("backup", "restore"):  # consistent copies of the database
+        from hall.backup import backup_main, restore_main
+        return (backup_main if argv[0] == "backup" else restore_main)(argv[1:])
+    if argv and argv[0] == "report":  # python server.py report --from D --to D [--csv F]
+        from hall.reports import cli
+        return cli(argv[1:])
     return _serve(argv)
 
 
@@ -46,6 +54,8 @@ def _serve(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--message-queue", help="redis://HOST:6379 to share events between "
                         "several server processes")
+    from web.health import add_server_options, start_upkeep
+    add_server_options(parser)  # nightly backups
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -59,10 +69,17 @@ def _serve(argv: list[str]) -> int:
     hall = Hall(config, Store(args.db))
     app, socketio = create_app(hall, message_queue=args.message_queue)
     start_ticker(socketio, hall)
+    start_upkeep(app, hall, args)  # nightly backups; systemd READY/WATCHDOG when under systemd
     _print_welcome(config, args)
     socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True,
-                 log_output=False)
+                 log_output=False, request_handler=KeepAliveHandler)
     return 0
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1, so a kiosk's or a page's requests reuse one connection (and one thread)."""
+
+    protocol_version = "HTTP/1.1"
 
 
 def _print_welcome(config: HallConfig, args: argparse.Namespace) -> None:

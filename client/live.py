@@ -26,9 +26,10 @@ import socketio
 log = logging.getLogger("hallq.client")
 
 EVENTS = ("ticket_issued", "called", "window", "queue", "ticket", "away_overdue", "hall",
-          "notice", "rating", "device")
+          "notice", "rating", "device", "callback", "staff", "seq")
 RECENT_CALLS = 10
-GAP_WAIT_SECONDS = 0.3
+GAP_WAIT_SECONDS = 1.0
+HEARTBEAT_SECONDS = 30.0  # while connected, a `heartbeat` command keeps last_seen fresh
 
 EventHandler = Callable[[str, dict], None]
 
@@ -64,6 +65,7 @@ class LiveHall:
         self._pending: list[tuple[str, dict]] = []
         self._gap_timer: threading.Timer | None = None
         self._stopping = False
+        self._connections = 0  # counts connects, so an old heartbeat thread knows to stop
         self.sio = socketio.Client(reconnection=True, reconnection_delay=0.5,
                                    reconnection_delay_max=3, randomization_factor=0.2)
         self.sio.on("connect", self._connected)
@@ -103,8 +105,23 @@ class LiveHall:
         if self.connected:
             return
         self.connected = True
+        self._connections += 1
+        if self.token:  # a device (an anonymous viewer has no last_seen to keep)
+            threading.Thread(target=self._heartbeats, args=(self._connections,),
+                             name="hallq-heartbeat", daemon=True).start()
         if self._on_connection:
             self._on_connection(True)
+
+    def _heartbeats(self, connection: int) -> None:
+        """Every HEARTBEAT_SECONDS while this connection lasts: tell the server we are alive."""
+        while True:
+            time.sleep(HEARTBEAT_SECONDS)
+            if not self.connected or self._stopping or connection != self._connections:
+                return
+            try:
+                self.command("heartbeat")
+            except CommandFailed as error:
+                log.info("heartbeat not taken: %s", error.code)
 
     def _disconnected(self, *_: Any) -> None:
         self.connected = False

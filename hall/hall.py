@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
 
-from hall import auth, policy
+from hall import auth, policy, supervision
 from hall.auth import Actor
 from hall.config import PRIORITY_CLASSES, HallConfig
 from hall.errors import HallError, bad_request
 from hall.hours import hall_day, issuing_at, local_time
+from hall.presence import Presence
 from hall.snapshot import View
-from hall.store import Store, one, scalar, to_json
+from hall.staff import member as staff_member
+from hall.store import Store, insert, one, scalar, to_json, update
 
 Listener = Callable[[str, dict], None]
 
@@ -77,11 +80,12 @@ class Command(View):
         self.notify("ticket", {"ticket": self.ticket(row)})
 
     def set_window(self, number: int, **values: Any) -> None:
-        self.db["windows"].update(number, values)
+        update(self.db, "windows", "number", number, values)
+        self.forget_cache()
 
     def set_ticket(self, ticket_id: int, **values: Any) -> dict:
-        self.db["tickets"].update(ticket_id, values)
-        self.forget_waiting()
+        update(self.db, "tickets", "id", ticket_id, values)
+        self.forget_cache()
         return self.ticket_row(ticket_id)
 
 
@@ -94,8 +98,10 @@ class Hall:
         self.store = store
         self.clock = clock
         self._listeners: list[Listener] = []
+        self._in_order = threading.Lock()
         self._checked_day: str | None = None
         self._seed_windows_and_devices()
+        self.presence = Presence(store)  # counts this process's device connections
 
     # -- plumbing --------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -103,7 +109,12 @@ class Hall:
         self._listeners.append(listener)
 
     def _publish(self, cmd: Command) -> None:
-        for event, payload in cmd.events:
+        events = cmd.events
+        if cmd.seq is not None and not events:
+            # Logged, but nothing a device shows changed (a supervisor's login, say): the bare
+            # seq still goes out, so that no device mistakes the next event for a gap.
+            events = [("seq", {})]
+        for event, payload in events:
             payload = {"seq": cmd.seq, **payload}
             for listener in self._listeners:
                 listener(event, payload)
@@ -115,18 +126,20 @@ class Hall:
         ):
             raise bad_request(f"request_id: a string of 1 to {REQUEST_ID_MAX} characters")
         self.roll_over_day()
-        with self.store.write() as db:
-            if request_id is not None:
-                done = one(db, "SELECT response FROM requests WHERE actor = ? AND request_id = ?",
-                           [actor.key, request_id])
-                if done:
-                    return json.loads(done["response"])
-            cmd = Command(db, self.config, self.clock(), actor)
-            result = body(cmd)
-            if request_id is not None:
-                db["requests"].insert({"actor": actor.key, "request_id": request_id,
-                                       "at": cmd.now, "response": to_json(result)})
-        self._publish(cmd)
+        # Events go out in seq order: they are published before the next command may commit.
+        with self._in_order:
+            with self.store.write() as db:
+                if request_id is not None:
+                    done = one(db, "SELECT response FROM requests"
+                               " WHERE actor = ? AND request_id = ?", [actor.key, request_id])
+                    if done:
+                        return json.loads(done["response"])
+                cmd = Command(db, self.config, self.clock(), actor)
+                result = body(cmd)
+                if request_id is not None:
+                    insert(db, "requests", {"actor": actor.key, "request_id": request_id,
+                                           "at": cmd.now, "response": to_json(result)})
+            self._publish(cmd)
         return result
 
     def view(self) -> Any:
@@ -139,13 +152,14 @@ class Hall:
 
     def _seed_windows_and_devices(self) -> None:
         with self.store.write() as db:
+            supervision.prepare(db, self.config)  # staff directory, callbacks
             for w in self.config.windows:
                 db.execute("INSERT OR IGNORE INTO windows (number) VALUES (?)", [w.number])
             for d in self.config.devices:
                 db.execute(
                     "INSERT INTO devices (id, role, window) VALUES (?, ?, ?)"
                     " ON CONFLICT (id) DO UPDATE SET role = excluded.role,"
-                    " window = excluded.window, connected = 0",
+                    " window = excluded.window",
                     [d.id, d.role, d.window],
                 )
 
@@ -160,7 +174,7 @@ class Hall:
             return Actor(role=device.role, device_id=device.id, window=device.window, key=key)
         session = one(self.store.db, "SELECT * FROM sessions WHERE token_key = ?"
                       " AND ended_at IS NULL", [key])
-        if not session or not self.config.staff_member(session["staff_id"]):
+        if not session or not staff_member(self.store.db, session["staff_id"]):
             return None
         return Actor(role=session["role"], staff_id=session["staff_id"],
                      window=session["window"], key=key)
@@ -169,7 +183,7 @@ class Hall:
         """Check a PIN; for a clerk, open the window (the start of the shift) and bind to it."""
         if not isinstance(staff_id, str) or not isinstance(pin, str):
             raise bad_request("staff_id and pin are strings")
-        staff = self.config.staff_member(staff_id)
+        staff = staff_member(self.store.db, staff_id)
         if window is not None:
             window = self._window_number(window)
         elif staff and staff.role == "clerk":
@@ -182,7 +196,7 @@ class Hall:
 
         def body(cmd: Command) -> dict:
             cmd.db.execute("DELETE FROM pin_failures WHERE staff_id = ?", [staff_id])
-            cmd.db["sessions"].insert({"token_key": auth.token_key(token), "staff_id": staff_id,
+            insert(cmd.db, "sessions", {"token_key": auth.token_key(token), "staff_id": staff_id,
                                        "role": staff.role, "window": window,
                                        "created_at": cmd.now})
             if window is not None:
@@ -251,12 +265,12 @@ class Hall:
             if last > 999:
                 raise HallError("service_full", "今日号码已用完 · Numbers used up today")
             number = f"{svc.prefix}{last:03d}"
-            ticket_id = cmd.db["tickets"].insert({
+            ticket_id = insert(cmd.db, "tickets", {
                 "public_id": secrets.token_urlsafe(12), "day": cmd.day, "number": number,
                 "service": svc.id, "issued_service": svc.id, "priority": priority,
                 "status": "waiting", "issued_at": cmd.now,
-            }).last_pk
-            cmd.forget_waiting()
+            })
+            cmd.forget_cache()
             row = cmd.ticket_row(ticket_id)
             cmd.log("issue", ticket_id=ticket_id, number=number, service=svc.id,
                     priority=priority)
@@ -347,7 +361,8 @@ class Hall:
     def _call_next(self, cmd: Command, row: dict, params: dict) -> dict:
         self._require_ready(row)
         window = self.config.window(row["number"])
-        ticket = policy.next_ticket(window, cmd.waiting(), self.config.rules.call_policy)
+        ticket = policy.next_ticket(window, cmd.waiting_for(window),
+                                    self.config.rules.call_policy)
         if ticket is None:
             raise HallError("queue_empty", "没有等候的客户 · Nobody is waiting")
         ticket = cmd.set_ticket(ticket["id"], status="called", called_at=cmd.now,
@@ -448,7 +463,7 @@ class Hall:
         self._require_ready(row)
         cmd.set_window(row["number"], status="away", away_reason=reason.strip(),
                        away_since=cmd.now, away_overdue_sent=0)
-        cmd.db["away_periods"].insert({"window": row["number"], "staff_id": row["staff_id"],
+        insert(cmd.db, "away_periods", {"window": row["number"], "staff_id": row["staff_id"],
                                        "reason": reason.strip(), "started_at": cmd.now})
         cmd.log("away", window=row["number"], staff_id=row["staff_id"], reason=reason.strip())
         self._notify_service_queues(cmd, row["number"])
@@ -495,7 +510,7 @@ class Hall:
                 raise HallError("rating_expired", "评价时间已过 · Too late to rate")
             rating = {"ticket_id": ticket["id"], "window": number, "staff_id": ticket["staff_id"],
                       "score": score, "reason": reason, "at": cmd.now}
-            cmd.db["ratings"].insert(rating)
+            insert(cmd.db, "ratings", rating)
             cmd.log("rate", window=number, ticket_id=ticket["id"], staff_id=ticket["staff_id"],
                     number=ticket["number"], score=score, reason=reason)
             cmd.notify("rating", {"window": number, "number": ticket["number"], "score": score})
@@ -528,16 +543,13 @@ class Hall:
         """A device's Socket.IO connection came or went (not a queue change: no event row)."""
         if actor.device_id is None:
             return
-        with self.store.write() as db:
-            db.execute(
-                "UPDATE devices SET connected = max(0, connected + ?), last_seen = ? WHERE id = ?",
-                [1 if connected else -1, self.clock(), actor.device_id],
-            )
+        self.presence.change(actor.device_id, 1 if connected else -1, self.clock())
 
     # -- time passing --------------------------------------------------------------------------
     def tick(self) -> None:
         """Called every second or so: day rollover and overdue-away alerts."""
         self.roll_over_day()
+        self.presence.beat()
         limit_s = self.config.rules.away_limit_minutes * 60
         now = self.clock()
         overdue = self.store.db.execute(
@@ -558,7 +570,7 @@ class Hall:
         minutes = round((cmd.now - row["away_since"]) / 60, 1)
         cmd.log("away_overdue", window=number, staff_id=row["staff_id"], minutes=minutes,
                 reason=row["away_reason"])
-        staff = self.config.staff_member(row["staff_id"]) if row["staff_id"] else None
+        staff = staff_member(cmd.db, row["staff_id"], active_only=False)
         cmd.notify("away_overdue", {
             "window": number, "since": cmd.iso(row["away_since"]), "minutes": minutes,
             "reason": row["away_reason"],
@@ -589,7 +601,7 @@ class Hall:
             return {}
         cmd.db.execute("UPDATE tickets SET status = 'expired', closed_reason = 'day_end',"
                        " finished_at = ? WHERE status = 'waiting' AND day < ?", [cmd.now, cmd.day])
-        cmd.forget_waiting()
+        cmd.forget_cache()
         cmd.log("expire", reason="day_end", count=len(rows),
                 tickets=[[r["day"], r["number"]] for r in rows])
         for service_id in sorted({r["service"] for r in rows}):

@@ -57,18 +57,18 @@ def next_ticket(window: Window, waiting: Iterable[Ticket], policy: str) -> Ticke
     return min(candidates, key=lambda t: key(window, t), default=None)
 
 
-def queue_key(ticket: Ticket) -> tuple:
-    """A ticket's place among those waiting for the same service, for `ahead` and estimates."""
-    return (CLASS_RANK[ticket["priority"]], ticket["issued_at"], ticket["id"])
+# A ticket's place among those waiting for the same service, as SQL, for `ahead` and the
+# estimates: class first, then issue time (window flags aside: they differ from window to window).
+RANK_SQL = "CASE priority " + " ".join(
+    f"WHEN '{name}' THEN {rank}" for name, rank in CLASS_RANK.items()) + " END"
 
 
-def same_queue(a: Ticket, b: Ticket) -> bool:
-    if a["target_window"] is not None or b["target_window"] is not None:
-        return a["target_window"] == b["target_window"]
-    return a["service"] == b["service"]
-
-
-def ahead_of(ticket: Ticket, waiting: Iterable[Ticket]) -> int:
-    """How many waiting tickets will be called before this one (hall-wide, window flags aside)."""
-    mine = queue_key(ticket)
-    return sum(1 for t in waiting if same_queue(t, ticket) and queue_key(t) < mine)
+def ahead_query(ticket: Ticket) -> tuple[str, list]:
+    """SQL counting the waiting tickets that will be called before `ticket`, with its params."""
+    if ticket["target_window"] is not None:
+        same_queue, params = "target_window = ?", [ticket["target_window"]]
+    else:
+        same_queue, params = "target_window IS NULL AND service = ?", [ticket["service"]]
+    sql = (f"SELECT count(*) FROM tickets WHERE status = 'waiting' AND {same_queue}"
+           f" AND ({RANK_SQL}, issued_at, id) < (?, ?, ?)")
+    return sql, [*params, CLASS_RANK[ticket["priority"]], ticket["issued_at"], ticket["id"]]

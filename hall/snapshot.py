@@ -13,8 +13,9 @@ from typing import Any
 import sqlite_utils
 
 from hall import estimate, policy
-from hall.config import HallConfig
+from hall.config import HallConfig, Window
 from hall.hours import clock_text, hall_day, is_open, issuing_at, local_time
+from hall.staff import member as staff_member
 from hall.store import one, scalar
 
 RECENT_CALLS = 10
@@ -29,7 +30,7 @@ class View:
         self.now = now
         self.tz = config.tz
         self.day = hall_day(now, self.tz)
-        self._waiting: list[dict] | None = None
+        self._cache: dict[tuple, Any] = {}
 
     # -- times -----------------------------------------------------------------------------
     def iso(self, epoch: float | None) -> str | None:
@@ -44,16 +45,26 @@ class View:
 
     # -- tickets ---------------------------------------------------------------------------
     def waiting(self) -> list[dict]:
-        """Every waiting ticket (a few hundred at most in the busiest hall)."""
-        if self._waiting is None:
-            self._waiting = list(
-                self.db.query("SELECT * FROM tickets WHERE status = 'waiting' ORDER BY id")
-            )
-        return self._waiting
+        """Every waiting ticket, oldest first (for lists; counts are cheaper as SQL)."""
+        return self._cached(("waiting",), lambda: list(self.db.query(
+            "SELECT * FROM tickets WHERE status = 'waiting' ORDER BY id")))
 
-    def forget_waiting(self) -> None:
-        """Call after changing tickets, so the next question reads them again."""
-        self._waiting = None
+    def waiting_for(self, window: Window) -> list[dict]:
+        """The waiting tickets `window` may call (its services', and those sent to it)."""
+        marks = ",".join("?" * len(window.services))
+        return list(self.db.query(
+            "SELECT * FROM tickets WHERE status = 'waiting' AND (target_window = ?"
+            f" OR (target_window IS NULL AND service IN ({marks})))",
+            [window.number, *window.services]))
+
+    def forget_cache(self) -> None:
+        """Call after changing tickets or windows: figures are read again."""
+        self._cache.clear()
+
+    def _cached(self, key: tuple, compute: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def ticket_row(self, ticket_id: int | None) -> dict | None:
         if ticket_id is None:
@@ -79,7 +90,7 @@ class View:
             "status_url": f"/t/{row['public_id']}",
         }
         if row["status"] == "waiting":
-            ahead = policy.ahead_of(row, self.waiting())
+            ahead = scalar(self.db, *policy.ahead_query(row))
             out["ahead"] = ahead
             out["estimated_wait_min"] = self._wait_for(row, ahead)
         return out
@@ -93,6 +104,9 @@ class View:
 
     # -- services --------------------------------------------------------------------------
     def avg_handling(self, service_id: str) -> float:
+        return self._cached(("avg", service_id), lambda: self._avg_handling(service_id))
+
+    def _avg_handling(self, service_id: str) -> float:
         seed = self.config.service(service_id).avg_minutes
         recent = [
             r[0] / 60
@@ -106,6 +120,9 @@ class View:
         return estimate.average_handling(seed, recent)
 
     def windows_serving(self, service_id: str) -> int:
+        return self._cached(("serving", service_id), lambda: self._windows_serving(service_id))
+
+    def _windows_serving(self, service_id: str) -> int:
         numbers = [w.number for w in self.config.windows if service_id in w.services]
         if not numbers:
             return 0
@@ -118,17 +135,17 @@ class View:
 
     def service(self, service_id: str) -> dict:
         svc = self.config.service(service_id)
-        waiting = [t for t in self.waiting() if t["service"] == service_id
-                   and t["target_window"] is None]
+        waiting, oldest = self.db.execute(
+            "SELECT count(*), min(issued_at) FROM tickets WHERE status = 'waiting'"
+            " AND service = ? AND target_window IS NULL", [service_id]).fetchone()
         avg = self.avg_handling(service_id)
-        oldest = min((t["issued_at"] for t in waiting), default=None)
         return {
             "id": svc.id,
             "prefix": svc.prefix,
             "name": svc.name,
-            "waiting": len(waiting),
+            "waiting": waiting,
             "estimated_wait_min": estimate.wait_minutes(
-                len(waiting), avg, self.windows_serving(service_id)
+                waiting, avg, self.windows_serving(service_id)
             ),
             "longest_wait_min": round((self.now - oldest) / 60, 1) if oldest else 0,
             "avg_handling_min": round(avg, 1),
@@ -148,7 +165,7 @@ class View:
     def window(self, number: int) -> dict:
         cfg = self.config.window(number)
         row = self.window_row(number)
-        staff = self.config.staff_member(row["staff_id"]) if row["staff_id"] else None
+        staff = staff_member(self.db, row["staff_id"], active_only=False)
         ticket = self.ticket_row(row["ticket_id"])
         return {
             "number": number,
@@ -204,6 +221,7 @@ class View:
             "max_recalls": self.config.rules.max_recalls,
             "no_paper_no_ticket": self.config.rules.no_paper_no_ticket,
             "public_url": self.config.public_url,
+            "ticket_footer": self.config.ticket_footer,
         }
 
     def recent_calls(self) -> list[dict]:

@@ -205,5 +205,20 @@ def scalar(db: sqlite_utils.Database, sql: str, params: Any = ()) -> Any:
     return row[0] if row else None
 
 
+def insert(db: sqlite_utils.Database, table: str, row: dict) -> int:
+    """INSERT one row; returns its rowid. Plain SQL: sqlite-utils' table.insert() reads the
+    table's schema on every call, which costs more than the insert on the hot path."""
+    columns = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    return db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})",
+                      list(row.values())).lastrowid
+
+
+def update(db: sqlite_utils.Database, table: str, key: str, value: Any, changes: dict) -> None:
+    """UPDATE the row whose `key` column equals `value`."""
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    db.execute(f"UPDATE {table} SET {assignments} WHERE {key} = ?", [*changes.values(), value])
+
+
 def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -129,3 +129,18 @@ def wait_until(predicate, timeout: float = 5, interval: float = 0.02):
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+def demo_toml() -> dict:
+    """The demo hall's TOML as a dict, for a test to change a key or two."""
+    import tomllib
+
+    from hall.config import DEMO_CONFIG
+
+    return tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
+
+
+def real_hours() -> dict:
+    """A real hall's week: Mon–Fri 09:00–17:00, last ticket 16:45, lunch 12:00–13:00."""
+    return {"days": ["mon", "tue", "wed", "thu", "fri"], "open": "09:00", "close": "17:00",
+            "last_ticket": "16:45", "breaks": [["12:00", "13:00"]]}

@@ -20,7 +20,8 @@ from werkzeug.exceptions import HTTPException
 from hall.auth import VIEWER, Actor
 from hall.errors import HallError
 from hall.hall import Hall
-from web.commands import run_command, status_for
+from hall.staff import member as staff_member
+from web.commands import run_command, socket_command, status_for
 
 log = logging.getLogger("hallq.web")
 
@@ -28,9 +29,17 @@ TICK_SECONDS = 1.0
 
 # Modules that add pages or routes: each has `register(app, socketio, hall)`.
 PAGE_MODULES: list[str] = [
+    "web.supervisor",  # /dashboard, /reports, /api/v1/stats, supervisor commands
+    "web.ticket_page",  # GET /t/<public_id>: the ticket's status page (QR)
+    "web.health",  # GET /healthz, device heartbeats
+    "counter_terminal.pages",
 ]
 # The pages the overview at / links to: (path, label).
 PAGE_LINKS: list[tuple[str, str]] = [
+    ("/dashboard", "值班看板 · Dashboard"),
+    ("/reports", "统计报表 · Reports"),
+    ("/counter", "柜台 · Counter"),
+    ("/evaluator?window=1", "评价器 · Evaluator"),
 ]
 
 
@@ -141,10 +150,8 @@ def _api_routes(app: Flask, hall: Hall) -> None:
         return _reply(500, {"error": {"code": "internal",
                                       "message": "服务器内部错误 · Internal error"}})
 
-    def command(name: str, **fields: Any) -> Response:
-        body = _json_body()
-        body.update(fields)
-        return _reply(*run_command(hall, _actor(hall), name, body))
+    def command(name: str, window: str | None = None) -> Response:
+        return _reply(*run_command(hall, _actor(hall), name, _json_body(), window=window))
 
     @app.post("/api/v1/login")
     def login() -> Response:
@@ -162,7 +169,7 @@ def _api_routes(app: Flask, hall: Hall) -> None:
         actor = _actor(hall)
         if actor is VIEWER:
             raise HallError("unauthorized", "请先登录 · Log in first")
-        staff = hall.config.staff_member(actor.staff_id) if actor.staff_id else None
+        staff = staff_member(hall.store.db, actor.staff_id, active_only=False)
         return _reply(200, {"role": actor.role, "window": actor.window,
                             "device": actor.device_id,
                             "staff": {"id": staff.id, "name": staff.name} if staff else None})
@@ -191,12 +198,6 @@ def _api_routes(app: Flask, hall: Hall) -> None:
     @app.post("/api/v1/devices/printer")
     def printer() -> Response:
         return command("printer")
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        started = app.extensions["hallq"]["started"]
-        return _reply(200, {"ok": True, "uptime_s": round(time.time() - started, 1),
-                            "seq": hall.state()["seq"]})
 
 
 def _page_routes(app: Flask, hall: Hall) -> None:
@@ -227,8 +228,7 @@ def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
     @socketio.on("command")
     def command(body: Any) -> dict:
         actor = actors.get(request.sid, VIEWER)
-        name = body.get("name") if isinstance(body, dict) else None
-        status, answer = run_command(hall, actor, name, body)
+        status, answer = socket_command(hall, actor, body)
         return {**answer, "status": status}
 
     @socketio.on("state")

@@ -36,12 +36,14 @@ def status_for(error: HallError) -> int:
     return HTTP_STATUS.get(error.code, CONFLICT)
 
 
-def run_command(hall: Hall, actor: Actor, name: Any, body: Any) -> tuple[int, dict]:
-    """Run command `name` with the JSON `body`; return (HTTP status, JSON answer)."""
+def run_command(hall: Hall, actor: Actor, name: Any, body: Any,
+                window: Any = None) -> tuple[int, dict]:
+    """Run command `name` with the JSON `body` (on `window`, for window commands and ratings);
+    return (HTTP status, JSON answer)."""
     try:
         if not isinstance(body, dict):
             raise HallError("bad_request", "the body must be a JSON object")
-        return _dispatch(hall, actor, name, body)
+        return _dispatch(hall, actor, name, body, window)
     except HallError as error:
         return status_for(error), error.as_json()
     except Exception:  # a bug, not bad input: say so without leaking a trace to the device
@@ -49,17 +51,31 @@ def run_command(hall: Hall, actor: Actor, name: Any, body: Any) -> tuple[int, di
         return 500, {"error": {"code": "internal", "message": "服务器内部错误 · Internal error"}}
 
 
-def _dispatch(hall: Hall, actor: Actor, name: Any, body: dict) -> tuple[int, dict]:
+def socket_command(hall: Hall, actor: Actor, body: Any) -> tuple[int, dict]:
+    """A Socket.IO `command`: `{name, window, ...}`. `window` names the window acting, so a
+    transfer's target window travels as `to_window` (and, for symmetry, `to_service`)."""
+    if not isinstance(body, dict):
+        return run_command(hall, actor, None, body)
+    params = {k: v for k, v in body.items() if k not in ("name", "window")}
+    for alias, field in (("to_window", "window"), ("to_service", "service")):
+        if alias in params:
+            params[field] = params.pop(alias)
+    return run_command(hall, actor, body.get("name"), params, window=body.get("window"))
+
+
+def _dispatch(hall: Hall, actor: Actor, name: Any, body: dict,
+              window: Any) -> tuple[int, dict]:
     rid = body.get("request_id")
     if name == "issue":
         return 201, hall.issue(actor, body.get("service"), body.get("priority"), rid)
     if name in WINDOW_COMMANDS:
-        return 200, hall.window_command(actor, body.get("window"), name, body, rid)
+        return 200, hall.window_command(actor, window, name, body, rid)
     if name == "rate":
-        return 200, hall.rate(actor, body.get("window"), body.get("score"), body.get("reason"),
-                              rid)
+        return 200, hall.rate(actor, window, body.get("score"), body.get("reason"), rid)
     if name == "printer":
         return 200, hall.report_printer(actor, body.get("state"), body.get("detail"), rid)
     if isinstance(name, str) and name in EXTRA_COMMANDS:
+        if window is not None:
+            body = {**body, "window": window}
         return 200, EXTRA_COMMANDS[name](hall, actor, body)
     raise HallError("not_found", f"unknown command {name!r}")

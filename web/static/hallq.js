@@ -4,9 +4,9 @@
 (function () {
   "use strict";
   const RECENT_CALLS = 10;
-  const GAP_WAIT_MS = 300;
+  const GAP_WAIT_MS = 1000;
   const EVENTS = ["ticket_issued", "called", "window", "queue", "ticket", "away_overdue", "hall",
-                  "notice", "rating", "device"];
+                  "notice", "rating", "device", "callback", "staff", "seq"];
 
   function applyEvent(state, name, p) {
     const replace = (list, key, item) => {
