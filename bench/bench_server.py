@@ -1,0 +1,198 @@
+"""Server benchmarks: ticket issue latency and throughput, call fan-out to displays, and the
+server's memory with 100 devices connected. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/bench_server.py [--quick]
+
+Targets (issue #2): issue median ≤ 3 ms and ≥ 500 tickets/s with 8 kiosks; call → every
+display p99 ≤ 30 ms with 50 windows, 10 displays and 5 kiosks; server RSS ≤ 80 MB with 100
+devices. The clients run on the same machine as the server, so the figures include their cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from support import DISPLAY, KIOSK, ServerProcess  # noqa: E402
+
+from client.live import LiveHall  # noqa: E402
+from hall.config import DEMO_CONFIG  # noqa: E402
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process: what a request costs, whatever else the machine
+    is doing (wall-clock figures on a busy machine say more about the neighbours)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def issue_loop(url: str, count: int, latencies: list[float]) -> None:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {KIOSK}"
+    services = ("pay", "account", "transfer", "usage", "enquiry", "complaint", "repair")
+    for i in range(count):
+        started = time.perf_counter()
+        r = session.post(url + "/api/v1/tickets", json={"service": services[i % 7]})
+        latencies.append(time.perf_counter() - started)
+        assert r.status_code == 201, r.text
+
+
+def bench_issue(workdir: Path, count: int) -> None:
+    server = ServerProcess(workdir / "issue.db").start()
+    try:
+        issue_loop(server.url, 50, [])  # warm up
+        one: list[float] = []
+        cpu = cpu_seconds(server.proc.pid)
+        started = time.perf_counter()
+        issue_loop(server.url, count, one)
+        rate_one = count / (time.perf_counter() - started)
+        cpu_per_ticket = (cpu_seconds(server.proc.pid) - cpu) / count
+        eight: list[float] = []
+        threads = [threading.Thread(target=issue_loop, args=(server.url, count // 8, eight))
+                   for _ in range(8)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        rate_eight = len(eight) / (time.perf_counter() - started)
+    finally:
+        server.stop()
+    print("Ticket issue over HTTP (synchronous=FULL, one commit per ticket)")
+    print(f"  1 kiosk : median {ms(statistics.median(one))}, p99 {ms(percentile(one, 99))}, "
+          f"{rate_one:.0f} tickets/s")
+    print(f"  8 kiosks: median {ms(statistics.median(eight))}, p99 {ms(percentile(eight, 99))}, "
+          f"{rate_eight:.0f} tickets/s")
+    print(f"  server CPU per ticket: {ms(cpu_per_ticket)} → {1 / cpu_per_ticket:.0f} tickets/s"
+          f" per core when the server has the core to itself")
+    print(f"  vs FQM (60 ms median, 16/s): {0.060 / statistics.median(one):.0f}x faster median,"
+          f" {rate_eight / 16:.0f}x the throughput")
+
+
+def fifty_window_hall(path: Path) -> Path:
+    text = DEMO_CONFIG.read_text(encoding="utf-8")
+    extra = "".join(
+        f'\n[[windows]]\nnumber = {n}\nservices = ["pay", "enquiry"]\n' for n in range(7, 51))
+    path.write_text(text + extra, encoding="utf-8")
+    return path
+
+
+def bench_fanout(workdir: Path, calls: int) -> None:
+    server = ServerProcess(workdir / "fanout.db",
+                           config=fifty_window_hall(workdir / "fifty.toml")).start()
+    received: dict[str, list[float]] = {}
+    lock = threading.Lock()
+
+    def on_event(name: str, payload: dict) -> None:
+        if name == "called":
+            now = time.perf_counter()
+            with lock:
+                received.setdefault(payload["number"], []).append(now)
+
+    displays = [LiveHall(server.url, token=DISPLAY, on_event=on_event) for _ in range(10)]
+    kiosks = [LiveHall(server.url, token=KIOSK) for _ in range(5)]
+    try:
+        for device in displays + kiosks:
+            device.start()
+        for device in displays + kiosks:
+            device.wait_for_state()
+        boss = server.login("9001", "9999")
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {boss}"
+        for n in range(1, 51):
+            session.post(f"{server.url}/api/v1/windows/{n}/open")
+        for i in range(calls):
+            kiosks[i % 5].command("issue", service="pay")
+        to_all, to_each = [], []
+        pay_windows = [n for n in range(1, 51) if n not in (3, 5)]  # 3 and 5 serve no payments
+        for i in range(calls):
+            window = pay_windows[i % len(pay_windows)]
+            session.post(f"{server.url}/api/v1/windows/{window}/finish")
+            started = time.perf_counter()
+            r = session.post(f"{server.url}/api/v1/windows/{window}/call-next")
+            number = r.json()["ticket"]["number"]
+            deadline = time.monotonic() + 5
+            while len(received.get(number, [])) < len(displays) and time.monotonic() < deadline:
+                time.sleep(0.0005)
+            times = received.get(number, [])
+            to_each += [t - started for t in times]
+            to_all.append(max(times) - started)
+            time.sleep(0.01)
+    finally:
+        for device in displays + kiosks:
+            device.stop()
+        server.stop()
+    print(f"Call fan-out: call-next request → `called` at 10 displays (50 windows, 5 kiosks), "
+          f"{calls} calls")
+    print(f"  at every display: p50 {ms(percentile(to_all, 50))}, p99 {ms(percentile(to_all, 99))}")
+    print(f"  at each display : p50 {ms(percentile(to_each, 50))}, "
+          f"p99 {ms(percentile(to_each, 99))}")
+    print(f"  vs FQM's polling (0.9 s median, 2 s worst): "
+          f"{0.9 / percentile(to_all, 50):.0f}x sooner at the median")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_rss(workdir: Path) -> None:
+    server = ServerProcess(workdir / "rss.db").start()
+    devices = [LiveHall(server.url, token=DISPLAY) for _ in range(100)]
+    try:
+        idle = rss_mb(server.proc.pid)
+        for device in devices:
+            device.start()
+        for device in devices:
+            device.wait_for_state(30)
+        for i in range(200):
+            server.issue("pay" if i % 2 else "enquiry")
+        time.sleep(1)
+        loaded = rss_mb(server.proc.pid)
+    finally:
+        for device in devices:
+            device.stop()
+        server.stop()
+    print(f"Server RSS: {idle:.1f} MB idle, {loaded:.1f} MB with 100 devices connected "
+          f"(target ≤ 80 MB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples")
+    parser.add_argument("--only", choices=["issue", "fanout", "rss"], help="one benchmark")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        if args.only in (None, "issue"):
+            bench_issue(workdir, 400 if args.quick else 2000)
+        if args.only in (None, "fanout"):
+            bench_fanout(workdir, 50 if args.quick else 300)
+        if args.only in (None, "rss"):
+            bench_rss(workdir)
+
+
+if __name__ == "__main__":
+    main()
