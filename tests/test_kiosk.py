@@ -4,7 +4,6 @@ Every screen is rendered headless to test-artifacts/kiosk-*.png: look at them.
 """
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -120,8 +119,6 @@ def test_home_screenshot_from_the_command_line(server, artifacts):
     assert result.returncode == 0, result.stderr
     assert "(home)" in result.stdout
     assert pygame.image.load(str(path)).get_size() == (1280, 720)
-    (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, ROOT / "docs" / "img" / "kiosk-home.png")
 
     portrait = artifacts / "kiosk-home-portrait.png"
     result = run_cli("--server", server.url, "--token", KIOSK, "--portrait",

@@ -1,9 +1,7 @@
 """The ticket's status page (the QR code's URL), in Debian's Chromium and over plain HTTP."""
 
-import shutil
 
 import pytest
-from support import ROOT
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -73,8 +71,6 @@ def test_the_page_says_go_to_window_n_when_the_clerk_calls(server, phone, artifa
     assert phone.title().startswith("▶")
     assert phone.is_hidden("#queue")
     phone.screenshot(path=str(artifacts / "ticket-page-called.png"))
-    (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
-    shutil.copy(artifacts / "ticket-page-called.png", ROOT / "docs" / "img" / "ticket-status.png")
 
     server.post("/api/v1/windows/1/recall", token=token)
     phone.wait_for_function("document.querySelector('#detail').textContent.includes('第 2 次')")
