@@ -10,8 +10,6 @@ import logging
 import sys
 from pathlib import Path
 
-from werkzeug.serving import WSGIRequestHandler
-
 from hall.auth import hash_pin
 from hall.config import ConfigError, HallConfig, load_config
 from hall.hall import Hall
@@ -58,6 +56,7 @@ def _serve(argv: list[str]) -> int:
     add_server_options(parser)  # nightly backups
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in journald
     try:
         config = load_config(args.config)
     except ConfigError as error:
@@ -72,14 +71,8 @@ def _serve(argv: list[str]) -> int:
     start_upkeep(app, hall, args)  # nightly backups; systemd READY/WATCHDOG when under systemd
     _print_welcome(config, args)
     socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True,
-                 log_output=False, request_handler=KeepAliveHandler)
+                 log_output=False)
     return 0
-
-
-class KeepAliveHandler(WSGIRequestHandler):
-    """HTTP/1.1, so a kiosk's or a page's requests reuse one connection (and one thread)."""
-
-    protocol_version = "HTTP/1.1"
 
 
 def _print_welcome(config: HallConfig, args: argparse.Namespace) -> None:

@@ -149,6 +149,8 @@ class Store:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._idle: list[sqlite_utils.Database] = []
+        self._idle_lock = threading.Lock()
         # Threads of this process queue here rather than spin in SQLite's busy handler;
         # busy_timeout still covers a second server process on the same file.
         self._write_lock = threading.Lock()
@@ -156,14 +158,22 @@ class Store:
 
     @property
     def db(self) -> sqlite_utils.Database:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            db = self._local.db = sqlite_utils.Database(conn)
-        return db
+        """This thread's connection. The web server starts a thread per request, so connections
+        are lent from a pool for the thread's life and come back when it ends (opening one
+        costs more than the command it serves)."""
+        lease = getattr(self._local, "lease", None)
+        if lease is None:
+            lease = self._local.lease = _Lease(self._idle, self._idle_lock, self._connect)
+        return lease.db
+
+    def _connect(self) -> sqlite_utils.Database:
+        # Never used by two threads at once (see _Lease), so it may move between threads.
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=10,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return sqlite_utils.Database(conn)
 
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
@@ -189,10 +199,33 @@ class Store:
             db.execute("COMMIT")
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.conn.close()
-            self._local.db = None
+        """Close this thread's connection and every idle one."""
+        lease = getattr(self._local, "lease", None)
+        if lease is not None:
+            lease.db.conn.close()
+            lease.db = None
+            self._local.lease = None
+        with self._idle_lock:
+            for db in self._idle:
+                db.conn.close()
+            self._idle.clear()
+
+
+class _Lease:
+    """A pooled connection held by one thread; it goes back to the pool when the thread's
+    local storage is dropped, that is when the thread ends."""
+
+    def __init__(self, idle: list, lock: threading.Lock, connect: Any) -> None:
+        self._idle, self._lock = idle, lock
+        with lock:
+            self.db = idle.pop() if idle else None
+        if self.db is None:
+            self.db = connect()
+
+    def __del__(self) -> None:
+        if self.db is not None:
+            with self._lock:
+                self._idle.append(self.db)
 
 
 def one(db: sqlite_utils.Database, sql: str, params: Any = ()) -> dict | None:
