@@ -7,7 +7,7 @@ import re
 import sqlite3
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from support import DISPLAY, ServerProcess, wait_until
 
 from client.live import LiveHall
@@ -15,8 +15,6 @@ from hall.config import DEMO_CONFIG
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 AWAY_LIMIT_MINUTES = 0.05  # 3 s, so the away-overdue state arrives within the test
 
 
@@ -34,14 +32,6 @@ def hall_server(tmp_path):
     srv = ServerProcess(tmp_path / "hall.db", config=short_away_config(tmp_path)).start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

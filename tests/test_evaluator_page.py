@@ -6,27 +6,22 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from support import DISPLAY, evaluator_token, wait_until
 
 from client.live import LiveHall
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
 
 @pytest.fixture
-def page(server):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1024, "height": 600})
-        pg = context.new_page()
-        pg.errors = []
-        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-        yield pg
-        browser.close()
+def page(server, browser):
+    context = browser.new_context(viewport={"width": 1024, "height": 600})
+    pg = context.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    yield pg
+    context.close()
 
 
 def test_the_evaluator_shows_the_window_and_rates_a_finished_ticket(server, page, artifacts):
