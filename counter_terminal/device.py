@@ -45,6 +45,9 @@ class WindowDevice:
         self._lock = threading.Lock()
         self._jobs: queue.Queue = queue.Queue()
         self._stop = threading.Event()
+        self.buttons: dict[str, Any] = {}
+        self.lights: dict[Any, Any] = {}
+        self.beeper: Any = None
         self.live = LiveHall(self.server_url, token=token, on_event=self._event,
                              on_state=lambda _: self.refresh(),
                              on_connection=lambda _: self.refresh())
@@ -61,6 +64,13 @@ class WindowDevice:
         self._stop.set()
         self._jobs.put(None)
         self.live.stop()
+
+    def close_pins(self) -> None:
+        """Free the GPIO devices the subclass made: its buttons, lights and beeper."""
+        devices = [*self.buttons.values(), *self.lights.values(), self.beeper]
+        for device in devices:
+            if device is not None:
+                device.close()
 
     def _find_window(self) -> None:
         """Ask the server which window this device token belongs to (it may not be up yet)."""

@@ -124,11 +124,6 @@ class GpioEvaluator(WindowDevice):
         super().close()
         self.close_pins()
 
-    def close_pins(self) -> None:
-        for device in [*self.buttons.values(), *self.lights.values(), self.beeper]:
-            if device is not None:
-                device.close()
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = arguments("python -m counter_terminal.evaluator",
