@@ -185,7 +185,7 @@ class Hall:
             raise bad_request("staff_id and pin are strings")
         staff = staff_member(self.store.db, staff_id)
         if window is not None:
-            window = self._window_number(window)
+            window = self.window_number(window)
         elif staff and staff.role == "clerk":
             raise bad_request("window: a clerk logs in at a window")
         self._check_not_locked(staff_id)
@@ -244,8 +244,8 @@ class Hall:
     def issue(self, actor: Actor, service: Any, priority: Any = "normal",
               request_id: Any = None) -> dict:
         """Issue the next number of `service` (the kiosk's tap)."""
-        self._require(actor, "issue")
-        svc = self._service(service)
+        self.require(actor, "issue")
+        svc = self.service_named(service)
         if priority is None:
             priority = "normal"
         if priority not in PRIORITY_CLASSES:
@@ -317,8 +317,8 @@ class Hall:
         """One of WINDOW_COMMANDS on window `number`, by a clerk, box or supervisor."""
         if name not in WINDOW_COMMANDS:
             raise HallError("not_found", f"unknown window command {name!r}")
-        number = self._window_number(number)
-        self._require(actor, name, number)
+        number = self.window_number(number)
+        self.require(actor, name, number)
         params = params or {}
         handler = getattr(self, "_" + name.replace("-", "_"))
 
@@ -338,7 +338,7 @@ class Hall:
         else:
             cmd.set_window(number, staff_id=staff_id)
         cmd.notify_window(number)
-        self._notify_service_queues(cmd, number)
+        self.notify_service_queues(cmd, number)
 
     def _open(self, cmd: Command, row: dict, params: dict) -> dict:
         if row["status"] != "closed":
@@ -346,17 +346,17 @@ class Hall:
         cmd.set_window(row["number"], status="idle", opened_at=cmd.now,
                        staff_id=cmd.actor.staff_id)
         cmd.log("open", window=row["number"], staff_id=cmd.actor.staff_id)
-        self._notify_service_queues(cmd, row["number"])
+        self.notify_service_queues(cmd, row["number"])
 
     def _close(self, cmd: Command, row: dict, params: dict) -> dict:
         self._require_no_ticket(row)
         if row["status"] == "closed":
             raise HallError("window_closed", "窗口已关闭 · The window is already closed")
         if row["status"] == "away":
-            self._end_away(cmd, row)
+            self.end_away(cmd, row)
         cmd.set_window(row["number"], status="closed", staff_id=None, opened_at=None)
         cmd.log("close", window=row["number"], staff_id=row["staff_id"])
-        self._notify_service_queues(cmd, row["number"])
+        self.notify_service_queues(cmd, row["number"])
 
     def _call_next(self, cmd: Command, row: dict, params: dict) -> dict:
         self._require_ready(row)
@@ -432,10 +432,10 @@ class Hall:
             raise bad_request("transfer: give either service or window")
         target = None
         if to_service is not None:
-            service = self._service(to_service).id
+            service = self.service_named(to_service).id
             changes = {"service": service, "target_window": None}
         else:
-            target = self._window_number(to_window)
+            target = self.window_number(to_window)
             if target == row["number"]:
                 raise bad_request("transfer: that is this window")
             if cmd.window_row(target)["status"] == "closed":
@@ -466,24 +466,24 @@ class Hall:
         insert(cmd.db, "away_periods", {"window": row["number"], "staff_id": row["staff_id"],
                                        "reason": reason.strip(), "started_at": cmd.now})
         cmd.log("away", window=row["number"], staff_id=row["staff_id"], reason=reason.strip())
-        self._notify_service_queues(cmd, row["number"])
+        self.notify_service_queues(cmd, row["number"])
 
     def _back(self, cmd: Command, row: dict, params: dict) -> dict:
         if row["status"] != "away":
             raise HallError("wrong_state", "窗口不在暂离状态 · The window is not away")
-        minutes = self._end_away(cmd, row)
+        minutes = self.end_away(cmd, row)
         cmd.set_window(row["number"], status="idle")
         cmd.log("back", window=row["number"], staff_id=row["staff_id"],
                 away_minutes=round(minutes, 2))
-        self._notify_service_queues(cmd, row["number"])
+        self.notify_service_queues(cmd, row["number"])
 
-    def _end_away(self, cmd: Command, row: dict) -> float:
+    def end_away(self, cmd: Command, row: dict) -> float:
         cmd.db.execute("UPDATE away_periods SET ended_at = ? WHERE window = ? AND ended_at IS NULL",
                        [cmd.now, row["number"]])
         cmd.set_window(row["number"], away_reason=None, away_since=None, away_overdue_sent=0)
         return (cmd.now - row["away_since"]) / 60
 
-    def _notify_service_queues(self, cmd: Command, number: int) -> None:
+    def notify_service_queues(self, cmd: Command, number: int) -> None:
         """Open windows divide the estimated waits: re-send the queues this window serves."""
         for service_id in self.config.window(number).services:
             cmd.notify_queue(service_id)
@@ -492,8 +492,8 @@ class Hall:
     def rate(self, actor: Actor, number: Any, score: Any, reason: Any = None,
              request_id: Any = None) -> dict:
         """The customer rates the ticket last finished at this window: once, soon after."""
-        number = self._window_number(number)
-        self._require(actor, "rate", number)
+        number = self.window_number(number)
+        self.require(actor, "rate", number)
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
             raise bad_request("score: a whole number from 1 (非常不满意) to 5 (非常满意)")
         if reason is not None and (not isinstance(reason, str) or len(reason) > 80):
@@ -522,7 +522,7 @@ class Hall:
     # -- devices -------------------------------------------------------------------------------
     def report_printer(self, actor: Actor, state: Any, detail: Any = None,
                        request_id: Any = None) -> dict:
-        self._require(actor, "printer")
+        self.require(actor, "printer")
         if state not in PRINTER_STATES:
             raise bad_request(f"state: one of {', '.join(PRINTER_STATES)}")
         if detail is not None and (not isinstance(detail, str) or len(detail) > 200):
@@ -611,13 +611,13 @@ class Hall:
         return {"expired": len(rows)}
 
     # -- checks --------------------------------------------------------------------------------
-    def _require(self, actor: Actor, command: str, window: int | None = None) -> None:
+    def require(self, actor: Actor, command: str, window: int | None = None) -> None:
         if not auth.may(actor, command, window):
             if actor.role == "viewer":
                 raise HallError("unauthorized", "请先登录 · Log in first")
             raise HallError("forbidden", "无权操作 · Not allowed for this device or window")
 
-    def _service(self, service: Any) -> Any:
+    def service_named(self, service: Any) -> Any:
         if service is None:
             raise bad_request("service: missing")
         svc = self.config.service(service) if isinstance(service, str) else None
@@ -625,7 +625,7 @@ class Hall:
             raise HallError("unknown_service", f"没有这项业务 · Unknown service {service!r}")
         return svc
 
-    def _window_number(self, number: Any) -> int:
+    def window_number(self, number: Any) -> int:
         if number is None:
             raise bad_request("window: missing")
         if isinstance(number, str) and number.isdigit():

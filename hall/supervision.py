@@ -58,7 +58,7 @@ def prepare(db: sqlite_utils.Database, config: HallConfig) -> None:
 # -- hall-wide ------------------------------------------------------------------------------
 def set_notice(hall: Hall, actor: Actor, body: dict) -> dict:
     """The scrolling notice on the lobby display (HALL-RULES.md #14); empty text clears it."""
-    hall._require(actor, "manage")
+    hall.require(actor, "manage")
     text = body.get("text")
     if not isinstance(text, str) or len(text) > NOTICE_MAX:
         raise bad_request(f"text: a text of at most {NOTICE_MAX} characters")
@@ -76,7 +76,7 @@ def set_notice(hall: Hall, actor: Actor, body: dict) -> dict:
 
 def _issuing(paused: bool) -> Callable[[Hall, Actor, dict], dict]:
     def command(hall: Hall, actor: Actor, body: dict) -> dict:
-        hall._require(actor, "manage")
+        hall.require(actor, "manage")
 
         def run(cmd: Command) -> dict:
             _put_setting(cmd, "issuing_paused", paused)
@@ -99,7 +99,7 @@ def _put_setting(cmd: Command, key: str, value: Any) -> None:
 # -- waiting tickets --------------------------------------------------------------------------
 def cancel_ticket(hall: Hall, actor: Actor, body: dict) -> dict:
     """Take a waiting ticket out of the queue, with a reason that the report keeps."""
-    hall._require(actor, "manage")
+    hall.require(actor, "manage")
     reason = _reason(body)
 
     def run(cmd: Command) -> dict:
@@ -117,13 +117,13 @@ def cancel_ticket(hall: Hall, actor: Actor, body: dict) -> dict:
 
 def transfer_ticket(hall: Hall, actor: Actor, body: dict) -> dict:
     """Move a waiting ticket to another service or window; it keeps its number and issue time."""
-    hall._require(actor, "manage")
+    hall.require(actor, "manage")
     reason = _reason(body)
     to_service, to_window = body.get("service"), body.get("window")
     if (to_service is None) == (to_window is None):
         raise bad_request("give either service or window")
-    service = hall._service(to_service).id if to_service is not None else None
-    target = hall._window_number(to_window) if to_window is not None else None
+    service = hall.service_named(to_service).id if to_service is not None else None
+    target = hall.window_number(to_window) if to_window is not None else None
 
     def run(cmd: Command) -> dict:
         ticket = _waiting_ticket(cmd, body.get("ticket"))
@@ -179,8 +179,8 @@ def _waiting_ticket(cmd: Command, ticket: Any) -> dict:
 def force_close(hall: Hall, actor: Actor, body: dict) -> dict:
     """Close a window whose clerk is gone: away ends, a called or serving customer goes back
     to the queue with the original issue time (so the first free window takes them next)."""
-    hall._require(actor, "manage")
-    number = hall._window_number(body.get("window"))
+    hall.require(actor, "manage")
+    number = hall.window_number(body.get("window"))
     reason = body.get("reason") or "负责人关闭 · closed by supervisor"
     if not isinstance(reason, str) or len(reason) > REASON_MAX:
         raise bad_request(f"reason: a text of at most {REASON_MAX} characters")
@@ -189,7 +189,7 @@ def force_close(hall: Hall, actor: Actor, body: dict) -> dict:
         row = cmd.window_row(number)
         if row["status"] == "closed":
             raise HallError("window_closed", "窗口已关闭 · The window is already closed")
-        away_minutes = round(hall._end_away(cmd, row), 2) if row["status"] == "away" else None
+        away_minutes = round(hall.end_away(cmd, row), 2) if row["status"] == "away" else None
         ticket = cmd.ticket_row(row["ticket_id"])
         cmd.set_window(number, status="closed", staff_id=None, opened_at=None, ticket_id=None)
         if ticket is not None:
@@ -203,7 +203,7 @@ def force_close(hall: Hall, actor: Actor, body: dict) -> dict:
         cmd.notify_window(number)
         if ticket is not None:
             cmd.notify_ticket(ticket)
-        hall._notify_service_queues(cmd, number)
+        hall.notify_service_queues(cmd, number)
         return {"window": cmd.window(number),
                 "ticket": cmd.ticket(ticket) if ticket else None}
 
@@ -252,8 +252,8 @@ def _optional_text(body: dict, key: str, limit: int) -> str | None:
 
 def record_callback(hall: Hall, actor: Actor, body: dict) -> dict:
     """A clerk (of that window) or a supervisor records a customer to call back."""
-    number = hall._window_number(body.get("window"))
-    hall._require(actor, "callback", number)
+    number = hall.window_number(body.get("window"))
+    hall.require(actor, "callback", number)
     phone = _phone(body.get("phone"))
     name = _optional_text({"name": _field(body, "customer", "callback")}, "name", NAME_MAX)
     note = _optional_text(body, "note", NOTE_MAX)
@@ -273,7 +273,7 @@ def record_callback(hall: Hall, actor: Actor, body: dict) -> dict:
 
 def callback_done(hall: Hall, actor: Actor, body: dict) -> dict:
     """The supervisor called the customer back: the number is kept masked only from now on."""
-    hall._require(actor, "manage")
+    hall.require(actor, "manage")
     callback_id = body.get("id")
     if isinstance(callback_id, bool) or not isinstance(callback_id, int):
         raise bad_request("id: the callback's id")
@@ -311,7 +311,7 @@ def _callback_json(view: Any, row: dict) -> dict:
 
 def callback_phone(hall: Hall, actor: Actor, callback_id: int) -> dict:
     """The full number of an open callback, for the supervisor who is about to ring it."""
-    hall._require(actor, "manage")
+    hall.require(actor, "manage")
     with hall.view() as v:
         row = _callback_row(v, callback_id)
         if row["done_at"] is not None:
@@ -350,7 +350,7 @@ def _staff_event(cmd: Command, staff_id: str) -> dict:
 
 
 def add_staff(hall: Hall, actor: Actor, body: dict) -> dict:
-    hall._require(actor, "manage")
+    hall.require(actor, "manage")
     staff_id, name = body.get("id"), _field(body, "staff", "staff-add")
     role = body.get("role") or "clerk"
     if not isinstance(staff_id, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", staff_id):
@@ -377,7 +377,7 @@ def add_staff(hall: Hall, actor: Actor, body: dict) -> dict:
 
 def _set_active(active: bool) -> Callable[[Hall, Actor, dict], dict]:
     def command(hall: Hall, actor: Actor, body: dict) -> dict:
-        hall._require(actor, "manage")
+        hall.require(actor, "manage")
         staff_id = body.get("id")
         if staff_id == actor.staff_id:
             raise HallError("forbidden", "不能停用自己 · You cannot disable yourself")
@@ -399,7 +399,7 @@ def _set_active(active: bool) -> Callable[[Hall, Actor, dict], dict]:
 
 
 def reset_pin(hall: Hall, actor: Actor, body: dict) -> dict:
-    hall._require(actor, "manage")
+    hall.require(actor, "manage")
     staff_id = body.get("id")
     pin_hash = auth.hash_pin(_pin(body.get("pin")))
 
@@ -417,7 +417,7 @@ def reset_pin(hall: Hall, actor: Actor, body: dict) -> dict:
 # -- what the dashboard reads beside the state snapshot ---------------------------------------
 def dashboard(hall: Hall, actor: Actor) -> dict:
     """Waiting tickets (flagged past their service's target), open callbacks, the staff."""
-    hall._require(actor, "manage")
+    hall.require(actor, "manage")
     with hall.view() as v:
         waiting = []
         for row in v.waiting():

@@ -41,7 +41,7 @@ _actor = web_app._actor
 
 def _require(hall: Hall, permission: str) -> Actor:
     actor = _actor(hall)
-    hall._require(actor, permission)
+    hall.require(actor, permission)
     return actor
 
 
