@@ -63,6 +63,7 @@ class LiveHall:
         self._lock = threading.RLock()
         self._has_state = threading.Event()
         self._pending: list[tuple[str, dict]] = []
+        self._parts_seen = 0  # events applied so far of the command last_seq + 1
         self._gap_timer: threading.Timer | None = None
         self._stopping = False
         self._connections = 0  # counts connects, so an old heartbeat thread knows to stop
@@ -133,6 +134,7 @@ class LiveHall:
         with self._lock:
             self.state = state
             self.last_seq = state["seq"]
+            self._parts_seen = 0
             self._pending = [e for e in self._pending if e[1]["seq"] > state["seq"]]
             ready = self._drain()
         self._has_state.set()
@@ -154,44 +156,38 @@ class LiveHall:
             self._take_state(state)
 
     def _event(self, name: str, payload: dict) -> None:
-        """Apply events in seq order. python-socketio hands each message to its own thread, so
-        two events can arrive swapped: a later one waits briefly for the one before it, and only
-        a gap that stays open is treated as a miss (fetch the snapshot again)."""
-        ready: list[tuple[str, dict]] = []
+        """Apply events in seq order, each command's events together. python-socketio hands
+        each message to its own thread, and with several server processes events cross in
+        Redis, so events can arrive swapped: every event says how many `parts` its command
+        sent, a seq counts as done when all have come, and a later one waits for it. Only a
+        gap that stays open for a second is a miss (then the snapshot is fetched again)."""
         with self._lock:
-            seq = payload.get("seq") or 0
-            if self.state is None or seq < self.last_seq:
+            if self.state is None or (payload.get("seq") or 0) <= self.last_seq:
                 return  # the snapshot we hold already includes it
-            if seq > self.last_seq + 1:
-                self._pending.append((name, payload))
-                if self._gap_timer is None:
-                    self._gap_timer = threading.Timer(GAP_WAIT_SECONDS, self._gap_still_open)
-                    self._gap_timer.daemon = True
-                    self._gap_timer.start()
-                return
-            ready.append((name, payload))
-            self._advance(name, payload)
-            ready += self._drain()
+            self._pending.append((name, payload))
+            ready = self._drain()
+            if self._pending and self._gap_timer is None:
+                self._gap_timer = threading.Timer(GAP_WAIT_SECONDS, self._gap_still_open)
+                self._gap_timer.daemon = True
+                self._gap_timer.start()
         for event in ready:
             if self._on_event:
                 self._on_event(*event)
 
-    def _advance(self, name: str, payload: dict) -> None:
-        apply_event(self.state, name, payload)
-        self.state["seq"] = self.last_seq = payload["seq"]
-
     def _drain(self) -> list[tuple[str, dict]]:
-        """Apply the waiting events that now follow on; called with the lock held."""
+        """Apply the waiting events of the next seq; called with the lock held."""
         done = []
         while True:
-            follow = [e for e in self._pending if e[1]["seq"] <= self.last_seq + 1]
-            if not follow:
-                break
-            for event in sorted(follow, key=lambda e: e[1]["seq"]):
+            following = [e for e in self._pending if e[1]["seq"] == self.last_seq + 1]
+            for event in following:
                 self._pending.remove(event)
-                if event[1]["seq"] >= self.last_seq:
-                    self._advance(*event)
-                    done.append(event)
+                apply_event(self.state, *event)
+                done.append(event)
+                self._parts_seen += 1
+            if not following or self._parts_seen < following[0][1].get("parts", 1):
+                break
+            self.state["seq"] = self.last_seq = self.last_seq + 1
+            self._parts_seen = 0
         if not self._pending and self._gap_timer is not None:
             self._gap_timer.cancel()
             self._gap_timer = None

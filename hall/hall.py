@@ -115,7 +115,7 @@ class Hall:
             # seq still goes out, so that no device mistakes the next event for a gap.
             events = [("seq", {})]
         for event, payload in events:
-            payload = {"seq": cmd.seq, **payload}
+            payload = {"seq": cmd.seq, "parts": len(events), **payload}
             for listener in self._listeners:
                 listener(event, payload)
 

@@ -37,19 +37,18 @@
 
     function deliver(name, p) { if (opts.onEvent) opts.onEvent(name, p, client.state); }
 
-    function advance(name, p) {
-      applyEvent(client.state, name, p);
-      client.state.seq = client.lastSeq = p.seq;
-      deliver(name, p);
-    }
-
+    // Each command's events carry its seq and how many `parts` it sent: a seq is done when all
+    // have come, and a later one waits for it (events can cross on the way).
+    let partsSeen = 0;
     function drain() {
       for (;;) {
-        const next = pending.filter(e => e[1].seq <= client.lastSeq + 1)
-                            .sort((a, b) => a[1].seq - b[1].seq);
-        if (!next.length) break;
-        pending = pending.filter(e => !next.includes(e));
-        next.forEach(e => { if (e[1].seq >= client.lastSeq) advance(e[0], e[1]); });
+        const following = pending.filter(e => e[1].seq === client.lastSeq + 1);
+        pending = pending.filter(e => !following.includes(e));
+        following.forEach(e => { applyEvent(client.state, e[0], e[1]); partsSeen += 1;
+                                 deliver(e[0], e[1]); });
+        if (!following.length || partsSeen < (following[0][1].parts || 1)) break;
+        client.state.seq = client.lastSeq = client.lastSeq + 1;
+        partsSeen = 0;
       }
       if (!pending.length && gapTimer) { clearTimeout(gapTimer); gapTimer = null; }
     }
@@ -57,6 +56,7 @@
     function takeState(state) {
       client.state = state;
       client.lastSeq = state.seq;
+      partsSeen = 0;
       pending = pending.filter(e => e[1].seq > state.seq);
       if (opts.onState) opts.onState(state);
       drain();
@@ -70,15 +70,12 @@
 
     socket.on("state", takeState);
     EVENTS.forEach(name => socket.on(name, p => {
-      if (!client.state || p.seq < client.lastSeq) return;
-      if (p.seq > client.lastSeq + 1) {
-        pending.push([name, p]);
-        if (!gapTimer) gapTimer = setTimeout(() => { gapTimer = null; pending = []; resync(); },
-                                             GAP_WAIT_MS);
-        return;
-      }
-      advance(name, p);
+      if (!client.state || p.seq <= client.lastSeq) return;
+      pending.push([name, p]);
       drain();
+      if (pending.length && !gapTimer) {
+        gapTimer = setTimeout(() => { gapTimer = null; pending = []; resync(); }, GAP_WAIT_MS);
+      }
     }));
     socket.on("connect", () => { client.connected = true;
                                  if (opts.onConnection) opts.onConnection(true); });
