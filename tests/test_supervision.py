@@ -138,8 +138,8 @@ def test_callbacks_are_masked_and_the_number_goes_when_done(hall, actors):
     out = cmd(hall, actors["w1"], "callback", window=1, phone="138-1234 5678", name="张三",
               note="系统故障，明天上午回电")["callback"]
     assert (out["phone"], out["name"]) == ("138****5678", "张*")
-    assert seen == [("callback", {"seq": seen[0][1]["seq"], "id": out["id"], "window": 1,
-                                  "done": False})]  # nothing personal goes to every device
+    assert seen == [("callback", {"seq": seen[0][1]["seq"], "parts": 1, "id": out["id"],
+                                  "window": 1, "done": False})]  # nothing personal to devices
     assert "13812345678" not in events(hall, "callback")[0]["data"]
     refused("forbidden", hall, actors["w1"], "callback", window=3, phone="13812345678")
     refused("bad_request", hall, actors["w1"], "callback", window=1, phone="12ab")
