@@ -91,7 +91,8 @@ def test_lights_for_each_state():
 
 
 def test_buttons_drive_the_window_and_the_lights_follow(server, box, factory):
-    assert lit(factory) == {"green": 1, "amber": 0, "red": 0}  # open and idle
+    # open and idle (waited for: on a loaded machine the box may still be joining the server)
+    wait_until(lambda: lit(factory) == {"green": 1, "amber": 0, "red": 0}, timeout=10)
     server.issue("pay")
     server.issue("pay")
 
@@ -193,11 +194,11 @@ def test_overdue_away_blinks_red(tmp_path, factory):
         srv.login("1001", "1234", 1)
         box = make_box(srv, factory)
         tap(factory, "away", box)
-        wait_until(lambda: window(srv)["status"] == "away")
+        wait_until(lambda: window(srv)["status"] == "away", timeout=10)
         wait_until(lambda: box.lights["red"].mode == "blink", timeout=15)
         assert window(srv)["away"]["overdue"]
-        wait_until(lambda: factory.pin(PIN["red"]).state == 1)
-        wait_until(lambda: factory.pin(PIN["red"]).state == 0)
+        wait_until(lambda: factory.pin(PIN["red"]).state == 1, timeout=10)
+        wait_until(lambda: factory.pin(PIN["red"]).state == 0, timeout=10)
         settled(box)
         tap(factory, "away", box)
         wait_until(lambda: lit(factory) == {"green": 1, "amber": 0, "red": 0})
