@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -144,3 +145,20 @@ def real_hours() -> dict:
     """A real hall's week: Mon–Fri 09:00–17:00, last ticket 16:45, lunch 12:00–13:00."""
     return {"days": ["mon", "tue", "wed", "thu", "fri"], "open": "09:00", "close": "17:00",
             "last_ticket": "16:45", "breaks": [["12:00", "13:00"]]}
+
+
+@contextmanager
+def listening_display(url: str):
+    """A lobby display's live client that keeps every `called` event in `.calls`."""
+    from client.live import LiveHall
+
+    calls: list[dict] = []
+    live = LiveHall(url, token=DISPLAY,
+                    on_event=lambda name, p: calls.append(p) if name == "called" else None)
+    live.calls = calls
+    live.start()
+    try:
+        live.wait_for_state()
+        yield live
+    finally:
+        live.stop()

@@ -8,9 +8,8 @@ import sqlite3
 
 import pytest
 from playwright.sync_api import Page, expect
-from support import DISPLAY, ServerProcess, wait_until
+from support import ServerProcess, listening_display, wait_until
 
-from client.live import LiveHall
 from hall.config import DEMO_CONFIG
 
 pytestmark = pytest.mark.browser
@@ -36,14 +35,8 @@ def hall_server(tmp_path):
 
 @pytest.fixture
 def display(hall_server):
-    calls: list[dict] = []
-    live = LiveHall(hall_server.url, token=DISPLAY,
-                    on_event=lambda name, p: calls.append(p) if name == "called" else None)
-    live.start()
-    live.wait_for_state()
-    live.calls = calls
-    yield live
-    live.stop()
+    with listening_display(hall_server.url) as live:
+        yield live
 
 
 def open_counter(browser, url: str, staff_id: str, pin: str, window: int) -> Page:

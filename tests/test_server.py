@@ -4,21 +4,15 @@ import threading
 
 import pytest
 import requests
-from support import DISPLAY, KIOSK, wait_until
+from support import DISPLAY, KIOSK, listening_display, wait_until
 
 from client.live import CommandFailed, LiveHall
 
 
 @pytest.fixture
 def display(server):
-    calls = []
-    live = LiveHall(server.url, token=DISPLAY,
-                    on_event=lambda name, p: calls.append(p) if name == "called" else None)
-    live.start()
-    live.wait_for_state()
-    live.calls = calls
-    yield live
-    live.stop()
+    with listening_display(server.url) as live:
+        yield live
 
 
 def test_a_kiosk_issues_over_http_and_gets_the_ticket(server):
