@@ -172,10 +172,11 @@ class Hall:
         key = auth.token_key(token)
         if device:
             return Actor(role=device.role, device_id=device.id, window=device.window, key=key)
-        session = one(self.store.db, "SELECT * FROM sessions WHERE token_key = ?"
-                      " AND ended_at IS NULL", [key])
-        if not session or not staff_member(self.store.db, session["staff_id"]):
-            return None
+        with self.store.read() as db:
+            session = one(db, "SELECT * FROM sessions WHERE token_key = ?"
+                          " AND ended_at IS NULL", [key])
+            if not session or not staff_member(db, session["staff_id"]):
+                return None
         return Actor(role=session["role"], staff_id=session["staff_id"],
                      window=session["window"], key=key)
 
@@ -183,7 +184,8 @@ class Hall:
         """Check a PIN; for a clerk, open the window (the start of the shift) and bind to it."""
         if not isinstance(staff_id, str) or not isinstance(pin, str):
             raise bad_request("staff_id and pin are strings")
-        staff = staff_member(self.store.db, staff_id)
+        with self.store.read() as db:
+            staff = staff_member(db, staff_id)
         if window is not None:
             window = self.window_number(window)
         elif staff and staff.role == "clerk":
@@ -222,8 +224,9 @@ class Hall:
         return self.run(actor, None, body)
 
     def _check_not_locked(self, staff_id: str) -> None:
-        row = one(self.store.db, "SELECT locked_until FROM pin_failures WHERE staff_id = ?",
-                  [staff_id])
+        with self.store.read() as db:
+            row = one(db, "SELECT locked_until FROM pin_failures WHERE staff_id = ?",
+                      [staff_id])
         if row and row["locked_until"] and row["locked_until"] > self.clock():
             until = local_time(row["locked_until"], self.config.tz).strftime("%H:%M")
             raise HallError("locked", f"密码错误次数过多，请于 {until} 后再试 · "
@@ -552,9 +555,10 @@ class Hall:
         self.presence.beat()
         limit_s = self.config.rules.away_limit_minutes * 60
         now = self.clock()
-        overdue = self.store.db.execute(
-            "SELECT number FROM windows WHERE status = 'away' AND away_overdue_sent = 0"
-            " AND away_since + ? <= ?", [limit_s, now]).fetchall()
+        with self.store.read() as db:
+            overdue = db.execute(
+                "SELECT number FROM windows WHERE status = 'away' AND away_overdue_sent = 0"
+                " AND away_since + ? <= ?", [limit_s, now]).fetchall()
         for (number,) in overdue:
             self.run(auth.VIEWER, None, lambda cmd, n=number: self._mark_overdue(cmd, n))
 
@@ -585,9 +589,9 @@ class Hall:
         if self._checked_day == today:
             return
         self._checked_day = today  # first, as the expiry below is itself a command
-        stale = scalar(self.store.db,
-                       "SELECT count(*) FROM tickets WHERE status = 'waiting' AND day < ?",
-                       [today])
+        with self.store.read() as db:
+            stale = scalar(db, "SELECT count(*) FROM tickets WHERE status = 'waiting'"
+                           " AND day < ?", [today])
         if stale:
             self.run(auth.VIEWER, None, self._expire_stale)
         with self.store.write() as db:

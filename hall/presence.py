@@ -91,10 +91,11 @@ class Presence:
 
     def instances(self) -> list[dict]:
         """The server processes that share this file and are alive, this one first."""
-        rows = list(self.store.db.query(
-            "SELECT id, host, pid, started_at, last_beat FROM server_instances"
-            " WHERE last_beat >= ? ORDER BY id != ?, started_at",
-            [self.clock() - STALE_SECONDS, self.instance]))
+        with self.store.read() as db:
+            rows = list(db.query(
+                "SELECT id, host, pid, started_at, last_beat FROM server_instances"
+                " WHERE last_beat >= ? ORDER BY id != ?, started_at",
+                [self.clock() - STALE_SECONDS, self.instance]))
         for row in rows:
             row["this"] = row["id"] == self.instance
         return rows

@@ -1,8 +1,9 @@
 """The SQLite file that holds the hall: schema, connections, and one transaction per command.
 
-Facts learnt the hard way (STACK-NOTES.md): a connection may not cross threads, so each thread
-gets its own; WAL with `synchronous=FULL`, because a Pi on an SD card loses power and NORMAL
-can lose the last commits then; a write transaction starts with `BEGIN IMMEDIATE`, so it never
+Facts learnt the hard way (STACK-NOTES.md): a connection may not be used by two threads at
+once, so each block (`read()`, `write()`) borrows one from a pool; WAL with
+`synchronous=FULL`, because a Pi on an SD card loses power and NORMAL can lose the last
+commits then; a write transaction starts with `BEGIN IMMEDIATE`, so it never
 has to upgrade a read lock (the source of SQLITE_BUSY under load).
 """
 
@@ -142,7 +143,7 @@ CREATE TABLE IF NOT EXISTS settings (
 
 
 class Store:
-    """One SQLite file; a connection per thread; `write()` is one transaction."""
+    """One SQLite file; pooled connections; `write()` is one transaction."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -158,16 +159,19 @@ class Store:
 
     @property
     def db(self) -> sqlite_utils.Database:
-        """This thread's connection. The web server starts a thread per request, so connections
-        are lent from a pool for the thread's life and come back when it ends (opening one
-        costs more than the command it serves)."""
+        """The connection of the `read()` or `write()` block this thread is in; outside one,
+        a connection lent to this thread for its life (for tools and tests: the server's
+        code reads and writes in blocks, as its threads may live as long as a WebSocket)."""
+        current = getattr(self._local, "current", None)
+        if current is not None:
+            return current
         lease = getattr(self._local, "lease", None)
         if lease is None:
             lease = self._local.lease = _Lease(self._idle, self._idle_lock, self._connect)
         return lease.db
 
     def _connect(self) -> sqlite_utils.Database:
-        # Never used by two threads at once (see _Lease), so it may move between threads.
+        # Never used by two threads at once (see _lent), so it may move between threads.
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=10,
                                check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -176,27 +180,56 @@ class Store:
         return sqlite_utils.Database(conn)
 
     @contextmanager
+    def _lent(self) -> Iterator[tuple[sqlite_utils.Database, bool]]:
+        """A pooled connection for one block, and whether this block is the outermost.
+
+        Lent per block, not per thread: a hundred devices on WebSockets are a hundred
+        long-lived threads, and a connection each (with its page cache) was a third of the
+        server's memory. Opening a connection costs more than the command it serves, so they
+        are kept."""
+        current = getattr(self._local, "current", None)
+        if current is not None:
+            yield current, False
+            return
+        with self._idle_lock:
+            db = self._idle.pop() if self._idle else None
+        db = db or self._connect()
+        self._local.current = db
+        try:
+            yield db, True
+        finally:
+            self._local.current = None
+            with self._idle_lock:
+                self._idle.append(db)
+
+    @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
         """A write transaction: committed if the block ends normally, else rolled back."""
-        db = self.db
-        with self._write_lock:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with self._lent() as (db, outermost):
+            if not outermost:
+                raise RuntimeError("a write block inside another block")
+            with self._write_lock:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[sqlite_utils.Database]:
-        """A consistent read: every query in the block sees the same committed state."""
-        db = self.db
-        db.execute("BEGIN")
-        try:
-            yield db
-        finally:
-            db.execute("COMMIT")
+        """A consistent read: every query in the block sees the same committed state (inside
+        another block, that block's)."""
+        with self._lent() as (db, outermost):
+            if not outermost:
+                yield db
+                return
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                db.execute("COMMIT")
 
     def close(self) -> None:
         """Close this thread's connection and every idle one."""

@@ -169,7 +169,8 @@ def _api_routes(app: Flask, hall: Hall) -> None:
         actor = _actor(hall)
         if actor is VIEWER:
             raise HallError("unauthorized", "请先登录 · Log in first")
-        staff = staff_member(hall.store.db, actor.staff_id, active_only=False)
+        with hall.store.read() as db:
+            staff = staff_member(db, actor.staff_id, active_only=False)
         return _reply(200, {"role": actor.role, "window": actor.window,
                             "device": actor.device_id,
                             "staff": {"id": staff.id, "name": staff.name} if staff else None})
