@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import sqlite_utils
-
 from hall import auth, policy, supervision
 from hall.auth import Actor
 from hall.config import PRIORITY_CLASSES, HallConfig
@@ -24,7 +22,7 @@ from hall.hours import hall_day, issuing_at, local_time
 from hall.presence import Presence
 from hall.snapshot import View
 from hall.staff import member as staff_member
-from hall.store import Store, insert, one, scalar, to_json, update
+from hall.store import Database, Store, insert, one, scalar, to_json, update
 
 Listener = Callable[[str, dict], None]
 
@@ -48,7 +46,7 @@ REASON_TEXT = {
 class Command(View):
     """A command in progress: a View of the hall plus the event it will log."""
 
-    def __init__(self, db: sqlite_utils.Database, config: HallConfig, now: float,
+    def __init__(self, db: Database, config: HallConfig, now: float,
                  actor: Actor) -> None:
         View.__init__(self, db, config, now)
         self.actor = actor

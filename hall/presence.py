@@ -19,9 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-import sqlite_utils
-
-from hall.store import Store
+from hall.store import Database, Store
 
 BEAT_SECONDS = 5.0
 STALE_SECONDS = 30.0
@@ -100,7 +98,7 @@ class Presence:
             row["this"] = row["id"] == self.instance
         return rows
 
-    def _register(self, db: sqlite_utils.Database) -> None:
+    def _register(self, db: Database) -> None:
         now = self._last_beat = self.clock()
         cursor = db.execute("UPDATE server_instances SET last_beat = ? WHERE id = ?",
                             [now, self.instance])
@@ -115,7 +113,7 @@ class Presence:
         for device_id, count in counts.items():
             self._write_link(db, device_id, count)
 
-    def _prune(self, db: sqlite_utils.Database) -> None:
+    def _prune(self, db: Database) -> None:
         dead = [row["id"] for row in db.query(
             "SELECT id, host, pid, last_beat FROM server_instances WHERE id != ?",
             [self.instance])
@@ -129,7 +127,7 @@ class Presence:
         db.execute("UPDATE devices SET connected = coalesce((SELECT sum(connections)"
                    " FROM device_links WHERE device_id = devices.id), 0)")
 
-    def _write_link(self, db: sqlite_utils.Database, device_id: str, count: int) -> None:
+    def _write_link(self, db: Database, device_id: str, count: int) -> None:
         if count:
             db.execute("INSERT INTO device_links (device_id, instance, connections)"
                        " VALUES (?, ?, ?) ON CONFLICT (device_id, instance)"
@@ -140,7 +138,7 @@ class Presence:
                        [device_id, self.instance])
 
 
-def _total(db: sqlite_utils.Database, device_id: str) -> int:
+def _total(db: Database, device_id: str) -> int:
     row = db.execute("SELECT coalesce(sum(connections), 0) FROM device_links"
                      " WHERE device_id = ?", [device_id]).fetchone()
     return int(row[0])

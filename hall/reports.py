@@ -42,10 +42,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from hall.config import HallConfig
-from hall.store import Store
+from hall.store import Database, Store
 
 MAX_DAYS = 400
 LEVELS = (5, 4, 3, 2, 1)
@@ -210,7 +208,7 @@ def _roll_up(leaves: dict[Leaf, Bucket]) -> dict[tuple, Bucket]:
     return dict(rows)
 
 
-def collect(db: sqlite_utils.Database, config: HallConfig, day: str,
+def collect(db: Database, config: HallConfig, day: str,
             now: float) -> dict[Leaf, Bucket]:
     """The raw figures of one hall day, by leaf (service, window, clerk, hour)."""
     offset = _fixed_offset(config, day)
@@ -228,7 +226,7 @@ def _fixed_offset(config: HallConfig, day: str) -> int | None:
     return int(offsets.pop().total_seconds()) if len(offsets) == 1 else None
 
 
-def collect_grouped(db: sqlite_utils.Database, config: HallConfig, day: str, now: float,
+def collect_grouped(db: Database, config: HallConfig, day: str, now: float,
                     offset: int) -> dict[Leaf, Bucket]:
     """`collect_rows`, with SQLite doing the grouping: a few hundred rows per day come back
     instead of one per ticket (times as JSON arrays, which Python parses in C)."""
@@ -285,7 +283,7 @@ def collect_grouped(db: sqlite_utils.Database, config: HallConfig, day: str, now
     return dict(leaves)
 
 
-def collect_rows(db: sqlite_utils.Database, config: HallConfig, day: str,
+def collect_rows(db: Database, config: HallConfig, day: str,
                  now: float) -> dict[Leaf, Bucket]:
     """The raw figures of one hall day, by leaf, reading ticket by ticket."""
     leaves: dict[Leaf, Bucket] = defaultdict(Bucket)
@@ -323,7 +321,7 @@ def collect_rows(db: sqlite_utils.Database, config: HallConfig, day: str,
     return dict(leaves)
 
 
-def _collect_events(db: sqlite_utils.Database, config: HallConfig, day: str, now: float,
+def _collect_events(db: Database, config: HallConfig, day: str, now: float,
                     leaves: dict, hours: _Hours, hour_sql: Any = None) -> None:
     """Transfers, away periods and ratings of `day` into `leaves` (a few hundred rows)."""
     for window, staff_id, from_service, issued_at in db.execute(
@@ -374,7 +372,7 @@ def _fingerprint(config: HallConfig) -> str:
     return f"v{CACHE_VERSION};{config.timezone};{targets}"
 
 
-def _closed(db: sqlite_utils.Database, config: HallConfig, day: str, now: float) -> bool:
+def _closed(db: Database, config: HallConfig, day: str, now: float) -> bool:
     """True once nothing can change the day's figures: the day is over, none of its tickets
     is still waiting, called or serving, no away period begun that day is open, and the last
     finished ticket can no longer be rated."""
@@ -393,7 +391,7 @@ def _closed(db: sqlite_utils.Database, config: HallConfig, day: str, now: float)
                           " AND ended_at IS NULL LIMIT 1", [begin, end]).fetchone()
 
 
-def _stored_days(db: sqlite_utils.Database, start: str, end: str,
+def _stored_days(db: Database, start: str, end: str,
                  stamp: str) -> dict[str, dict]:
     try:
         rows = db.execute("SELECT day, rows, times FROM report_days WHERE day BETWEEN ? AND ?"
@@ -434,7 +432,7 @@ RECALLED_SQL = ("(transfers > 0 OR id IN (SELECT ticket_id FROM events WHERE day
                 " AND type = 'force_close' AND ticket_id IS NOT NULL))")
 
 
-def _first_calls(db: sqlite_utils.Database, day: str) -> dict:
+def _first_calls(db: Database, day: str) -> dict:
     """The first call of each ticket of `day` that may have been called more than once, through
     a transfer or a force-closed window (the tickets row keeps only the last call):
     id → (at, window, staff, service), or None if never called."""
@@ -457,7 +455,7 @@ def _first_calls(db: sqlite_utils.Database, day: str) -> dict:
     return found
 
 
-def _first_logins(db: sqlite_utils.Database, config: HallConfig, params: list) -> list[dict]:
+def _first_logins(db: Database, config: HallConfig, params: list) -> list[dict]:
     rows = db.execute(
         "SELECT day, staff_id, window, min(at) FROM events WHERE day BETWEEN ? AND ?"
         " AND type = 'login' AND window IS NOT NULL GROUP BY day, staff_id"
@@ -467,14 +465,14 @@ def _first_logins(db: sqlite_utils.Database, config: HallConfig, params: list) -
             for day, staff_id, window, at in rows]
 
 
-def _staff_names(db: sqlite_utils.Database, config: HallConfig) -> dict[str, str]:
+def _staff_names(db: Database, config: HallConfig) -> dict[str, str]:
     names = {s.id: s.name for s in config.staff}
     with contextlib.suppress(sqlite3.OperationalError):  # a database older than the table
         names.update(db.execute("SELECT id, name FROM staff").fetchall())
     return names
 
 
-def _assemble(db: sqlite_utils.Database, config: HallConfig, start: str, end: str, now: float,
+def _assemble(db: Database, config: HallConfig, start: str, end: str, now: float,
               buckets: dict, logins: list[dict]) -> dict:
     names = _staff_names(db, config)
     by_dim: dict[str, list] = defaultdict(list)

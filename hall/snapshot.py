@@ -10,13 +10,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from hall import estimate, policy
 from hall.config import HallConfig, Window
 from hall.hours import clock_text, hall_day, is_open, issuing_at, local_time
 from hall.staff import member as staff_member
-from hall.store import one, scalar
+from hall.store import Database, one, scalar
 
 RECENT_CALLS = 10
 
@@ -24,7 +22,7 @@ RECENT_CALLS = 10
 class View:
     """Read-only questions about the hall at one moment, answered from one transaction."""
 
-    def __init__(self, db: sqlite_utils.Database, config: HallConfig, now: float) -> None:
+    def __init__(self, db: Database, config: HallConfig, now: float) -> None:
         self.db = db
         self.config = config
         self.now = now

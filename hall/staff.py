@@ -7,10 +7,8 @@ restart. Login, tokens and the names shown at windows all read this table.
 
 from __future__ import annotations
 
-import sqlite_utils
-
 from hall.config import HallConfig, Staff
-from hall.store import one
+from hall.store import Database, one
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS staff (
@@ -25,7 +23,7 @@ CREATE TABLE IF NOT EXISTS staff (
 """
 
 
-def prepare(db: sqlite_utils.Database, config: HallConfig) -> None:
+def prepare(db: Database, config: HallConfig) -> None:
     """Create the table and insert the config's staff that it does not hold yet."""
     execute_script(db, SCHEMA)
     for s in config.staff:
@@ -33,14 +31,14 @@ def prepare(db: sqlite_utils.Database, config: HallConfig) -> None:
                    [s.id, s.name, s.role, s.pin_hash])
 
 
-def execute_script(db: sqlite_utils.Database, script: str) -> None:
+def execute_script(db: Database, script: str) -> None:
     """Run DDL inside the caller's transaction (executescript would commit it)."""
     for statement in script.split(";"):
         if statement.strip():
             db.execute(statement)
 
 
-def member(db: sqlite_utils.Database, staff_id: str | None,
+def member(db: Database, staff_id: str | None,
            active_only: bool = True) -> Staff | None:
     """The staff member `staff_id`; a disabled one only when `active_only` is False."""
     if not staff_id:
@@ -51,7 +49,7 @@ def member(db: sqlite_utils.Database, staff_id: str | None,
     return Staff(id=row["id"], name=row["name"], role=row["role"], pin_hash=row["pin_hash"])
 
 
-def listing(db: sqlite_utils.Database) -> list[dict]:
+def listing(db: Database) -> list[dict]:
     """Everyone, without PIN hashes, for the dashboard."""
     return [{"id": r["id"], "name": r["name"], "role": r["role"], "active": bool(r["active"])}
             for r in db.query("SELECT * FROM staff ORDER BY role != 'clerk', id")]

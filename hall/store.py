@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -142,6 +140,27 @@ CREATE TABLE IF NOT EXISTS settings (
 """
 
 
+class Database:
+    """One SQLite connection, asked two ways: `execute` (a cursor) and `query` (dicts).
+
+    The server needs no more than this. sqlite-utils' Database does the same and much more,
+    but importing it (click, dateutil, its plugin machinery) cost the server 13-17 MB of its
+    memory target of 80 MB; the tools and tests still use sqlite-utils where it helps.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def query(self, sql: str, params: Any = ()) -> Iterator[dict]:
+        cursor = self.conn.execute(sql, params)
+        names = [column[0] for column in cursor.description or ()]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+
 class Store:
     """One SQLite file; pooled connections; `write()` is one transaction."""
 
@@ -150,7 +169,7 @@ class Store:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._idle: list[sqlite_utils.Database] = []
+        self._idle: list[Database] = []
         self._idle_lock = threading.Lock()
         # Threads of this process queue here rather than spin in SQLite's busy handler;
         # busy_timeout still covers a second server process on the same file.
@@ -158,7 +177,7 @@ class Store:
         self.db.conn.executescript(SCHEMA)
 
     @property
-    def db(self) -> sqlite_utils.Database:
+    def db(self) -> Database:
         """The connection of the `read()` or `write()` block this thread is in; outside one,
         a connection lent to this thread for its life (for tools and tests: the server's
         code reads and writes in blocks, as its threads may live as long as a WebSocket)."""
@@ -170,17 +189,17 @@ class Store:
             lease = self._local.lease = _Lease(self._idle, self._idle_lock, self._connect)
         return lease.db
 
-    def _connect(self) -> sqlite_utils.Database:
+    def _connect(self) -> Database:
         # Never used by two threads at once (see _lent), so it may move between threads.
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=10,
                                check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-        return sqlite_utils.Database(conn)
+        return Database(conn)
 
     @contextmanager
-    def _lent(self) -> Iterator[tuple[sqlite_utils.Database, bool]]:
+    def _lent(self) -> Iterator[tuple[Database, bool]]:
         """A pooled connection for one block, and whether this block is the outermost.
 
         Lent per block, not per thread: a hundred devices on WebSockets are a hundred
@@ -203,7 +222,7 @@ class Store:
                 self._idle.append(db)
 
     @contextmanager
-    def write(self) -> Iterator[sqlite_utils.Database]:
+    def write(self) -> Iterator[Database]:
         """A write transaction: committed if the block ends normally, else rolled back."""
         with self._lent() as (db, outermost):
             if not outermost:
@@ -218,7 +237,7 @@ class Store:
                 db.execute("COMMIT")
 
     @contextmanager
-    def read(self) -> Iterator[sqlite_utils.Database]:
+    def read(self) -> Iterator[Database]:
         """A consistent read: every query in the block sees the same committed state (inside
         another block, that block's)."""
         with self._lent() as (db, outermost):
@@ -261,17 +280,17 @@ class _Lease:
                 self._idle.append(self.db)
 
 
-def one(db: sqlite_utils.Database, sql: str, params: Any = ()) -> dict | None:
+def one(db: Database, sql: str, params: Any = ()) -> dict | None:
     """The first row of a query as a dict, or None."""
     return next(iter(db.query(sql, params)), None)
 
 
-def scalar(db: sqlite_utils.Database, sql: str, params: Any = ()) -> Any:
+def scalar(db: Database, sql: str, params: Any = ()) -> Any:
     row = db.execute(sql, params).fetchone()
     return row[0] if row else None
 
 
-def insert(db: sqlite_utils.Database, table: str, row: dict) -> int:
+def insert(db: Database, table: str, row: dict) -> int:
     """INSERT one row; returns its rowid. Plain SQL: sqlite-utils' table.insert() reads the
     table's schema on every call, which costs more than the insert on the hot path."""
     columns = ", ".join(row)
@@ -280,7 +299,7 @@ def insert(db: sqlite_utils.Database, table: str, row: dict) -> int:
                       list(row.values())).lastrowid
 
 
-def update(db: sqlite_utils.Database, table: str, key: str, value: Any, changes: dict) -> None:
+def update(db: Database, table: str, key: str, value: Any, changes: dict) -> None:
     """UPDATE the row whose `key` column equals `value`."""
     assignments = ", ".join(f"{column} = ?" for column in changes)
     db.execute(f"UPDATE {table} SET {assignments} WHERE {key} = ?", [*changes.values(), value])

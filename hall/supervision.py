@@ -12,13 +12,11 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
 from hall import auth, reports, staff
 from hall.auth import Actor
 from hall.config import STAFF_ROLES, HallConfig
 from hall.errors import HallError, bad_request
-from hall.store import one, to_json
+from hall.store import Database, insert, one, to_json, update
 
 if TYPE_CHECKING:
     from hall.hall import Command, Hall
@@ -48,7 +46,7 @@ CREATE INDEX IF NOT EXISTS events_by_type ON events (type, day);
 """
 
 
-def prepare(db: sqlite_utils.Database, config: HallConfig) -> None:
+def prepare(db: Database, config: HallConfig) -> None:
     """At Hall start: the tables this module and the staff directory need."""
     staff.prepare(db, config)
     staff.execute_script(db, SCHEMA)
@@ -259,9 +257,9 @@ def record_callback(hall: Hall, actor: Actor, body: dict) -> dict:
     note = _optional_text(body, "note", NOTE_MAX)
 
     def run(cmd: Command) -> dict:
-        callback_id = cmd.db["callbacks"].insert({
+        callback_id = insert(cmd.db, "callbacks", {
             "window": number, "staff_id": actor.staff_id, "phone": phone, "name": name,
-            "note": note, "created_at": cmd.now}).last_pk
+            "note": note, "created_at": cmd.now})
         cmd.log("callback", window=number, staff_id=actor.staff_id, id=callback_id,
                 phone=mask_phone(phone))
         # Everyone connected hears this, the public display too: no contact data in it.
@@ -282,9 +280,9 @@ def callback_done(hall: Hall, actor: Actor, body: dict) -> dict:
         row = _callback_row(cmd, callback_id)
         if row["done_at"] is not None:
             raise HallError("wrong_state", "已处理 · Already done")
-        cmd.db["callbacks"].update(callback_id, {"done_at": cmd.now, "done_by": actor.staff_id,
-                                                 "phone": mask_phone(row["phone"]),
-                                                 "name": None})
+        update(cmd.db, "callbacks", "id", callback_id, {
+            "done_at": cmd.now, "done_by": actor.staff_id, "phone": mask_phone(row["phone"]),
+            "name": None})
         cmd.log("callback_done", window=row["window"], staff_id=actor.staff_id,
                 id=callback_id)
         cmd.notify("callback", {"id": callback_id, "window": row["window"], "done": True})
@@ -365,9 +363,9 @@ def add_staff(hall: Hall, actor: Actor, body: dict) -> dict:
     def run(cmd: Command) -> dict:
         if one(cmd.db, "SELECT 1 AS x FROM staff WHERE id = ?", [staff_id]):
             raise HallError("staff_exists", f"工号 {staff_id} 已存在 · {staff_id} exists")
-        cmd.db["staff"].insert({"id": staff_id, "name": name.strip(), "role": role,
-                                "pin_hash": pin_hash, "active": 1, "source": "dashboard",
-                                "changed_at": cmd.now})
+        insert(cmd.db, "staff", {"id": staff_id, "name": name.strip(), "role": role,
+                                 "pin_hash": pin_hash, "active": 1, "source": "dashboard",
+                                 "changed_at": cmd.now})
         cmd.log("staff_add", staff_id=staff_id, by=actor.staff_id, role=role,
                 name=name.strip())
         return _staff_event(cmd, staff_id)
@@ -385,7 +383,8 @@ def _set_active(active: bool) -> Callable[[Hall, Actor, dict], dict]:
         def run(cmd: Command) -> dict:
             row = _staff_row(cmd, staff_id)
             _may_manage_role(actor, row["role"])
-            cmd.db["staff"].update(staff_id, {"active": int(active), "changed_at": cmd.now})
+            update(cmd.db, "staff", "id", staff_id, {"active": int(active),
+                                                     "changed_at": cmd.now})
             if not active:  # their tokens stop working now, not at their next login
                 cmd.db.execute("UPDATE sessions SET ended_at = ? WHERE staff_id = ?"
                                " AND ended_at IS NULL", [cmd.now, staff_id])
@@ -406,7 +405,7 @@ def reset_pin(hall: Hall, actor: Actor, body: dict) -> dict:
     def run(cmd: Command) -> dict:
         row = _staff_row(cmd, staff_id)
         _may_manage_role(actor, row["role"])
-        cmd.db["staff"].update(staff_id, {"pin_hash": pin_hash, "changed_at": cmd.now})
+        update(cmd.db, "staff", "id", staff_id, {"pin_hash": pin_hash, "changed_at": cmd.now})
         cmd.db.execute("DELETE FROM pin_failures WHERE staff_id = ?", [staff_id])
         cmd.log("staff_pin", staff_id=staff_id, by=actor.staff_id)
         return _staff_event(cmd, staff_id)

@@ -11,6 +11,7 @@ from support import KIOSK, ServerProcess
 from hall import supervision
 from hall.errors import HallError
 from hall.reports import build_report
+from hall.store import one
 from web.commands import EXTRA_COMMANDS, run_command
 
 
@@ -77,7 +78,7 @@ def test_cancel_and_transfer_waiting_tickets(hall, actors, clock):
 
     cancelled = cmd(hall, actors["sup"], "cancel-ticket", ticket="a002", reason="客户离开")
     assert cancelled["ticket"]["status"] == "cancelled"
-    row = hall.store.db["tickets"].get(a2["id"])
+    row = one(hall.store.db, "SELECT * FROM tickets WHERE id = ?", [a2["id"]])
     assert row["closed_reason"] == "客户离开"
     refused("wrong_state", hall, actors["sup"], "cancel-ticket", ticket=a2["id"], reason="x")
     assert events(hall, "cancel")[0]["staff_id"] == "9001"
@@ -155,7 +156,7 @@ def test_callbacks_are_masked_and_the_number_goes_when_done(hall, actors):
 
     cmd(hall, actors["sup"], "callback-done", id=out["id"])
     assert [c["id"] for c in supervision.dashboard(hall, actors["sup"])["callbacks"]] != [out["id"]]
-    row = hall.store.db["callbacks"].get(out["id"])
+    row = one(hall.store.db, "SELECT * FROM callbacks WHERE id = ?", [out["id"]])
     assert (row["phone"], row["name"], row["done_by"]) == ("138****5678", None, "9001")
     refused("wrong_state", hall, actors["sup"], "callback-done", id=out["id"])
 
