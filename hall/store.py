@@ -62,8 +62,17 @@ CREATE TABLE IF NOT EXISTS tickets (
     closed_reason TEXT,
     UNIQUE (day, number)
 );
-CREATE INDEX IF NOT EXISTS tickets_waiting ON tickets (status, service);
+DROP INDEX IF EXISTS tickets_waiting;  -- replaced by the two partial indexes below
+-- The waiting tickets in issue order, without reading the tickets of every day before.
+CREATE INDEX IF NOT EXISTS tickets_waiting_list ON tickets (id) WHERE status = 'waiting';
 CREATE INDEX IF NOT EXISTS tickets_by_day ON tickets (day);
+-- How many wait, and how many are ahead of a ticket, read from this index alone; it holds the
+-- waiting tickets only, so it stays small however busy the day.
+CREATE INDEX IF NOT EXISTS tickets_queue ON tickets (service, target_window, priority,
+    issued_at, id) WHERE status = 'waiting';
+-- A service's latest handling times (the wait estimate) without reading the whole day.
+CREATE INDEX IF NOT EXISTS tickets_done ON tickets (service, day, finished_at)
+    WHERE status = 'done';
 
 CREATE TABLE IF NOT EXISTS windows (
     number INTEGER PRIMARY KEY,
