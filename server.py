@@ -64,14 +64,15 @@ def _serve(argv: list[str]) -> int:
         return 2
 
     from web.app import create_app, start_ticker  # the web stack only when serving
+    from web.serving import limit_malloc_arenas, serve
 
+    limit_malloc_arenas()  # before the first thread
     hall = Hall(config, Store(args.db))
     app, socketio = create_app(hall, message_queue=args.message_queue)
     start_ticker(socketio, hall)
     start_upkeep(app, hall, args)  # nightly backups; systemd READY/WATCHDOG when under systemd
     _print_welcome(config, args)
-    socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True,
-                 log_output=False)
+    serve(app, args.host, args.port)
     return 0
 
 
