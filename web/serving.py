@@ -20,9 +20,17 @@ import socket
 import threading
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 KEEP_IDLE = 16  # threads kept waiting for requests; more are started when needed
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """No line per request: journald on an SD card is no place for a hall's every tap (and
+    Werkzeug formats the line even when its logger would drop it). Errors are still logged."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 class PooledWSGIServer(BaseWSGIServer):
@@ -64,7 +72,7 @@ class PooledWSGIServer(BaseWSGIServer):
 
 def serve(app: Any, host: str, port: int) -> None:
     """Serve `app` (the Flask app with Flask-SocketIO's middleware) until the process ends."""
-    server = PooledWSGIServer(host, port, app)
+    server = PooledWSGIServer(host, port, app, handler=QuietRequestHandler)
     server.serve_forever()
 
 
