@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from hall.auth import hash_pin
+from hall.backup import DEFAULT_AT, DEFAULT_KEEP
 from hall.config import ConfigError, HallConfig, load_config
 from hall.hall import Hall
 from hall.store import Store
@@ -52,8 +53,7 @@ def _serve(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--message-queue", help="redis://HOST:6379 to share events between "
                         "several server processes")
-    from web.health import add_server_options, start_upkeep
-    add_server_options(parser)  # nightly backups
+    add_backup_options(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in journald
@@ -63,7 +63,9 @@ def _serve(argv: list[str]) -> int:
         print(f"config error: {error}", file=sys.stderr)
         return 2
 
+    _leave_out_unused_libraries(args.message_queue)
     from web.app import create_app, start_ticker  # the web stack only when serving
+    from web.health import start_upkeep
     from web.serving import limit_malloc_arenas, serve
 
     limit_malloc_arenas()  # before the first thread
@@ -74,6 +76,31 @@ def _serve(argv: list[str]) -> int:
     _print_welcome(config, args)
     serve(app, args.host, args.port)
     return 0
+
+
+def add_backup_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("backups")
+    group.add_argument("--backup-dir", help="where the nightly backups go "
+                       "(default: backups/ beside the database)")
+    group.add_argument("--backup-keep", type=int, default=DEFAULT_KEEP,
+                       help=f"how many nightly backups to keep ({DEFAULT_KEEP})")
+    group.add_argument("--backup-at", default=DEFAULT_AT,
+                       help=f"hall time of the nightly backup, HH:MM ({DEFAULT_AT}); "
+                       "'off' for none")
+
+
+# Imported by python-socketio and engine.io whenever they are installed, all optional to them:
+# the Socket.IO client's transports (the devices use them; the server never does) and Redis
+# (only for --message-queue). Together 12 MB of the server's memory target of 80 MB.
+CLIENT_ONLY_LIBRARIES = ("requests", "websocket")
+
+
+def _leave_out_unused_libraries(message_queue: str | None) -> None:
+    """Make the imports of libraries this process will not use fail, as if they were not
+    installed (a None entry in sys.modules does that), before the web stack is imported."""
+    unused = CLIENT_ONLY_LIBRARIES + (() if message_queue else ("redis",))
+    for name in unused:
+        sys.modules.setdefault(name, None)
 
 
 def _print_welcome(config: HallConfig, args: argparse.Namespace) -> None:

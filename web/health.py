@@ -22,7 +22,7 @@ from flask import Flask, Response, jsonify, request
 from flask_socketio import SocketIO
 
 from hall.auth import VIEWER, Actor
-from hall.backup import DEFAULT_AT, DEFAULT_KEEP, NightlyBackup
+from hall.backup import NightlyBackup
 from hall.errors import HallError
 from hall.hall import Hall
 from web import watchdog
@@ -112,17 +112,6 @@ def _bearer_actor(hall: Hall) -> Actor:
 
 
 # -- started by server.py ------------------------------------------------------------------------
-def add_server_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("backups")
-    group.add_argument("--backup-dir", help="where the nightly backups go "
-                       "(default: backups/ beside the database)")
-    group.add_argument("--backup-keep", type=int, default=DEFAULT_KEEP,
-                       help=f"how many nightly backups to keep ({DEFAULT_KEEP})")
-    group.add_argument("--backup-at", default=DEFAULT_AT,
-                       help=f"hall time of the nightly backup, HH:MM ({DEFAULT_AT}); "
-                       "'off' for none")
-
-
 def start_upkeep(app: Flask, hall: Hall, args: argparse.Namespace) -> None:
     """The nightly backup thread, and the systemd watchdog when run by systemd."""
     upkeep = app.extensions.setdefault("hallq_upkeep", {})
