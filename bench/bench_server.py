@@ -122,14 +122,14 @@ def fifty_window_hall(path: Path) -> Path:
     return path
 
 
-def display_process(url: str, arrivals: multiprocessing.Queue) -> None:
-    """One lobby display in a process of its own, as on its own Pi: reports each call's
+def device_process(url: str, token: str, arrivals: multiprocessing.Queue) -> None:
+    """One device in a process of its own, as on its own Pi. A display reports each call's
     arrival time (the wall clock is shared by the processes of one machine)."""
     def on_event(name: str, payload: dict) -> None:
-        if name == "called":
+        if name == "called" and token == DISPLAY:
             arrivals.put((payload["number"], time.time()))
 
-    live = LiveHall(url, token=DISPLAY, on_event=on_event)
+    live = LiveHall(url, token=token, on_event=on_event)
     live.start()
     live.wait_for_state(30)
     arrivals.put(("ready", time.time()))
@@ -140,55 +140,55 @@ def bench_fanout(workdir: Path, calls: int) -> None:
     server = ServerProcess(workdir / "fanout.db",
                            config=fifty_window_hall(workdir / "fifty.toml")).start()
     received: dict[str, list[float]] = {}
+    arrived = threading.Condition()
     spawn = multiprocessing.get_context("spawn")
     arrivals = spawn.Queue()
-    displays = [spawn.Process(target=display_process, args=(server.url, arrivals), daemon=True)
-                for _ in range(10)]
+    displays = [spawn.Process(target=device_process, args=(server.url, DISPLAY, arrivals),
+                              daemon=True) for _ in range(10)]
+    kiosks = [spawn.Process(target=device_process, args=(server.url, KIOSK, arrivals),
+                            daemon=True) for _ in range(5)]
 
     def collect() -> None:
         while True:
             number, at = arrivals.get()
-            received.setdefault(number, []).append(at)
+            with arrived:
+                received.setdefault(number, []).append(at)
+                arrived.notify_all()
 
-    kiosks = [LiveHall(server.url, token=KIOSK) for _ in range(5)]
+    def wait_for_all(number: str, timeout: float, count: int = 10) -> list[float]:
+        """Sleeps until the displays report (no polling: the bench shares the two cores)."""
+        with arrived:
+            arrived.wait_for(lambda: len(received.get(number, [])) >= count, timeout)
+            return list(received.get(number, []))
+
     try:
-        for display in displays:
-            display.start()
-        threading.Thread(target=collect, daemon=True).start()
-        for device in kiosks:
+        for device in displays + kiosks:
             device.start()
-        for device in kiosks:
-            device.wait_for_state()
-        deadline = time.monotonic() + 60
-        while len(received.get("ready", [])) < len(displays) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        threading.Thread(target=collect, daemon=True).start()
+        wait_for_all("ready", 60, count=len(displays) + len(kiosks))
         boss = server.login("9001", "9999")
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {boss}"
         for n in range(1, 51):
             session.post(f"{server.url}/api/v1/windows/{n}/open")
-        for i in range(calls):
-            kiosks[i % 5].command("issue", service="pay")
+        for _ in range(calls):
+            server.issue("pay")
         to_all, to_each = [], []
         pay_windows = [n for n in range(1, 51) if n not in (3, 5)]  # 3 and 5 serve no payments
         for i in range(calls):
             window = pay_windows[i % len(pay_windows)]
             session.post(f"{server.url}/api/v1/windows/{window}/finish")
+            time.sleep(0.05)  # a clerk calls the next a moment after finishing, not at once
             started = time.time()
             r = session.post(f"{server.url}/api/v1/windows/{window}/call-next")
             number = r.json()["ticket"]["number"]
-            deadline = time.monotonic() + 5
-            while len(received.get(number, [])) < len(displays) and time.monotonic() < deadline:
-                time.sleep(0.0005)
-            times = received.get(number, [])
+            times = wait_for_all(number, 5)
             to_each += [t - started for t in times]
             to_all.append(max(times) - started)
             time.sleep(0.01)
     finally:
-        for device in kiosks:
-            device.stop()
-        for display in displays:
-            display.terminate()
+        for device in displays + kiosks:
+            device.terminate()
         server.stop()
     print(f"Call fan-out: call-next request → `called` at 10 displays, each in its own process "
           f"(50 windows, 5 kiosks), {calls} calls")
