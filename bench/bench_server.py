@@ -136,7 +136,7 @@ def device_process(url: str, token: str, arrivals: multiprocessing.Queue) -> Non
     threading.Event().wait()  # until the parent terminates the process
 
 
-def bench_fanout(workdir: Path, calls: int) -> None:
+def bench_fanout(workdir: Path, calls: int, display_count: int = 10, kiosk_count: int = 5) -> None:
     server = ServerProcess(workdir / "fanout.db",
                            config=fifty_window_hall(workdir / "fifty.toml")).start()
     received: dict[str, list[float]] = {}
@@ -144,9 +144,9 @@ def bench_fanout(workdir: Path, calls: int) -> None:
     spawn = multiprocessing.get_context("spawn")
     arrivals = spawn.Queue()
     displays = [spawn.Process(target=device_process, args=(server.url, DISPLAY, arrivals),
-                              daemon=True) for _ in range(10)]
+                              daemon=True) for _ in range(display_count)]
     kiosks = [spawn.Process(target=device_process, args=(server.url, KIOSK, arrivals),
-                            daemon=True) for _ in range(5)]
+                            daemon=True) for _ in range(kiosk_count)]
 
     def collect() -> None:
         while True:
@@ -155,7 +155,7 @@ def bench_fanout(workdir: Path, calls: int) -> None:
                 received.setdefault(number, []).append(at)
                 arrived.notify_all()
 
-    def wait_for_all(number: str, timeout: float, count: int = 10) -> list[float]:
+    def wait_for_all(number: str, timeout: float, count: int = display_count) -> list[float]:
         """Sleeps until the displays report (no polling: the bench shares the two cores)."""
         with arrived:
             arrived.wait_for(lambda: len(received.get(number, [])) >= count, timeout)
@@ -190,8 +190,8 @@ def bench_fanout(workdir: Path, calls: int) -> None:
         for device in displays + kiosks:
             device.terminate()
         server.stop()
-    print(f"Call fan-out: call-next request → `called` at 10 displays, each in its own process "
-          f"(50 windows, 5 kiosks), {calls} calls")
+    print(f"Call fan-out: call-next request → `called` at {display_count} displays, each in its "
+          f"own process (50 windows, {kiosk_count} kiosks), {calls} calls")
     print(f"  at every display: p50 {ms(percentile(to_all, 50))}, p99 {ms(percentile(to_all, 99))}")
     print(f"  at each display : p50 {ms(percentile(to_each, 50))}, "
           f"p99 {ms(percentile(to_each, 99))}")
@@ -231,13 +231,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     parser.add_argument("--only", choices=["issue", "fanout", "rss"], help="one benchmark")
+    parser.add_argument("--displays", type=int, default=10,
+                        help="fan-out: display processes (10 in the target)")
+    parser.add_argument("--kiosks", type=int, default=5,
+                        help="fan-out: kiosk processes (5 in the target)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.only in (None, "issue"):
             bench_issue(workdir, 400 if args.quick else 2000)
         if args.only in (None, "fanout"):
-            bench_fanout(workdir, 50 if args.quick else 300)
+            bench_fanout(workdir, 50 if args.quick else 300, args.displays, args.kiosks)
         if args.only in (None, "rss"):
             bench_rss(workdir)
 
