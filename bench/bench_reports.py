@@ -98,8 +98,7 @@ def generate(store: Store, tickets: int, days: int, first: date, seed: int = 7) 
             ticket_rows.append((tid, f"p{tid}", iso, number, service, service, "normal", status,
                                 issued, called, started, finished, window if called else None,
                                 clerk if called else None, transfers))
-    db = store.db
-    with store.write():
+    with store.write() as db:
         db.conn.executemany(
             "INSERT INTO tickets (id, public_id, day, number, service, issued_service, priority,"
             " status, issued_at, called_at, started_at, finished_at, window, staff_id,"
