@@ -40,7 +40,7 @@ from array import array
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hall.config import HallConfig
 from hall.store import Database, Store
@@ -49,12 +49,21 @@ MAX_DAYS = 400
 LEVELS = (5, 4, 3, 2, 1)
 LEVEL_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 DIMENSIONS = ("total", "service", "window", "clerk", "hour", "day")
+DEFAULT_TARGET_S = 20 * 60.0  # the target of a service no longer in the config
 
 
 # A bucket's counters, by position (a list merges faster than attributes).
 ISSUED, SERVED, NO_SHOW, TRANSFERRED, CANCELLED, EXPIRED, WITHIN, AWAY, OVERDUE, AWAY_S = range(10)
 RATED_1 = 10  # counters 10..14: ratings with score 1..5
 N_COUNTERS = 15
+
+
+# Waiting and handling times leave SQLite as whole numbers of ticks of 2**-22 s: JSON reads
+# whole numbers several times faster than decimals, and nothing is lost, since a timestamp from
+# 2004 on is a multiple of 2**-22 s (so is the difference of two) and scaling by a power of two
+# is exact.
+TICKS_PER_S = 4194304
+SECONDS_PER_TICK = 1 / TICKS_PER_S
 
 
 class Bucket:
@@ -162,6 +171,14 @@ class _Hours:
 Leaf = tuple  # (service, window, clerk, hour): where one ticket, call, away, rating counts
 
 
+class Day(NamedTuple):
+    """One hall day read from the database: its leaves, and what says whether it is over."""
+
+    leaves: dict[Leaf, Bucket]
+    open_items: int  # tickets still waiting or at a window, away periods not ended
+    last_finish: float  # of the day's last served ticket (0 if none)
+
+
 def build_report(store: Store, config: HallConfig, start: str, end: str, now: float) -> dict:
     """Every figure for the hall days `start`..`end` (inclusive, YYYY-MM-DD).
 
@@ -208,13 +225,30 @@ def _roll_up(leaves: dict[Leaf, Bucket]) -> dict[tuple, Bucket]:
     return dict(rows)
 
 
-def collect(db: Database, config: HallConfig, day: str,
-            now: float) -> dict[Leaf, Bucket]:
+def collect(db: Database, config: HallConfig, day: str, now: float) -> dict[Leaf, Bucket]:
     """The raw figures of one hall day, by leaf (service, window, clerk, hour)."""
+    return _read_day(db, config, day, now).leaves
+
+
+def _read_day(db: Database, config: HallConfig, day: str, now: float) -> Day:
+    """One hall day's leaves, and whether it is over."""
     offset = _fixed_offset(config, day)
     if offset is None:  # a daylight-saving change that day: the hour is found ticket by ticket
-        return collect_rows(db, config, day, now)
-    return collect_grouped(db, config, day, now, offset)
+        return _read_rows(db, config, day, now)
+    return _read_grouped(db, config, day, now, offset)
+
+
+def collect_grouped(db: Database, config: HallConfig, day: str, now: float,
+                    offset: int) -> dict[Leaf, Bucket]:
+    """The raw figures of one hall day, by leaf (service, window, clerk, hour), with SQLite
+    doing the grouping."""
+    return _read_grouped(db, config, day, now, offset).leaves
+
+
+def collect_rows(db: Database, config: HallConfig, day: str,
+                 now: float) -> dict[Leaf, Bucket]:
+    """The raw figures of one hall day, by leaf, reading ticket by ticket."""
+    return _read_rows(db, config, day, now).leaves
 
 
 def _fixed_offset(config: HallConfig, day: str) -> int | None:
@@ -226,113 +260,165 @@ def _fixed_offset(config: HallConfig, day: str) -> int | None:
     return int(offsets.pop().total_seconds()) if len(offsets) == 1 else None
 
 
-def collect_grouped(db: Database, config: HallConfig, day: str, now: float,
-                    offset: int) -> dict[Leaf, Bucket]:
-    """`collect_rows`, with SQLite doing the grouping: a few hundred rows per day come back
-    instead of one per ticket (times as JSON arrays, which Python parses in C)."""
+# A ticket "moved" if the tickets row alone does not tell its first call or where it was issued:
+# transferred, or sent back to the queue by a force-closed window (the row keeps only the last
+# call). The few that did are read one by one, with their events.
+MOVED_SQL = "(transfers > 0 OR issued_service <> service OR id IN ({force_closed}))"
+
+
+def _force_closed(db: Database, day: str) -> list[int]:
+    """The tickets of `day` or later sent back to the queue by a force-close (a rare event).
+    Their ids go into the SQL as a list: a subquery would be looked up for every ticket."""
+    return [r[0] for r in db.execute(
+        "SELECT ticket_id FROM events WHERE type = 'force_close' AND day >= ?"
+        " AND ticket_id IS NOT NULL", [day])]
+
+
+# One row per leaf of the day's tickets: a few hundred rows, with the times as text lists.
+GROUPED_SQL = """
+SELECT service, window, staff_id, {hour},
+    count(*), sum(status = 'done'), sum(status = 'no_show'),
+    sum(status = 'cancelled'), sum(status = 'expired'),
+    sum(status IN ('waiting', 'called', 'serving')),
+    max(finished_at) FILTER (WHERE status = 'done'),
+    group_concat(CAST((called_at - issued_at) * {ticks} AS INTEGER))
+        FILTER (WHERE called_at IS NOT NULL AND NOT moved),
+    group_concat(CAST((finished_at - coalesce(started_at, called_at)) * {ticks} AS INTEGER))
+        FILTER (WHERE status = 'done'),
+    group_concat(id) FILTER (WHERE moved)
+FROM (SELECT *, {moved} AS moved FROM tickets WHERE day = ?1)
+GROUP BY 1, 2, 3, 4
+"""
+
+
+def _hour_sql(column: str, offset: int) -> str:
+    return f"(CAST(({column} + {int(offset)}) / 3600 AS INTEGER) % 24)"
+
+
+def _read_grouped(db: Database, config: HallConfig, day: str, now: float,
+                  offset: int) -> Day:
+    """`_read_rows`, with SQLite doing the grouping: a few hundred rows come back instead of
+    one per ticket, their times parsed in one go."""
     leaves: dict[Leaf, Bucket] = defaultdict(Bucket)
-
-    def hour(column: str) -> str:
-        return f"(CAST(({column} + {int(offset)}) / 3600 AS INTEGER) % 24)"
-
-    for service, h, n in db.execute(
-            f"SELECT issued_service, {hour('issued_at')}, count(*) FROM tickets WHERE day = ?"
-            " GROUP BY 1, 2", [day]):
-        leaves[(service, None, None, h)].c[ISSUED] += n
-    for service, window, staff_id, h, served, no_show, handles in db.execute(
-            f"SELECT service, window, staff_id, {hour('issued_at')}, sum(status = 'done'),"
-            " sum(status = 'no_show'), json_group_array(finished_at - coalesce(started_at,"
-            " called_at)) FILTER (WHERE status = 'done') FROM tickets"
-            " WHERE day = ? AND status IN ('done', 'no_show') GROUP BY 1, 2, 3, 4", [day]):
-        b = leaves[(service, window, staff_id, h)]
-        b.c[SERVED] += served
-        b.c[NO_SHOW] += no_show
-        b.handles += json.loads(handles)
-    for service, h, cancelled, expired in db.execute(
-            f"SELECT service, {hour('issued_at')}, sum(status = 'cancelled'),"
-            " sum(status = 'expired') FROM tickets WHERE day = ?"
-            " AND status IN ('cancelled', 'expired') GROUP BY 1, 2", [day]):
-        b = leaves[(service, None, None, h)]
-        b.c[CANCELLED] += cancelled
-        b.c[EXPIRED] += expired
-
-    # Waits: a ticket called once has its first call in its row; the few others, in the log.
-    targets = [(s.id, s.target_wait_minutes * 60) for s in config.services]
-    target_sql = "CASE service " + " ".join("WHEN ? THEN ?" for _ in targets) + " ELSE 1200 END"
-    for service, window, staff_id, h, waits, within in db.execute(
-            f"SELECT service, window, staff_id, {hour('issued_at')},"
-            " json_group_array(called_at - issued_at),"
-            f" sum(called_at - issued_at <= {target_sql}) FROM tickets"
-            f" WHERE day = ? AND called_at IS NOT NULL AND NOT {RECALLED_SQL}"
-            " GROUP BY 1, 2, 3, 4", [*(v for t in targets for v in t), day, day]):
-        b = leaves[(service, window, staff_id, h)]
-        b.waits += json.loads(waits)
-        b.c[WITHIN] += within
+    limits = _wait_limits(config)
+    moved_sql = MOVED_SQL.format(force_closed=",".join(map(str, _force_closed(db, day))))
+    rows = db.execute(GROUPED_SQL.format(hour=_hour_sql("issued_at", offset), moved=moved_sql,
+                                         ticks=TICKS_PER_S), [day]).fetchall()
+    lists = iter(json.loads("[" + ",".join(f"[{text or ''}]" for row in rows for text in row[11:])
+                            + "]"))
+    moved: list[int] = []
+    open_items, last_finish = 0, 0.0
+    for row, wait_ticks, handle_ticks, moved_ids in zip(rows, lists, lists, lists, strict=True):
+        service, window, staff_id, hour, count, served, no_show, cancelled, expired = row[:9]
+        issued = count - len(moved_ids)  # the moved ones count where they were issued
+        if issued or cancelled or expired:
+            c = leaves[(service, None, None, hour)].c
+            c[ISSUED] += issued
+            c[CANCELLED] += cancelled
+            c[EXPIRED] += expired
+        if served or no_show or wait_ticks:
+            b = leaves[(service, window, staff_id, hour)]
+            b.c[SERVED] += served
+            b.c[NO_SHOW] += no_show
+            waits = list(map(SECONDS_PER_TICK.__mul__, wait_ticks))
+            b.c[WITHIN] += sum(map(limits.get(service, DEFAULT_TARGET_S).__ge__, waits))
+            b.waits += waits
+            b.handles += map(SECONDS_PER_TICK.__mul__, handle_ticks)
+        moved += moved_ids
+        open_items += row[9]
+        last_finish = max(last_finish, row[10] or 0)
     hours = _Hours(config)
-    target_of = dict(targets)
-    recalled = _first_calls(db, day)
-    for tid, issued_at in db.execute(
-            f"SELECT id, issued_at FROM tickets WHERE day = ? AND {RECALLED_SQL}", [day, day]):
-        call = recalled.get(tid)
-        if call is not None:
-            waited = call[0] - issued_at
-            b = leaves[(call[3], call[1], call[2], hours(issued_at))]
-            b.waits.append(waited)
-            b.c[WITHIN] += waited <= target_of.get(call[3], 20 * 60)
-    _collect_events(db, config, day, now, leaves, hours, hour)
-    return dict(leaves)
+    _add_moved(db, leaves, moved, hours, limits)
+    open_items += _add_away(db, config, day, now, leaves, hours)
+    _add_ratings(db, day, leaves, hours, lambda column: _hour_sql(column, offset))
+    return Day(dict(leaves), open_items, last_finish)
 
 
-def collect_rows(db: Database, config: HallConfig, day: str,
-                 now: float) -> dict[Leaf, Bucket]:
+def _read_rows(db: Database, config: HallConfig, day: str, now: float) -> Day:
     """The raw figures of one hall day, by leaf, reading ticket by ticket."""
     leaves: dict[Leaf, Bucket] = defaultdict(Bucket)
     hours = _Hours(config)
-    targets = {s.id: s.target_wait_minutes * 60 for s in config.services}
-    tickets = db.execute(
-        "SELECT id, issued_service, service, status, issued_at, called_at, started_at,"
-        " finished_at, window, staff_id FROM tickets WHERE day = ?", [day]).fetchall()
-    recalled = _first_calls(db, day)
+    limits = _wait_limits(config)
+    force_closed = set(_force_closed(db, day))
+    moved: list[int] = []
+    open_items, last_finish = 0, 0.0
     for (tid, issued_service, service, status, issued_at, called_at, started_at, finished_at,
-         window, staff_id) in tickets:
+         window, staff_id, transfers) in db.execute(
+            "SELECT id, issued_service, service, status, issued_at, called_at, started_at,"
+            " finished_at, window, staff_id, transfers FROM tickets WHERE day = ?", [day]):
         hour = hours(issued_at)
-        leaves[(issued_service, None, None, hour)].c[ISSUED] += 1
         if status == "done":
             b = leaves[(service, window, staff_id, hour)]
             b.c[SERVED] += 1
             b.handles.append(finished_at - (started_at or called_at))
+            last_finish = max(last_finish, finished_at)
         elif status == "no_show":
             leaves[(service, window, staff_id, hour)].c[NO_SHOW] += 1
         elif status == "cancelled":
             leaves[(service, None, None, hour)].c[CANCELLED] += 1
         elif status == "expired":
             leaves[(service, None, None, hour)].c[EXPIRED] += 1
-        if tid in recalled:
-            call = recalled[tid]
         else:
-            call = (called_at, window, staff_id, service) if called_at is not None else None
-        if call is not None:
-            waited = call[0] - issued_at
-            b = leaves[(call[3], call[1], call[2], hour)]
+            open_items += 1
+        if transfers > 0 or issued_service != service or tid in force_closed:
+            moved.append(tid)
+            continue
+        leaves[(service, None, None, hour)].c[ISSUED] += 1
+        if called_at is not None:
+            waited = called_at - issued_at
+            b = leaves[(service, window, staff_id, hour)]
             b.waits.append(waited)
-            b.c[WITHIN] += waited <= targets.get(call[3], 20 * 60)
+            b.c[WITHIN] += waited <= limits.get(service, DEFAULT_TARGET_S)
+    _add_moved(db, leaves, moved, hours, limits)
+    open_items += _add_away(db, config, day, now, leaves, hours)
+    _add_ratings(db, day, leaves, hours)
+    return Day(dict(leaves), open_items, last_finish)
 
-    _collect_events(db, config, day, now, leaves, hours)
-    return dict(leaves)
+
+def _wait_limits(config: HallConfig) -> dict[str, float]:
+    return {s.id: float(s.target_wait_minutes * 60) for s in config.services}
 
 
-def _collect_events(db: Database, config: HallConfig, day: str, now: float,
-                    leaves: dict, hours: _Hours, hour_sql: Any = None) -> None:
-    """Transfers, away periods and ratings of `day` into `leaves` (a few hundred rows)."""
-    for window, staff_id, from_service, issued_at in db.execute(
-            "SELECT e.window, e.staff_id, json_extract(e.data, '$.from_service'), t.issued_at"
-            " FROM events e CROSS JOIN tickets t ON t.id = e.ticket_id"  # CROSS: events first
-            " WHERE e.type = 'transfer' AND e.day >= ? AND t.day = ?", [day, day]):
-        leaves[(from_service, window, staff_id, hours(issued_at))].c[TRANSFERRED] += 1
+def _add_moved(db: Database, leaves: dict, ids: list[int], hours: _Hours,
+               limits: dict[str, float]) -> None:
+    """Issue, first call and transfers of the tickets that moved, from their events."""
+    tickets: dict[int, tuple] = {}
+    events: list[tuple] = []
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        tickets.update((tid, (issued_at, issued_service)) for tid, issued_at, issued_service
+                       in db.execute("SELECT id, issued_at, issued_service FROM tickets"
+                                     f" WHERE id IN ({marks})", chunk))
+        # `+type` keeps the planner on the ticket index (a few rows), not the type index.
+        events += db.execute(
+            "SELECT ticket_id, type, at, window, staff_id, json_extract(data,"
+            " CASE type WHEN 'call' THEN '$.service' ELSE '$.from_service' END) FROM events"
+            f" WHERE +type IN ('call', 'transfer') AND ticket_id IN ({marks})", chunk)
+    first_calls: dict[int, tuple] = {}
+    for tid, kind, at, window, staff_id, service in events:
+        if kind == "transfer":  # `service` is the one it left
+            leaves[(service, window, staff_id, hours(tickets[tid][0]))].c[TRANSFERRED] += 1
+        elif tid not in first_calls or at < first_calls[tid][0]:
+            first_calls[tid] = (at, window, staff_id, service)
+    for tid, (issued_at, issued_service) in tickets.items():
+        hour = hours(issued_at)
+        leaves[(issued_service, None, None, hour)].c[ISSUED] += 1
+        call = first_calls.get(tid)
+        if call is not None:  # else never called yet
+            at, window, staff_id, service = call
+            b = leaves[(service, window, staff_id, hour)]
+            b.waits.append(at - issued_at)
+            b.c[WITHIN] += at - issued_at <= limits.get(service, DEFAULT_TARGET_S)
 
+
+def _add_away(db: Database, config: HallConfig, day: str, now: float,
+              leaves: dict, hours: _Hours) -> int:
+    """The away periods begun on `day`; returns how many are still open."""
     begin = datetime.combine(date.fromisoformat(day), time(), config.tz).timestamp()
     end = datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(),
                            config.tz).timestamp()
+    still_open = 0
     for window, staff_id, started_at, ended_at, overdue in db.execute(
             "SELECT window, staff_id, started_at, ended_at, overdue FROM away_periods"
             " WHERE started_at >= ? AND started_at < ?", [begin, end]):
@@ -340,17 +426,35 @@ def _collect_events(db: Database, config: HallConfig, day: str, now: float,
         b.c[AWAY] += 1
         b.c[AWAY_S] += (ended_at if ended_at is not None else max(now, started_at)) - started_at
         b.c[OVERDUE] += overdue
+        still_open += ended_at is None
+    return still_open
 
-    if hour_sql is not None:  # grouped in SQLite
-        for service, window, staff_id, hour, score, n in db.execute(
-                f"SELECT t.service, r.window, r.staff_id, {hour_sql('r.at')}, r.score, count(*)"
-                " FROM ratings r JOIN tickets t ON t.id = r.ticket_id WHERE t.day = ?"
-                " GROUP BY 1, 2, 3, 4, 5", [day]):
-            leaves[(service, window, staff_id, hour)].c[RATED_1 + score - 1] += n
+
+# The day's ratings, found from the ratings side: their key is the ticket's id, and a day's
+# tickets have ids in one range (so a day's thousands of unrated tickets are not visited).
+RATINGS_SQL = """
+SELECT t.service, r.window, r.staff_id, {hour}, {scores}
+FROM ratings r CROSS JOIN tickets t ON t.id = r.ticket_id
+WHERE r.ticket_id BETWEEN (SELECT min(id) FROM tickets WHERE day = ?1)
+    AND (SELECT max(id) FROM tickets WHERE day = ?1) AND t.day = ?1
+"""
+
+
+SCORE_COUNTS = ", ".join(f"count(*) FILTER (WHERE r.score = {s})" for s in range(1, 6))
+
+
+def _add_ratings(db: Database, day: str, leaves: dict, hours: _Hours,
+                 hour_sql: Any = None) -> None:
+    """The ratings of `day`'s tickets, grouped in SQLite if `hour_sql` is given."""
+    if hour_sql is not None:
+        for service, window, staff_id, hour, *counts in db.execute(
+                RATINGS_SQL.format(hour=hour_sql("r.at"), scores=SCORE_COUNTS)
+                + " GROUP BY 1, 2, 3, 4", [day]):
+            c = leaves[(service, window, staff_id, hour)].c
+            c[RATED_1:RATED_1 + 5] = map(operator.add, c[RATED_1:RATED_1 + 5], counts)
         return
-    for score, window, staff_id, at, service in db.execute(
-            "SELECT r.score, r.window, r.staff_id, r.at, t.service FROM ratings r"
-            " JOIN tickets t ON t.id = r.ticket_id WHERE t.day = ?", [day]):
+    for service, window, staff_id, at, score in db.execute(
+            RATINGS_SQL.format(hour="r.at", scores="r.score"), [day]):
         leaves[(service, window, staff_id, hours(at))].c[RATED_1 + score - 1] += 1
 
 
@@ -426,33 +530,6 @@ def _store_days(store: Store, days: list[tuple[str, dict]], stamp: str) -> None:
             db.execute("INSERT OR REPLACE INTO report_days (day, stamp, rows, times)"
                        " VALUES (?, ?, ?, ?)",
                        [day, stamp, json.dumps(index, ensure_ascii=False), values.tobytes()])
-
-
-RECALLED_SQL = ("(transfers > 0 OR id IN (SELECT ticket_id FROM events WHERE day >= ?"
-                " AND type = 'force_close' AND ticket_id IS NOT NULL))")
-
-
-def _first_calls(db: Database, day: str) -> dict:
-    """The first call of each ticket of `day` that may have been called more than once, through
-    a transfer or a force-closed window (the tickets row keeps only the last call):
-    id → (at, window, staff, service), or None if never called."""
-    ids = {r[0] for r in db.execute(f"SELECT id FROM tickets WHERE day = ? AND {RECALLED_SQL}",
-                                    [day, day])}
-    found: dict[int, tuple | None] = {}
-    ordered = sorted(ids)
-    for i in range(0, len(ordered), 500):
-        chunk = ordered[i:i + 500]
-        marks = ",".join("?" * len(chunk))
-        # SQLite's bare columns beside min() come from the row that holds the minimum;
-        # `+type` keeps the planner on the ticket index (a few rows), not the type index.
-        for tid, at, window, staff_id, service in db.execute(
-                "SELECT ticket_id, min(at), window, staff_id, json_extract(data, '$.service')"
-                f" FROM events WHERE +type = 'call' AND ticket_id IN ({marks})"
-                " GROUP BY ticket_id", chunk):
-            found[tid] = (at, window, staff_id, service)
-    for tid in ids:
-        found.setdefault(tid, None)  # never called yet
-    return found
 
 
 def _first_logins(db: Database, config: HallConfig, params: list) -> list[dict]:
