@@ -22,7 +22,9 @@ What counts where (docs/supervisor.md says the same for the people who read the 
 - p90 is the nearest-rank 90th percentile: the smallest value that at least 90 % are ≤ to.
 
 Figures come from the event log (calls, transfers, logins) and the tables the commands keep in
-step with it (tickets, away_periods, ratings), read in one transaction.
+step with it (tickets, away_periods, ratings), each day read in one transaction. A day is read
+as "leaves", the figures of one (service, window, clerk, hour), and the report's rows are the
+leaves of all its days added up.
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ import operator
 import sqlite3
 import sys
 from array import array
+from bisect import bisect_left
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -57,7 +61,6 @@ ISSUED, SERVED, NO_SHOW, TRANSFERRED, CANCELLED, EXPIRED, WITHIN, AWAY, OVERDUE,
 RATED_1 = 10  # counters 10..14: ratings with score 1..5
 N_COUNTERS = 15
 
-
 # Waiting and handling times leave SQLite as whole numbers of ticks of 2**-22 s: JSON reads
 # whole numbers several times faster than decimals, and nothing is lost, since a timestamp from
 # 2004 on is a multiple of 2**-22 s (so is the difference of two) and scaling by a power of two
@@ -67,44 +70,45 @@ SECONDS_PER_TICK = 1 / TICKS_PER_S
 
 
 class Bucket:
-    """The raw figures of one row (one service, one window, ...), turned into `figures()`.
-
-    Waiting and handling times are kept as sorted lists of seconds, so that merged buckets
-    sort fast (Timsort merges sorted runs) and p90 is exact.
-    """
+    """The raw figures of one leaf: counters, and the waiting and handling times in seconds."""
 
     __slots__ = ("c", "handles", "waits")
 
-    def __init__(self) -> None:
-        self.c: list[float] = [0] * N_COUNTERS
-        self.waits: list[float] = []
-        self.handles: list[float] = []
+    def __init__(self, c: list[float] | None = None, waits: list[float] | None = None,
+                 handles: list[float] | None = None) -> None:
+        self.c = [0] * N_COUNTERS if c is None else c
+        self.waits = [] if waits is None else waits
+        self.handles = [] if handles is None else handles
 
-    def merge(self, other: Bucket) -> None:
-        self.c = list(map(operator.add, self.c, other.c))
-        self.waits += other.waits
-        self.handles += other.handles
 
-    def copy(self) -> Bucket:
-        b = Bucket()
-        b.c, b.waits, b.handles = list(self.c), list(self.waits), list(self.handles)
-        return b
+class Row:
+    """One row of the report (a service, a window, ...): counters added up, and the waiting
+    and handling times as `Times`."""
+
+    __slots__ = ("c", "handles", "waits")
+
+    def __init__(self, c: list[float] | None = None, waits: Times | None = None,
+                 handles: Times | None = None) -> None:
+        self.c = [0] * N_COUNTERS if c is None else c
+        self.waits = waits or Times([])
+        self.handles = handles or Times([])
 
     def figures(self) -> dict:
         c = self.c
-        waits, handles = sorted(self.waits), sorted(self.handles)
+        waited, wait_mean, wait_p90, wait_max = self.waits.figures()
+        handled, handling_mean, handling_p90, _ = self.handles.figures()
         rated = sum(c[RATED_1:RATED_1 + 5])
         out = {
             "issued": c[ISSUED], "served": c[SERVED], "no_show": c[NO_SHOW],
             "transferred": c[TRANSFERRED], "cancelled": c[CANCELLED], "expired": c[EXPIRED],
-            "waited": len(waits),
-            "wait_mean_min": _minutes(_mean(waits)),
-            "wait_p90_min": _minutes(_p90_sorted(waits)),
-            "wait_max_min": _minutes(waits[-1] if waits else None),
-            "within_target": _share(c[WITHIN], len(waits)),
-            "handled": len(handles),
-            "handling_mean_min": _minutes(_mean(handles)),
-            "handling_p90_min": _minutes(_p90_sorted(handles)),
+            "waited": waited,
+            "wait_mean_min": _minutes(wait_mean),
+            "wait_p90_min": _minutes(wait_p90),
+            "wait_max_min": _minutes(wait_max),
+            "within_target": _share(c[WITHIN], waited),
+            "handled": handled,
+            "handling_mean_min": _minutes(handling_mean),
+            "handling_p90_min": _minutes(handling_p90),
             "away_count": c[AWAY], "away_min": round(c[AWAY_S] / 60, 2),
             "away_overdue": c[OVERDUE],
             "rated": rated,
@@ -115,17 +119,63 @@ class Bucket:
         return out
 
 
+def _add_up(buckets: list) -> list[float]:
+    return [sum(column) for column in zip(*(x.c for x in buckets), strict=True)]
+
+
 def p90(values: list[float]) -> float | None:
     """Nearest-rank 90th percentile."""
-    return _p90_sorted(sorted(values))
+    return _p90(sorted(values)) if values else None
 
 
-def _p90_sorted(ordered: list[float]) -> float | None:
-    return ordered[math.ceil(0.9 * len(ordered)) - 1] if ordered else None
+class Times(NamedTuple):
+    """Times in seconds as sorted runs (a row's are its leaves', never copied into one list),
+    with their total."""
+
+    runs: list[list[float]]
+    total: float = 0
+
+    def figures(self) -> tuple[int, float | None, float | None, float | None]:
+        """Count, mean, p90 and max."""
+        n = sum(map(len, self.runs))
+        if not n:
+            return 0, None, None, None
+        return n, self.total / n, _p90(*self.runs), max(run[-1] for run in self.runs if run)
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+def _p90(*runs: list[float]) -> float:
+    """The nearest-rank 90th percentile of the values of sorted `runs` (not all empty).
+
+    A month has some 150,000 waits; merging them for every row would be most of the report's
+    time. A sample gives a value almost surely below the percentile; only the values from there
+    up (a sixth or so) are merged. Exact whatever the sample: if it misleads, all are merged.
+    """
+    n = sum(map(len, runs))
+    rank = math.ceil(0.9 * n)
+    if len(runs) == 1:
+        return runs[0][rank - 1]
+    if n >= 2048:
+        sample = sorted(_every(runs, n // 512))
+        low = sample[max(0, rank * len(sample) // n - 32)]
+        below, top = 0, []
+        for run in runs:
+            i = bisect_left(run, low)
+            below += i
+            top += run[i:]
+        if rank > below:
+            top.sort()
+            return top[rank - below - 1]
+    return sorted(chain.from_iterable(runs))[rank - 1]
+
+
+def _every(runs: tuple[list[float], ...], step: int) -> list[float]:
+    """Every `step`-th value of the runs taken as one list, without making that list."""
+    out: list[float] = []
+    at = 0
+    for run in runs:
+        out += run[(-at) % step::step]
+        at += len(run)
+    return out
 
 
 def _minutes(seconds: float | None) -> float | None:
@@ -182,52 +232,94 @@ class Day(NamedTuple):
 def build_report(store: Store, config: HallConfig, start: str, end: str, now: float) -> dict:
     """Every figure for the hall days `start`..`end` (inclusive, YYYY-MM-DD).
 
-    A closed day no longer changes, so its rows are kept (table `report_days`) and merged
-    from there next time: a month's report reads 30 stored days, not 150,000 tickets.
+    A closed day no longer changes, so its leaves are kept (table `report_days`) and read from
+    there next time.
     """
     start, end = check_range(start, end)
-    rows: dict[tuple, Bucket] = defaultdict(Bucket)
-    fresh: list[tuple[str, dict]] = []
     stamp = _fingerprint(config)
     first = date.fromisoformat(start)
+    days = [(first + timedelta(days=i)).isoformat()
+            for i in range((date.fromisoformat(end) - first).days + 1)]
     with store.read() as db:
-        stored = _stored_days(db, start, end, stamp)
-        for i in range((date.fromisoformat(end) - first).days + 1):
-            day = (first + timedelta(days=i)).isoformat()
-            part = stored.get(day)
-            if part is None:
-                part = _roll_up(collect(db, config, day, now))
-                if _closed(db, config, day, now):
-                    fresh.append((day, part))
-            for key, bucket in part.items():
-                rows[key].merge(bucket)
-            if part:
-                rows[("day", day)] = part[("total", "")].copy()
+        kept = _stored_days(db, start, end, stamp)
         logins = _first_logins(db, config, [start, end])
-        report = _assemble(db, config, start, end, now, rows, logins)
+        names = _staff_names(db, config)
+    parts = [_part(kept), *_read_parts(store, config, [d for d in days if d not in kept],
+                                       now, stamp)]
+    return _assemble(config, start, end, now, _rows(parts), logins, names)
+
+
+def _read_parts(store: Store, config: HallConfig, days: list[str], now: float,
+                stamp: str) -> list[Part]:
+    """The days not kept, read from the tickets and the event log."""
+    return [_read_part(store, config, days, now, stamp)] if days else []
+
+
+def _read_part(store: Store, config: HallConfig, days: list[str], now: float,
+               stamp: str) -> Part:
+    """`days` read in one transaction, the closed ones kept, and merged leaf by leaf."""
+    with store.read() as db:
+        read = {day: _read_day(db, config, day, now) for day in days}
+    fresh = [(day, r.leaves) for day, r in read.items() if _closed(config, day, now, r)]
     if fresh:
         _store_days(store, fresh, stamp)
-    return report
+    return _part({day: r.leaves for day, r in read.items()})
 
 
-def _roll_up(leaves: dict[Leaf, Bucket]) -> dict[tuple, Bucket]:
-    """One day's leaves into the report's rows: total, per service, window, clerk, hour;
-    with sorted times, so that merging days is merging sorted runs."""
-    rows: dict[tuple, Bucket] = defaultdict(Bucket)
-    for (service, window, clerk, hour), bucket in leaves.items():
-        for key in (("total", ""), ("service", service), ("window", window), ("clerk", clerk),
-                    ("hour", hour)):
-            if key[1] is not None:
-                rows[key].merge(bucket)
-    for bucket in rows.values():
-        bucket.waits.sort()
-        bucket.handles.sort()
-    return dict(rows)
+class Part(NamedTuple):
+    """Some days' figures, half rolled up: a row per day, and each leaf over those days."""
+
+    days: dict[str, Row]
+    leaves: dict[Leaf, Row]
 
 
-def collect(db: Database, config: HallConfig, day: str, now: float) -> dict[Leaf, Bucket]:
-    """The raw figures of one hall day, by leaf (service, window, clerk, hour)."""
-    return _read_day(db, config, day, now).leaves
+def _part(days: dict[str, dict[Leaf, Bucket]]) -> Part:
+    """The same leaf on different days is merged (a month has a few hundred distinct leaves),
+    its times sorted into one run."""
+    day_rows: dict[str, Row] = {}
+    same_leaf: dict[Leaf, list[Bucket]] = defaultdict(list)
+    for day, leaves in days.items():
+        if leaves:
+            day_rows[day] = _merged(list(leaves.values()))
+        for leaf, bucket in leaves.items():
+            same_leaf[leaf].append(bucket)
+    return Part(day_rows, {leaf: _merged(buckets) for leaf, buckets in same_leaf.items()})
+
+
+def _rows(parts: list[Part]) -> dict[tuple, Row]:
+    """The report's rows: total, per service, window, clerk, hour and day. A row holds the
+    sorted runs of its leaves as they are."""
+    rows = {("day", day): row for part in parts for day, row in part.days.items()}
+    by_key: dict[tuple, list[Row]] = defaultdict(list)
+    for part in parts:
+        for (service, window, clerk, hour), row in part.leaves.items():
+            for key in (("total", ""), ("service", service), ("window", window),
+                        ("clerk", clerk), ("hour", hour)):
+                if key[1] is not None:
+                    by_key[key].append(row)
+    rows.update((key, _joined(leaf_rows)) for key, leaf_rows in by_key.items())
+    return rows
+
+
+def _merged(buckets: list[Bucket]) -> Row:
+    """One row from leaves: counters added up, and the times sorted into one run each."""
+    return Row(_add_up(buckets), _sorted_times([b.waits for b in buckets]),
+               _sorted_times([b.handles for b in buckets]))
+
+
+def _joined(rows: list[Row]) -> Row:
+    """One row from rows: counters added up, their runs of times kept as they are."""
+    return Row(_add_up(rows), _joined_times([r.waits for r in rows]),
+               _joined_times([r.handles for r in rows]))
+
+
+def _sorted_times(lists: list[list[float]]) -> Times:
+    run = sorted(chain.from_iterable(lists))
+    return Times([run], sum(run))
+
+
+def _joined_times(times: list[Times]) -> Times:
+    return Times(list(chain.from_iterable(t.runs for t in times)), sum(t.total for t in times))
 
 
 def _read_day(db: Database, config: HallConfig, day: str, now: float) -> Day:
@@ -459,14 +551,15 @@ def _add_ratings(db: Database, day: str, leaves: dict, hours: _Hours,
 
 
 # -- closed days, kept ------------------------------------------------------------------------
-CACHE_VERSION = 1  # bump when the figures' definitions change: stored days are recomputed
+CACHE_VERSION = 2  # bump when the figures' definitions change: stored days are recomputed
 
 CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS report_days (
     day TEXT PRIMARY KEY,
     stamp TEXT NOT NULL,
-    rows TEXT NOT NULL,   -- [[dimension, key, counters, n_waits, n_handles], ...]
-    times BLOB NOT NULL   -- each row's sorted waits then handles: doubles, seconds
+    rows TEXT NOT NULL,   -- the leaves: [[service, window, clerk, hour, counters, n_waits,
+                          -- n_handles], ...]
+    times BLOB NOT NULL   -- each leaf's waits then handles: doubles, seconds
 )"""
 
 
@@ -476,27 +569,18 @@ def _fingerprint(config: HallConfig) -> str:
     return f"v{CACHE_VERSION};{config.timezone};{targets}"
 
 
-def _closed(db: Database, config: HallConfig, day: str, now: float) -> bool:
+def _closed(config: HallConfig, day: str, now: float, read: Day) -> bool:
     """True once nothing can change the day's figures: the day is over, none of its tickets
     is still waiting, called or serving, no away period begun that day is open, and the last
     finished ticket can no longer be rated."""
-    tz = config.tz
-    if day >= datetime.fromtimestamp(now, tz).date().isoformat():
+    if day >= datetime.fromtimestamp(now, config.tz).date().isoformat():
         return False
-    open_tickets, last_finish = db.execute(
-        "SELECT sum(status IN ('waiting', 'called', 'serving')),"
-        " max(CASE WHEN status = 'done' THEN finished_at END)"
-        " FROM tickets WHERE day = ?", [day]).fetchone()
-    if open_tickets or (last_finish or 0) > now - config.rules.rating_minutes * 60:
-        return False
-    begin = datetime.combine(date.fromisoformat(day), time(), tz).timestamp()
-    end = datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(), tz).timestamp()
-    return not db.execute("SELECT 1 FROM away_periods WHERE started_at >= ? AND started_at < ?"
-                          " AND ended_at IS NULL LIMIT 1", [begin, end]).fetchone()
+    return (not read.open_items
+            and read.last_finish <= now - config.rules.rating_minutes * 60)
 
 
 def _stored_days(db: Database, start: str, end: str,
-                 stamp: str) -> dict[str, dict]:
+                 stamp: str) -> dict[str, dict[Leaf, Bucket]]:
     try:
         rows = db.execute("SELECT day, rows, times FROM report_days WHERE day BETWEEN ? AND ?"
                           " AND stamp = ?", [start, end, stamp]).fetchall()
@@ -505,31 +589,29 @@ def _stored_days(db: Database, start: str, end: str,
     days = {}
     for day, index, blob in rows:
         # The times are one array of doubles per day: read back without parsing text.
-        values = array("d")
-        values.frombytes(blob)
-        part, at = {}, 0
-        for dim, key, counts, n_waits, n_handles in json.loads(index):
-            b = part[(dim, key)] = Bucket()
-            b.c = counts
-            b.waits = values[at:at + n_waits].tolist()
-            b.handles = values[at + n_waits:at + n_waits + n_handles].tolist()
+        times = array("d")
+        times.frombytes(blob)
+        values = times.tolist()
+        leaves, at = {}, 0
+        for service, window, clerk, hour, counts, n_waits, n_handles in json.loads(index):
+            leaves[(service, window, clerk, hour)] = Bucket(
+                counts, values[at:at + n_waits], values[at + n_waits:at + n_waits + n_handles])
             at += n_waits + n_handles
-        days[day] = part
+        days[day] = leaves
     return days
 
 
 def _store_days(store: Store, days: list[tuple[str, dict]], stamp: str) -> None:
     with store.write() as db:
         db.execute(CACHE_SCHEMA)
-        for day, part in days:
-            index, values = [], array("d")
-            for (dim, key), b in part.items():
-                index.append([dim, key, b.c, len(b.waits), len(b.handles)])
-                values.extend(b.waits)
-                values.extend(b.handles)
+        for day, leaves in days:
+            index = [[*leaf, b.c, len(b.waits), len(b.handles)] for leaf, b in leaves.items()]
+            # ASCII-only JSON: encoded faster (the text is for this code, not for people)
+            times = array("d", chain.from_iterable(
+                times for b in leaves.values() for times in (b.waits, b.handles)))
             db.execute("INSERT OR REPLACE INTO report_days (day, stamp, rows, times)"
                        " VALUES (?, ?, ?, ?)",
-                       [day, stamp, json.dumps(index, ensure_ascii=False), values.tobytes()])
+                       [day, stamp, json.dumps(index), times.tobytes()])
 
 
 def _first_logins(db: Database, config: HallConfig, params: list) -> list[dict]:
@@ -549,11 +631,10 @@ def _staff_names(db: Database, config: HallConfig) -> dict[str, str]:
     return names
 
 
-def _assemble(db: Database, config: HallConfig, start: str, end: str, now: float,
-              buckets: dict, logins: list[dict]) -> dict:
-    names = _staff_names(db, config)
+def _assemble(config: HallConfig, start: str, end: str, now: float, rows: dict[tuple, Row],
+              logins: list[dict], names: dict[str, str]) -> dict:
     by_dim: dict[str, list] = defaultdict(list)
-    for dim, key in buckets:
+    for dim, key in rows:
         by_dim[dim].append(key)
     first_logins: dict[str, dict[str, str]] = defaultdict(dict)
     for login in logins:
@@ -561,7 +642,7 @@ def _assemble(db: Database, config: HallConfig, start: str, end: str, now: float
         first_logins[login["staff_id"]][login["day"]] = login["at"]
 
     def figures(dim: str, key: Any) -> dict:
-        return buckets[(dim, key)].figures() if (dim, key) in buckets else Bucket().figures()
+        return rows[(dim, key)].figures() if (dim, key) in rows else Row().figures()
 
     services = [{"service": s.id, "name": s.name, "target_wait_minutes": s.target_wait_minutes,
                  **figures("service", s.id)} for s in config.services]
