@@ -250,6 +250,16 @@ def test_a_multi_day_range_adds_up(hall, clock, day_report):
     assert [d["day"] for d in report["days"]] == [DAY]
 
 
+def test_a_range_read_in_two_threads_adds_up(hall, clock, day_report):
+    hall.store.db.execute("DELETE FROM report_days")  # nothing kept: all 8 days are read
+    report = build_report(hall.store, hall.config, "2026-11-16", DAY, clock())
+    assert figures(report["total"]) == figures(day_report["total"])
+    assert [d["day"] for d in report["days"]] == [DAY]
+    assert {k: v for k, v in report.items() if k not in ("from", "generated_at", "days")} == \
+        {k: v for k, v in day_report.items() if k not in ("from", "generated_at", "days")}
+    assert hall.store.db.execute("SELECT count(*) FROM report_days").fetchone()[0] == 8
+
+
 def test_bad_ranges_are_refused():
     for start, end in (("2026-13-01", "2026-13-02"), ("2026-11-23", "2026-11-22"),
                        ("x", "2026-11-22"), ("2025-01-01", "2026-11-22")):
