@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import ROOT, free_port
+from support import ROOT, free_port, wait_until
 
 INSTALL = ROOT / "systemd" / "install.sh"
 ROLES = ("server", "kiosk", "display", "counter-box", "evaluator")
@@ -179,7 +179,9 @@ def test_the_installed_server_runs_with_the_example_config(tmp_path, source):
         assert body is not None, (tmp_path / "server.log").read_text()
         assert body["ok"] and body["devices"]["total"] == 14
         assert Path(body["db"]["path"]) == db.resolve()
-        assert list((prefix / "var/lib/hallq/backups").glob("hall-*.db"))
+        # the first backup is made at start, beside the server coming up: it may follow /healthz
+        assert wait_until(lambda: list((prefix / "var/lib/hallq/backups").glob("hall-*.db")),
+                          timeout=20)
     finally:
         proc.terminate()
         proc.wait(10)
