@@ -204,7 +204,9 @@ class LiveHall:
     # -- commands --------------------------------------------------------------------------------
     def command(self, name: str, **body: Any) -> dict:
         """Send a command; return the answer, or raise CommandFailed with the server's code."""
-        if not self.sio.connected:
+        # Our own flag, set by the connect event: python-socketio's `connected` turns true a
+        # moment later, after the snapshot may already have come and a button been pressed.
+        if not self.connected:
             raise CommandFailed("offline", "未连接服务器 · Not connected to the server")
         try:
             answer = self.sio.call("command", {"name": name, **body}, timeout=self._timeout)
