@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -195,7 +195,7 @@ class Store:
             return current
         lease = getattr(self._local, "lease", None)
         if lease is None:
-            lease = self._local.lease = _Lease(self._idle, self._idle_lock, self._connect)
+            lease = self._local.lease = _Lease(self._borrow(), self._give_back)
         return lease.db
 
     def _connect(self) -> Database:
@@ -219,16 +219,21 @@ class Store:
         if current is not None:
             yield current, False
             return
-        with self._idle_lock:
-            db = self._idle.pop() if self._idle else None
-        db = db or self._connect()
-        self._local.current = db
+        db = self._local.current = self._borrow()
         try:
             yield db, True
         finally:
             self._local.current = None
-            with self._idle_lock:
-                self._idle.append(db)
+            self._give_back(db)
+
+    def _borrow(self) -> Database:
+        with self._idle_lock:
+            db = self._idle.pop() if self._idle else None
+        return db or self._connect()
+
+    def _give_back(self, db: Database) -> None:
+        with self._idle_lock:
+            self._idle.append(db)
 
     @contextmanager
     def write(self) -> Iterator[Database]:
@@ -277,17 +282,12 @@ class _Lease:
     """A pooled connection held by one thread; it goes back to the pool when the thread's
     local storage is dropped, that is when the thread ends."""
 
-    def __init__(self, idle: list, lock: threading.Lock, connect: Any) -> None:
-        self._idle, self._lock = idle, lock
-        with lock:
-            self.db = idle.pop() if idle else None
-        if self.db is None:
-            self.db = connect()
+    def __init__(self, db: Database, give_back: Callable[[Database], None]) -> None:
+        self.db, self._give_back = db, give_back
 
     def __del__(self) -> None:
         if self.db is not None:
-            with self._lock:
-                self._idle.append(self.db)
+            self._give_back(self.db)
 
 
 def one(db: Database, sql: str, params: Any = ()) -> dict | None:
