@@ -399,12 +399,14 @@ def _fixed_offset(config: HallConfig, day: str) -> int | None:
 MOVED_SQL = "(transfers > 0 OR issued_service <> service OR id IN ({force_closed}))"
 
 
-def _force_closed(db: Database, day: str) -> list[int]:
-    """The tickets of `day` or later sent back to the queue by a force-close (a rare event).
-    Their ids go into the SQL as a list: a subquery would be looked up for every ticket."""
-    return [r[0] for r in db.execute(
+def _moved_sql(db: Database, day: str) -> str:
+    """MOVED_SQL for the tickets of `day`. The ids of the tickets sent back to the queue by a
+    force-close (a rare event) go into it as a list: a subquery would be looked up for every
+    ticket."""
+    ids = [r[0] for r in db.execute(
         "SELECT ticket_id FROM events WHERE type = 'force_close' AND day >= ?"
         " AND ticket_id IS NOT NULL", [day])]
+    return MOVED_SQL.format(force_closed=",".join(map(str, ids)))
 
 
 # One row per leaf of the day's tickets: a few hundred rows, with the times as text lists.
@@ -434,7 +436,7 @@ def _read_grouped(db: Database, config: HallConfig, day: str, now: float,
     one per ticket, their times parsed in one go."""
     leaves: dict[Leaf, Bucket] = defaultdict(Bucket)
     limits = _wait_limits(config)
-    moved_sql = MOVED_SQL.format(force_closed=",".join(map(str, _force_closed(db, day))))
+    moved_sql = _moved_sql(db, day)
     rows = db.execute(GROUPED_SQL.format(hour=_hour_sql("issued_at", offset), moved=moved_sql,
                                          ticks=TICKS_PER_S), [day]).fetchall()
     lists = iter(json.loads("[" + ",".join(f"[{text or ''}]" for row in rows for text in row[11:])
@@ -454,7 +456,7 @@ def _read_grouped(db: Database, config: HallConfig, day: str, now: float,
             b.c[SERVED] += served
             b.c[NO_SHOW] += no_show
             waits = list(map(SECONDS_PER_TICK.__mul__, wait_ticks))
-            b.c[WITHIN] += sum(map(limits.get(service, DEFAULT_TARGET_S).__ge__, waits))
+            b.c[WITHIN] += sum(map(_limit(limits, service).__ge__, waits))
             b.waits += waits
             b.handles += map(SECONDS_PER_TICK.__mul__, handle_ticks)
         moved += moved_ids
@@ -472,13 +474,13 @@ def _read_rows(db: Database, config: HallConfig, day: str, now: float) -> Day:
     leaves: dict[Leaf, Bucket] = defaultdict(Bucket)
     hours = _Hours(config)
     limits = _wait_limits(config)
-    force_closed = set(_force_closed(db, day))
+    moved_sql = _moved_sql(db, day)
     moved: list[int] = []
     open_items, last_finish = 0, 0.0
-    for (tid, issued_service, service, status, issued_at, called_at, started_at, finished_at,
-         window, staff_id, transfers) in db.execute(
-            "SELECT id, issued_service, service, status, issued_at, called_at, started_at,"
-            " finished_at, window, staff_id, transfers FROM tickets WHERE day = ?", [day]):
+    for (tid, service, status, issued_at, called_at, started_at, finished_at, window, staff_id,
+         was_moved) in db.execute(
+            "SELECT id, service, status, issued_at, called_at, started_at, finished_at, window,"
+            f" staff_id, {moved_sql} FROM tickets WHERE day = ?", [day]):
         hour = hours(issued_at)
         if status == "done":
             b = leaves[(service, window, staff_id, hour)]
@@ -493,7 +495,7 @@ def _read_rows(db: Database, config: HallConfig, day: str, now: float) -> Day:
             leaves[(service, None, None, hour)].c[EXPIRED] += 1
         else:
             open_items += 1
-        if transfers > 0 or issued_service != service or tid in force_closed:
+        if was_moved:
             moved.append(tid)
             continue
         leaves[(service, None, None, hour)].c[ISSUED] += 1
@@ -501,7 +503,7 @@ def _read_rows(db: Database, config: HallConfig, day: str, now: float) -> Day:
             waited = called_at - issued_at
             b = leaves[(service, window, staff_id, hour)]
             b.waits.append(waited)
-            b.c[WITHIN] += waited <= limits.get(service, DEFAULT_TARGET_S)
+            b.c[WITHIN] += waited <= _limit(limits, service)
     _add_moved(db, leaves, moved, hours, limits)
     open_items += _add_away(db, config, day, now, leaves, hours)
     _add_ratings(db, day, leaves, hours)
@@ -510,6 +512,11 @@ def _read_rows(db: Database, config: HallConfig, day: str, now: float) -> Day:
 
 def _wait_limits(config: HallConfig) -> dict[str, float]:
     return {s.id: float(s.target_wait_minutes * 60) for s in config.services}
+
+
+def _limit(limits: dict[str, float], service: str) -> float:
+    """A service's target wait in seconds: a wait counts as within target up to it."""
+    return limits.get(service, DEFAULT_TARGET_S)
 
 
 def _add_moved(db: Database, leaves: dict, ids: list[int], hours: _Hours,
@@ -542,7 +549,7 @@ def _add_moved(db: Database, leaves: dict, ids: list[int], hours: _Hours,
             at, window, staff_id, service = call
             b = leaves[(service, window, staff_id, hour)]
             b.waits.append(at - issued_at)
-            b.c[WITHIN] += at - issued_at <= limits.get(service, DEFAULT_TARGET_S)
+            b.c[WITHIN] += at - issued_at <= _limit(limits, service)
 
 
 def _add_away(db: Database, config: HallConfig, day: str, now: float,
