@@ -15,14 +15,18 @@ the devices (there is never a request left waiting for a thread) and shrinks bac
 from __future__ import annotations
 
 import ctypes
+import email.utils
 import queue
 import socket
 import threading
+import time
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+from werkzeug.wsgi import LimitedStream
 
 KEEP_IDLE = 16  # threads kept waiting for requests; more are started when needed
+KEEP_ALIVE_SECONDS = 15  # how long a client's idle connection is kept open
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -31,6 +35,67 @@ class QuietRequestHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+
+class KeepAliveRequestHandler(QuietRequestHandler):
+    """Keeps a client's connection open between requests (HTTP/1.1), where Werkzeug closes
+    every one: a kiosk's or a browser's next request skips the new connection, the hand-over
+    to a thread and the closing. The app's answer goes out in one write.
+
+    A WebSocket upgrade, a chunked request body or an answer of unknown length takes
+    Werkzeug's own path, which then closes the connection as before."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(KEEP_ALIVE_SECONDS)  # an idle connection frees its thread
+
+    def run_wsgi(self) -> None:
+        if self._needs_werkzeug():
+            self.close_connection = True
+            self.connection.settimeout(None)  # a WebSocket may be quiet for long
+            return super().run_wsgi()
+        self.environ = environ = self.make_environ()
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        environ["wsgi.input"] = body = LimitedStream(self.rfile, length)
+        answer: list = []
+        chunks = self.server.app(environ, lambda status, headers, exc_info=None:
+                                 answer.extend((status, headers)) or self.wfile.write)
+        try:
+            content = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        body.exhaust()  # what the app left unread would be taken for the next request
+        self._send(*answer, content)
+
+    def _needs_werkzeug(self) -> bool:
+        headers = self.headers
+        return (headers.get("Upgrade") is not None
+                or headers.get("Transfer-Encoding") is not None
+                or headers.get("Expect") is not None
+                or not (headers.get("Content-Length") or "0").isdigit())
+
+    def _send(self, status: str, headers: list[tuple[str, str]], content: bytes) -> None:
+        lines = [f"HTTP/1.1 {status}", f"Server: {self.server_version}",
+                 f"Date: {_http_date()}"]
+        if self.command == "HEAD":  # the app's headers say what a GET would have sent
+            lines += [f"{key}: {value}" for key, value in headers]
+        else:
+            lines += [f"{key}: {value}" for key, value in headers
+                      if key.lower() != "content-length"]
+            lines.append(f"Content-Length: {len(content)}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        elif self.request_version == "HTTP/1.0":  # it asked to keep it: say we do
+            lines.append("Connection: keep-alive")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head if self.command == "HEAD" else head + content)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        if not format.startswith("Request timed out"):  # an idle kept connection, closed
+            super().log_error(format, *args)
 
 
 class PooledWSGIServer(BaseWSGIServer):
@@ -70,9 +135,21 @@ class PooledWSGIServer(BaseWSGIServer):
             request, client_address = self._jobs.get()
 
 
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The Date header, formatted once a second (formatting it is a tenth of a request)."""
+    global _date_cache
+    second = int(time.time())
+    if _date_cache[0] != second:
+        _date_cache = (second, email.utils.formatdate(second, usegmt=True))
+    return _date_cache[1]
+
+
 def serve(app: Any, host: str, port: int) -> None:
     """Serve `app` (the Flask app with Flask-SocketIO's middleware) until the process ends."""
-    server = PooledWSGIServer(host, port, app, handler=QuietRequestHandler)
+    server = PooledWSGIServer(host, port, app, handler=KeepAliveRequestHandler)
     server.serve_forever()
 
 
