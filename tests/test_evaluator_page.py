@@ -97,6 +97,7 @@ def test_the_evaluator_shows_the_window_and_rates_a_finished_ticket(server, page
 
 def test_the_rating_offer_ends_when_the_buttons_of_the_gpio_evaluator_rated(server, page):
     page.goto(f"{server.url}/evaluator?window=2&token={evaluator_token(2)}")
+    expect(page.locator("#conn")).to_have_class("conn online")  # the offer comes live
     clerk = server.login("1002", "2345", 2)
     server.issue("pay")
     server.post("/api/v1/windows/2/call-next", token=clerk)
