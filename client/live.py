@@ -15,13 +15,17 @@ connect, applies the events that follow, and fetches the snapshot again when it 
 
 from __future__ import annotations
 
+import copy
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import engineio
 import socketio
+from engineio import packet
 
 log = logging.getLogger("hallq.client")
 
@@ -42,6 +46,24 @@ class CommandFailed(Exception):  # noqa: N818
         self.code = code
         self.message = message
         self.answer = answer or {}
+
+
+class _InlineEngineIO(engineio.Client):
+    """engine.io's client starts a thread for every message it receives; on a display that
+    was most of the CPU a call costs it, and the threads ran the events in any order. Here
+    the reading thread decodes each message itself. LiveHall's handlers only take a lock and
+    update the copy; whatever may block (the device's callbacks, a command) runs elsewhere."""
+
+    def _receive_packet(self, pkt: packet.Packet) -> None:
+        if pkt.packet_type == packet.MESSAGE:
+            self._trigger_event("message", pkt.data, run_async=False)
+        else:
+            super()._receive_packet(pkt)
+
+
+class _SocketIO(socketio.Client):
+    def _engineio_client_class(self) -> type:
+        return _InlineEngineIO
 
 
 class LiveHall:
@@ -67,8 +89,16 @@ class LiveHall:
         self._gap_timer: threading.Timer | None = None
         self._stopping = False
         self._connections = 0  # counts connects, so an old heartbeat thread knows to stop
-        self.sio = socketio.Client(reconnection=True, reconnection_delay=0.5,
-                                   reconnection_delay_max=3, randomization_factor=0.2)
+        # The device's callbacks run one after another, in the order the events were applied,
+        # on a thread of their own: they may send commands, whose answers the reading thread
+        # must be free to receive.
+        self._callbacks: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._run_callbacks, name="hallq-callbacks", daemon=True).start()
+        # The server's frames are its own JSON: websocket-client's pure-Python UTF-8 check
+        # of every frame would cost a display a tenth of its CPU.
+        self.sio = _SocketIO(reconnection=True, reconnection_delay=0.5,
+                             reconnection_delay_max=3, randomization_factor=0.2,
+                             websocket_extra_options={"skip_utf8_validation": True})
         self.sio.on("connect", self._connected)
         self.sio.on("disconnect", self._disconnected)
         self.sio.on("state", self._take_state)
@@ -89,8 +119,23 @@ class LiveHall:
             log.warning("cannot connect to %s: %s", self.server_url, error)
 
     def stop(self) -> None:
+        """Disconnect for good (a stopped LiveHall is not started again)."""
         self._stopping = True
         self.sio.disconnect()
+        self._callbacks.put(None)
+
+    def _later(self, callback: Callable | None, *args: Any) -> None:
+        """Run a device's callback on the callbacks thread, after those queued before it."""
+        if callback is not None:
+            self._callbacks.put((callback, args))
+
+    def _run_callbacks(self) -> None:
+        while (job := self._callbacks.get()) is not None:
+            callback, args = job
+            try:
+                callback(*args)
+            except Exception:  # the device's bug: log it, and go on with the next event
+                log.exception("callback %s failed", getattr(callback, "__name__", callback))
 
     def wait_for_state(self, timeout: float = 10) -> dict:
         # The server sends the snapshot from its connect handler, so it arrives just before the
@@ -110,8 +155,7 @@ class LiveHall:
         if self.token:  # a device (an anonymous viewer has no last_seen to keep)
             threading.Thread(target=self._heartbeats, args=(self._connections,),
                              name="hallq-heartbeat", daemon=True).start()
-        if self._on_connection:
-            self._on_connection(True)
+        self._later(self._on_connection, True)
 
     def _heartbeats(self, connection: int) -> None:
         """Every HEARTBEAT_SECONDS while this connection lasts: tell the server we are alive."""
@@ -126,8 +170,7 @@ class LiveHall:
 
     def _disconnected(self, *_: Any) -> None:
         self.connected = False
-        if self._on_connection:
-            self._on_connection(False)
+        self._later(self._on_connection, False)
 
     # -- state -----------------------------------------------------------------------------------
     def _take_state(self, state: dict) -> None:
@@ -136,13 +179,11 @@ class LiveHall:
             self.last_seq = state["seq"]
             self._parts_seen = 0
             self._pending = [e for e in self._pending if e[1]["seq"] > state["seq"]]
-            ready = self._drain()
+            if self._on_state:  # a copy: the events that follow change ours before it runs
+                self._later(self._on_state, copy.deepcopy(state))
+            for event in self._drain():
+                self._later(self._on_event, *event)
         self._has_state.set()
-        if self._on_state:
-            self._on_state(state)
-        for event in ready:
-            if self._on_event:
-                self._on_event(*event)
 
     def resync(self) -> None:
         """Fetch the whole snapshot again (after a gap in seq)."""
@@ -156,23 +197,21 @@ class LiveHall:
             self._take_state(state)
 
     def _event(self, name: str, payload: dict) -> None:
-        """Apply events in seq order, each command's events together. python-socketio hands
-        each message to its own thread, and with several server processes events cross in
-        Redis, so events can arrive swapped: every event says how many `parts` its command
-        sent, a seq counts as done when all have come, and a later one waits for it. Only a
-        gap that stays open for a second is a miss (then the snapshot is fetched again)."""
+        """Apply events in seq order, each command's events together. With several server
+        processes events cross in Redis, so events can arrive swapped: every event says how
+        many `parts` its command sent, a seq counts as done when all have come, and a later
+        one waits for it. Only a gap that stays open for a second is a miss (then the
+        snapshot is fetched again)."""
         with self._lock:
             if self.state is None or (payload.get("seq") or 0) <= self.last_seq:
                 return  # the snapshot we hold already includes it
             self._pending.append((name, payload))
-            ready = self._drain()
+            for event in self._drain():
+                self._later(self._on_event, *event)
             if self._pending and self._gap_timer is None:
                 self._gap_timer = threading.Timer(GAP_WAIT_SECONDS, self._gap_still_open)
                 self._gap_timer.daemon = True
                 self._gap_timer.start()
-        for event in ready:
-            if self._on_event:
-                self._on_event(*event)
 
     def _drain(self) -> list[tuple[str, dict]]:
         """Apply the waiting events of the next seq; called with the lock held."""

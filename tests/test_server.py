@@ -146,6 +146,7 @@ def test_events_carry_a_seq_that_grows_by_one_per_command(server, display):
         t.join()
     # each issue sends ticket_issued and then queue, both with its seq: wait for the last queue
     wait_until(lambda: display.state["services"][0]["waiting"] == 8)
+    wait_until(lambda: len(set(seen)) >= 8)  # the callbacks follow on a thread of their own
     assert sorted(set(seen)) == list(range(start + 1, start + 9))
 
 
