@@ -44,6 +44,8 @@ def _service_order(window: Window, ticket: Ticket) -> tuple:
     return (service_rank, *_priority_first(window, ticket))
 
 
+# Every policy orders the tickets of one service, target window and priority class by
+# (issued_at, id): View.waiting_for hands it only the first in line of each of those.
 CALL_POLICIES: dict[str, Callable[[Window, Ticket], tuple]] = {
     "priority_first": _priority_first,
     "service_order": _service_order,

@@ -12,6 +12,7 @@ from hall.auth import Actor
 from hall.config import load_config
 from hall.errors import HallError
 from hall.hall import Hall
+from hall.policy import next_ticket
 from hall.store import Store
 
 CONFIG = load_config()
@@ -66,7 +67,15 @@ class HallDay(RuleBasedStateMachine):
 
     @rule(window=windows)
     def call_next(self, window):
-        self.try_command(window, "call-next")
+        # The policy over the whole queue, as the rule states it (the server reads only the
+        # first in line of each group): the same ticket must be called.
+        cursor = self.db.execute("SELECT * FROM tickets WHERE status = 'waiting'")
+        names = [column[0] for column in cursor.description]
+        waiting = [dict(zip(names, row, strict=True)) for row in cursor]
+        expected = next_ticket(CONFIG.window(window), waiting, CONFIG.rules.call_policy)
+        result = self.try_command(window, "call-next")
+        if result is not None:
+            assert result["ticket"]["id"] == expected["id"]
 
     @rule(window=windows, command=st.sampled_from(["recall", "start", "finish", "no-show",
                                                     "back"]))

@@ -73,6 +73,19 @@ def test_call_next_takes_priority_class_first_then_the_earliest(hall, kiosk, w2,
     assert order == ["A004", "A003", "A001", "A002", "A005"]
 
 
+def test_a_long_queue_is_called_in_line_even_when_many_share_a_second(hall, kiosk, w2, clock):
+    for service in ("pay", "pay", "pay", "enquiry", "enquiry"):  # all in the same second
+        issue(hall, kiosk, service)
+    clock.advance(seconds=10)
+    issue(hall, kiosk, "pay", "vip")
+    issue(hall, kiosk, "pay")
+    order = []
+    for _ in range(7):
+        order.append(w2("call-next")["ticket"]["number"])
+        w2("finish")
+    assert order == ["A004", "A001", "A002", "A003", "E001", "E002", "A005"]
+
+
 def test_a_vip_window_takes_vip_tickets_before_the_green_channel(hall, kiosk):
     issue(hall, kiosk, "pay", "priority")
     issue(hall, kiosk, "pay", "vip")
