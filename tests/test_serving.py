@@ -120,3 +120,29 @@ def test_an_idle_connection_is_closed_after_the_keep_alive_time(monkeypatch):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_header_names_in_any_case_and_folded_values_are_read(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        body = b'{"service": "pay"}'
+        answer = exchange(sock, b"POST /api/v1/tickets HTTP/1.1\r\nhost: hall\r\n"
+                          b"AUTHORIZATION: Bearer\r\n  " + KIOSK.encode() + b"\r\n"
+                          b"content-length: %d\r\n\r\n%s" % (len(body), body))
+        assert answer.startswith(b"HTTP/1.1 201")
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"GET /healthz HTTP/1.1\r\nHost hall\r\n\r\n", b"400"),  # no colon
+    (b"GET /healthz HTTP/1.1\r\nHost : hall\r\n\r\n", b"400"),  # space before the colon
+    (b"GET /healthz HTTP/1.1\r\n" + b"X-A: 1\r\n" * 120 + b"\r\n", b"431"),  # too many
+    (b"GET /healthz HTTP/1.1\r\nX-A: " + b"a" * 70000 + b"\r\n\r\n", b"431"),  # too long
+    (b"GET /healthz HTTP/2.0\r\n\r\n", b"505"),  # http.server's own answer
+])
+def test_a_malformed_request_gets_an_error_and_the_connection_is_closed(server, request_bytes,
+                                                                        status):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request_bytes)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        assert b"Error code: " + status in answer

@@ -4,11 +4,16 @@ Flask-SocketIO's threading mode runs on Werkzeug's server or on gunicorn's threa
 gunicorn keeps connections alive and costs less per request, but its master process is
 ~23 MB on top of the worker, and the whole server is to stay under 80 MB with a hall's
 hundred devices connected. So: Werkzeug, in one process, made cheaper where it costs most:
-its threaded server starts a new thread for every request (and every request is a new
-connection: Werkzeug closes each one). Here a finished request's thread waits for the next.
+- its threaded server starts a new thread for every request; here a finished request's
+  thread waits for the next;
+- it closes every connection after one answer; here a client's connection stays open for
+  its next request (HTTP/1.1 keep-alive), and a plain request is read and answered without
+  the email package that http.server parses headers with. WebSocket upgrades and unusual
+  requests take Werkzeug's own path.
 
-A device's WebSocket holds its thread for as long as it is connected, so the pool grows with
-the devices (there is never a request left waiting for a thread) and shrinks back to
+A device's WebSocket holds its thread for as long as it is connected, and a kept-alive
+connection its thread for up to KEEP_ALIVE_SECONDS between requests, so the pool grows with
+the clients (there is never a request left waiting for a thread) and shrinks back to
 `KEEP_IDLE` when they go.
 """
 
@@ -20,6 +25,7 @@ import queue
 import socket
 import threading
 import time
+from http import HTTPStatus
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
@@ -27,6 +33,8 @@ from werkzeug.wsgi import LimitedStream
 
 KEEP_IDLE = 16  # threads kept waiting for requests; more are started when needed
 KEEP_ALIVE_SECONDS = 15  # how long a client's idle connection is kept open
+MAX_HEADER_LINE = 65536  # http.client's limits on request headers
+MAX_HEADERS = 100
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -35,6 +43,26 @@ class QuietRequestHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+
+class RequestHeaders:
+    """A request's headers as Werkzeug's WSGI environ and http.server read them: `items()`,
+    and `get()` by name in any case (the first of a repeated header)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+        self._first: dict[str, str] = {}
+        for name, value in pairs:
+            self._first.setdefault(name.lower(), value)
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._pairs)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._first.get(name.lower(), default)
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._first
 
 
 class KeepAliveRequestHandler(QuietRequestHandler):
@@ -50,6 +78,48 @@ class KeepAliveRequestHandler(QuietRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(KEEP_ALIVE_SECONDS)  # an idle connection frees its thread
+
+    def parse_request(self) -> bool:
+        """The request line and headers of a plain HTTP/1.x request, read without the email
+        package that http.server parses headers with (a tenth of a request's time). Anything
+        unusual in the request line goes to http.server's own parsing and its error answers."""
+        words = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n").split()
+        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
+            return super().parse_request()
+        self.requestline = " ".join(words)
+        self.command, self.path, self.request_version = words
+        if self.path.startswith("//"):  # as http.server does: no scheme-less absolute URL
+            self.path = "/" + self.path.lstrip("/")
+        headers = self._read_headers()
+        if headers is None:
+            return False
+        self.headers = headers
+        connection = headers.get("Connection", "").lower()
+        self.close_connection = connection == "close" or (
+            self.request_version == "HTTP/1.0" and connection != "keep-alive")
+        return True
+
+    def _read_headers(self) -> RequestHeaders | None:
+        """The header lines up to the empty one, with http.client's limits; None when a
+        limit was passed or a line is not a header (the error answer is sent)."""
+        pairs: list[tuple[str, str]] = []
+        while True:
+            line = self.rfile.readline(MAX_HEADER_LINE + 1)
+            if len(line) > MAX_HEADER_LINE or len(pairs) > MAX_HEADERS:
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+                return None
+            if line in (b"\r\n", b"\n", b""):
+                return RequestHeaders(pairs)
+            text = line.decode("iso-8859-1").rstrip("\r\n")
+            if text[:1] in (" ", "\t") and pairs:  # an old-style folded line continues a value
+                name, value = pairs[-1]
+                pairs[-1] = (name, f"{value} {text.strip()}")
+                continue
+            name, colon, value = text.partition(":")
+            if not colon or not name or name != name.strip():
+                self.send_error(HTTPStatus.BAD_REQUEST, "Bad header line")
+                return None
+            pairs.append((name, value.strip(" \t")))
 
     def run_wsgi(self) -> None:
         if self._needs_werkzeug():
