@@ -123,6 +123,9 @@ def test_two_clerks_call_recall_transfer_go_away_and_survive_a_restart(
     # Window 2 opens again; window 1 hands its customer over (首问负责制).
     button(two, "open").click()
     expect(two.locator("#status")).to_have_text("空闲")
+    # The transfer dialog offers the windows open when it opens: wait until window 1 has heard.
+    one.wait_for_function("HallQCounter.state.windows.find(w => w.number === 2).status"
+                          " !== 'closed'")
     one.keyboard.press("t")
     one.locator('[data-choice="window-2"]').click()
     expect(one.locator("#status")).to_have_text("空闲")

@@ -69,7 +69,7 @@ def test_a_finish_invites_a_rating_and_the_chosen_led_confirms_it(server, factor
         # One rating per ticket: a second press is refused and the LEDs flash.
         press(factory, ev, 1)
         wait_until(lambda: ev.lights[1].flashes == 1)
-        wait_until(lambda: not ev.lights[1].flashing)
+        wait_until(lambda: not any(light.flashing for light in ev.lights.values()))
         assert leds(factory) == []
         with sqlite3.connect(server.db) as db:
             assert db.execute("SELECT count(*) FROM ratings").fetchone() == (1,)
