@@ -53,13 +53,16 @@ def ms(seconds: float) -> str:
 SERVICES = ("pay", "account", "transfer", "usage", "enquiry", "complaint", "repair")
 
 
-def kiosk_process(port: int, count: int, go: Any, results: multiprocessing.Queue) -> None:
+def kiosk_process(port: int, count: int, go: Any, ready: multiprocessing.Queue,
+                  results: multiprocessing.Queue) -> None:
     """One kiosk in a process of its own, as on its own Pi: issues `count` tickets one after
     another and reports each one's latency. Plain http.client, so that the client's own
     cost takes as little as it can of the two cores the server shares with it."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.connect()
     headers = {"Authorization": f"Bearer {KIOSK}", "Content-Type": "application/json"}
     latencies = []
+    ready.put(True)
     go.wait()
     for i in range(count):
         body = json.dumps({"service": SERVICES[i % len(SERVICES)]})
@@ -75,12 +78,15 @@ def kiosk_process(port: int, count: int, go: Any, results: multiprocessing.Queue
 def issue_with(server: ServerProcess, kiosks: int, each: int) -> tuple[list[float], float]:
     """Latencies of `kiosks` issuing `each` tickets at once, and the tickets per second."""
     spawn = multiprocessing.get_context("spawn")
-    results, go = spawn.Queue(), spawn.Event()
-    processes = [spawn.Process(target=kiosk_process, args=(server.port, each, go, results))
+    results, ready, go = spawn.Queue(), spawn.Queue(), spawn.Event()
+    processes = [spawn.Process(target=kiosk_process,
+                               args=(server.port, each, go, ready, results))
                  for _ in range(kiosks)]
     for process in processes:
         process.start()
-    time.sleep(2)  # until every process has started Python and waits for the go
+    for _ in processes:  # every kiosk has started Python and connected: the start is not timed
+        ready.get(timeout=60)
+    time.sleep(0.5)  # and the last ones' imports have settled
     started = time.perf_counter()
     go.set()
     latencies: list[float] = []
