@@ -99,27 +99,48 @@ def test_a_chunked_body_is_read_whole_then_the_connection_is_closed(server):
         assert closed_by_server(sock)
 
 
-def test_an_idle_connection_is_closed_after_the_keep_alive_time(monkeypatch):
+@pytest.fixture
+def serve_app():
+    """Serve a WSGI app on loopback in this process; yields a function that starts one."""
+    servers = []
+
+    def start(app):
+        server = serving.PooledWSGIServer("127.0.0.1", 0, app,
+                                          handler=serving.KeepAliveRequestHandler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server.server_port
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_idle_connection_is_closed_after_the_keep_alive_time(monkeypatch, serve_app):
     monkeypatch.setattr(serving, "KEEP_ALIVE_SECONDS", 0.3)
 
     def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
 
-    server = serving.PooledWSGIServer("127.0.0.1", 0, app,
-                                      handler=serving.KeepAliveRequestHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with socket.create_connection(("127.0.0.1", server.server_port), timeout=10) as sock:
-            answer = exchange(sock, b"GET / HTTP/1.1\r\nHost: hall\r\n\r\n")
-            assert answer.endswith(b"\r\n\r\nok")
-            assert b"Content-Length: 2" in answer
-            started = time.monotonic()
-            assert closed_by_server(sock)
-            assert time.monotonic() - started < 3
-    finally:
-        server.shutdown()
-        server.server_close()
+    with socket.create_connection(("127.0.0.1", serve_app(app)), timeout=10) as sock:
+        answer = exchange(sock, b"GET / HTTP/1.1\r\nHost: hall\r\n\r\n")
+        assert answer.endswith(b"\r\n\r\nok")
+        assert b"Content-Length: 2" in answer
+        started = time.monotonic()
+        assert closed_by_server(sock)
+        assert time.monotonic() - started < 3
+
+
+def test_an_app_that_fails_gets_a_500_and_the_connection_is_closed(serve_app):
+    def app(environ, start_response):
+        raise RuntimeError("a bug")
+
+    with socket.create_connection(("127.0.0.1", serve_app(app)), timeout=10) as sock:
+        answer = exchange(sock, b"GET / HTTP/1.1\r\nHost: hall\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 500")
+        assert closed_by_server(sock)
 
 
 def test_header_names_in_any_case_and_folded_values_are_read(server):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import email.utils
+import logging
 import queue
 import socket
 import threading
@@ -30,6 +31,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
+
+log = logging.getLogger("hallq.serving")
 
 KEEP_IDLE = 16  # threads kept waiting for requests; more are started when needed
 KEEP_ALIVE_SECONDS = 15  # how long a client's idle connection is kept open
@@ -68,10 +71,11 @@ class RequestHeaders:
 class KeepAliveRequestHandler(QuietRequestHandler):
     """Keeps a client's connection open between requests (HTTP/1.1), where Werkzeug closes
     every one: a kiosk's or a browser's next request skips the new connection, the hand-over
-    to a thread and the closing. The app's answer goes out in one write.
+    to a thread and the closing. The app's answer is gathered (the hall's answers are small)
+    and goes out in one write, with its length.
 
-    A WebSocket upgrade, a chunked request body or an answer of unknown length takes
-    Werkzeug's own path, which then closes the connection as before."""
+    A WebSocket upgrade, a chunked request body or an Expect header takes Werkzeug's own
+    path, which then closes the connection as before."""
 
     protocol_version = "HTTP/1.1"
 
@@ -130,15 +134,25 @@ class KeepAliveRequestHandler(QuietRequestHandler):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         environ["wsgi.input"] = body = LimitedStream(self.rfile, length)
         answer: list = []
-        chunks = self.server.app(environ, lambda status, headers, exc_info=None:
-                                 answer.extend((status, headers)) or self.wfile.write)
+        written: list[bytes] = []
+
+        def start_response(status: str, headers: list, exc_info: Any = None) -> Any:
+            answer[:] = [status, headers]  # a second call, after an error, replaces the first
+            return written.append
+
         try:
-            content = b"".join(chunks)
-        finally:
-            if hasattr(chunks, "close"):
-                chunks.close()
+            chunks = self.server.app(environ, start_response)
+            try:
+                written.extend(chunks)
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+        except Exception:  # Flask answers its own errors; this is a bug below it
+            log.exception("error on %s %s", self.command, self.path)
+            self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR)
+            return
         body.exhaust()  # what the app left unread would be taken for the next request
-        self._send(*answer, content)
+        self._send(*answer, b"".join(written))
 
     def _needs_werkzeug(self) -> bool:
         headers = self.headers
