@@ -96,7 +96,8 @@ def generate(store: Store, tickets: int, days: int, first: date, seed: int = 7) 
                                        to_json({"number": number, "service": service})))
                     if rnd.random() < 0.6:
                         score = rnd.choices([5, 4, 3, 2, 1], [60, 25, 8, 4, 3])[0]
-                        rating_rows.append((tid, window, clerk, score, None, finished + 20))
+                        rating_rows.append((tid, window, clerk, score, None, finished + 20,
+                                            service, iso))
             ticket_rows.append((tid, f"p{tid}", iso, number, service, service, "normal", status,
                                 issued, called, started, finished, window if called else None,
                                 clerk if called else None, transfers))
@@ -109,7 +110,9 @@ def generate(store: Store, tickets: int, days: int, first: date, seed: int = 7) 
         db.conn.executemany(
             "INSERT INTO events (at, day, type, window, ticket_id, staff_id, actor, data)"
             " VALUES (?,?,?,?,?,?,?,?)", event_rows)
-        db.conn.executemany("INSERT INTO ratings VALUES (?,?,?,?,?,?)", rating_rows)
+        db.conn.executemany(
+            "INSERT INTO ratings (ticket_id, window, staff_id, score, reason, at, service, day)"
+            " VALUES (?,?,?,?,?,?,?,?)", rating_rows)
         db.conn.executemany(
             "INSERT INTO away_periods (window, staff_id, reason, started_at, ended_at, overdue)"
             " VALUES (?,?,?,?,?,?)", away_rows)

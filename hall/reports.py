@@ -570,13 +570,14 @@ def _add_away(db: Database, config: HallConfig, day: str, now: float,
     return still_open
 
 
-# The day's ratings, found from the ratings side: their key is the ticket's id, and a day's
-# tickets have ids in one range (so a day's thousands of unrated tickets are not visited).
+# The ratings of the day's tickets: their key is the ticket's id, and a day's tickets have ids
+# in one range. A rating carries its ticket's service and day (hall/store.py), so the tickets
+# are not visited.
 RATINGS_SQL = """
-SELECT t.service, r.window, r.staff_id, {hour}, {scores}
-FROM ratings r CROSS JOIN tickets t ON t.id = r.ticket_id
+SELECT r.service, r.window, r.staff_id, {hour}, {scores}
+FROM ratings r
 WHERE r.ticket_id BETWEEN (SELECT min(id) FROM tickets WHERE day = ?1)
-    AND (SELECT max(id) FROM tickets WHERE day = ?1) AND t.day = ?1
+    AND (SELECT max(id) FROM tickets WHERE day = ?1) AND r.day = ?1
 """
 
 

@@ -99,13 +99,17 @@ CREATE TABLE IF NOT EXISTS away_periods (
     overdue INTEGER NOT NULL DEFAULT 0
 );
 
+-- `service` and `day` are the ticket's (see FILL_RATINGS below): the reports read a day's
+-- ratings without visiting its tickets.
 CREATE TABLE IF NOT EXISTS ratings (
     ticket_id INTEGER PRIMARY KEY REFERENCES tickets (id),
     window INTEGER NOT NULL,
     staff_id TEXT,
     score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
     reason TEXT,
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    service TEXT,
+    day TEXT
 );
 
 CREATE TABLE IF NOT EXISTS sessions (
@@ -148,6 +152,45 @@ CREATE TABLE IF NOT EXISTS settings (
 );
 """
 
+# A rating's service and day are its ticket's, copied in by the database whoever writes the
+# rating (a server of an earlier version sharing the file, too). A rated ticket is finished:
+# they no longer change.
+FILL_RATINGS = """
+UPDATE ratings SET (service, day) = (SELECT service, day FROM tickets t WHERE t.id = ticket_id)
+"""
+RATINGS_FILLED = f"""
+CREATE TRIGGER IF NOT EXISTS ratings_filled AFTER INSERT ON ratings
+WHEN NEW.service IS NULL OR NEW.day IS NULL
+BEGIN
+    {FILL_RATINGS.strip()} WHERE ticket_id = NEW.ticket_id;
+END
+"""
+
+
+def _upgrade(db: Database) -> None:
+    """Bring a database made by an earlier version up to SCHEMA, in one transaction. Each step
+    is skipped if done (another server process may have done it meanwhile); the trigger comes
+    last, so once it is there nothing is left to do."""
+    if _has_trigger(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(ratings)")}
+        for column in ("service", "day"):  # ratings from before they carried them
+            if column not in columns:
+                db.execute(f"ALTER TABLE ratings ADD COLUMN {column} TEXT")
+        db.execute(FILL_RATINGS + " WHERE service IS NULL OR day IS NULL")
+        db.execute(RATINGS_FILLED)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _has_trigger(db: Database) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger'"
+                      " AND name = 'ratings_filled'").fetchone() is not None
+
 
 class Database:
     """One SQLite connection, asked two ways: `execute` (a cursor) and `query` (dicts).
@@ -184,6 +227,7 @@ class Store:
         # busy_timeout still covers a second server process on the same file.
         self._write_lock = threading.Lock()
         self.db.conn.executescript(SCHEMA)
+        _upgrade(self.db)
 
     @property
     def db(self) -> Database:

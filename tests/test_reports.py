@@ -260,6 +260,34 @@ def test_a_range_read_in_two_threads_adds_up(hall, clock, day_report):
     assert hall.store.db.execute("SELECT count(*) FROM report_days").fetchone()[0] == 8
 
 
+def test_a_database_from_before_ratings_carried_their_ticket_is_upgraded(hall, clock,
+                                                                         day_report):
+    from hall.store import Store
+
+    with hall.store.write() as db:  # the ratings table as earlier versions made it
+        db.execute("DROP TRIGGER ratings_filled")
+        db.execute("ALTER TABLE ratings DROP COLUMN service")
+        db.execute("ALTER TABLE ratings DROP COLUMN day")
+        db.execute("DELETE FROM report_days")
+    hall.store.close()
+    store = Store(hall.store.path)
+    assert store.db.execute("SELECT count(*), count(service), count(day) FROM ratings"
+                            ).fetchone() == (4, 4, 4)
+    again = build_report(store, hall.config, DAY, DAY, clock())
+    assert {k: v for k, v in again.items() if k != "generated_at"} == \
+        {k: v for k, v in day_report.items() if k != "generated_at"}
+    # a rating written the earlier way (a server not yet upgraded on the same file)
+    with store.write() as db:
+        db.execute("INSERT INTO ratings (ticket_id, window, staff_id, score, at)"
+                   " SELECT id, window, staff_id, 5, finished_at FROM tickets"
+                   " WHERE number = 'A002'")
+    assert store.db.execute("SELECT r.service, r.day FROM ratings r JOIN tickets t"
+                            " ON t.id = r.ticket_id WHERE number = 'A002'"
+                            ).fetchone() == ("pay", DAY)
+    assert Store(hall.store.path).db.execute(  # upgraded once: nothing left to do
+        "SELECT count(*) FROM sqlite_master WHERE name = 'ratings_filled'").fetchone() == (1,)
+
+
 def test_bad_ranges_are_refused():
     for start, end in (("2026-13-01", "2026-13-02"), ("2026-11-23", "2026-11-22"),
                        ("x", "2026-11-22"), ("2025-01-01", "2026-11-22")):
