@@ -36,13 +36,12 @@ import gc
 import io
 import json
 import math
-import operator
 import sqlite3
 import sys
 import threading
 from array import array
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from itertools import chain
@@ -570,32 +569,27 @@ def _add_away(db: Database, config: HallConfig, day: str, now: float,
     return still_open
 
 
-# The ratings of the day's tickets: their key is the ticket's id, and a day's tickets have ids
-# in one range. A rating carries its ticket's service and day (hall/store.py), so the tickets
-# are not visited.
-RATINGS_SQL = """
-SELECT r.service, r.window, r.staff_id, {hour}, {scores}
-FROM ratings r
-WHERE r.ticket_id BETWEEN (SELECT min(id) FROM tickets WHERE day = ?1)
-    AND (SELECT max(id) FROM tickets WHERE day = ?1) AND r.day = ?1
-"""
-
-
-SCORE_COUNTS = ", ".join(f"count(*) FILTER (WHERE r.score = {s})" for s in range(1, 6))
+# The ratings of a day's tickets (a rating carries its ticket's service and day, see
+# hall/store.py), per service, window and clerk, then by hour rated and score. Grouped, they come
+# in the order of the index ratings_by_day, so SQLite need not sort them: each group's hours and
+# scores come as one list of codes (hour * 8 + score), counted here. One by one, they come in
+# the order of their tickets.
+RATINGS_SQL = "SELECT service, window, staff_id, {columns} FROM ratings WHERE day = ?1 {then}"
 
 
 def _add_ratings(db: Database, day: str, leaves: dict, hours: _Hours,
                  hour_sql: Any = None) -> None:
     """The ratings of `day`'s tickets, grouped in SQLite if `hour_sql` is given."""
     if hour_sql is not None:
-        for service, window, staff_id, hour, *counts in db.execute(
-                RATINGS_SQL.format(hour=hour_sql("r.at"), scores=SCORE_COUNTS)
-                + " GROUP BY 1, 2, 3, 4", [day]):
-            c = leaves[(service, window, staff_id, hour)].c
-            c[RATED_1:RATED_1 + 5] = map(operator.add, c[RATED_1:RATED_1 + 5], counts)
+        for service, window, staff_id, codes in db.execute(RATINGS_SQL.format(
+                columns=f"group_concat({hour_sql('at')} * 8 + score)",
+                then="GROUP BY service, window, staff_id"), [day]):
+            for code, count in sorted(Counter(json.loads(f"[{codes}]")).items()):
+                hour, score = divmod(code, 8)
+                leaves[(service, window, staff_id, hour)].c[RATED_1 + score - 1] += count
         return
     for service, window, staff_id, at, score in db.execute(
-            RATINGS_SQL.format(hour="r.at", scores="r.score"), [day]):
+            RATINGS_SQL.format(columns="at, score", then="ORDER BY ticket_id"), [day]):
         leaves[(service, window, staff_id, hours(at))].c[RATED_1 + score - 1] += 1
 
 

@@ -165,13 +165,17 @@ BEGIN
     {FILL_RATINGS.strip()} WHERE ticket_id = NEW.ticket_id;
 END
 """
+# The reports read a day's ratings from this index alone, in the order they group them.
+RATINGS_BY_DAY = """
+CREATE INDEX IF NOT EXISTS ratings_by_day ON ratings (day, service, window, staff_id, at, score)
+"""
+UPGRADED = ("ratings_by_day", "ratings_filled")  # made by _upgrade, the last one last
 
 
 def _upgrade(db: Database) -> None:
     """Bring a database made by an earlier version up to SCHEMA, in one transaction. Each step
-    is skipped if done (another server process may have done it meanwhile); the trigger comes
-    last, so once it is there nothing is left to do."""
-    if _has_trigger(db):
+    is skipped if done (another server process may have done it meanwhile)."""
+    if _upgraded(db):
         return
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -180,6 +184,7 @@ def _upgrade(db: Database) -> None:
             if column not in columns:
                 db.execute(f"ALTER TABLE ratings ADD COLUMN {column} TEXT")
         db.execute(FILL_RATINGS + " WHERE service IS NULL OR day IS NULL")
+        db.execute(RATINGS_BY_DAY)
         db.execute(RATINGS_FILLED)
         db.execute("COMMIT")
     except BaseException:
@@ -187,9 +192,11 @@ def _upgrade(db: Database) -> None:
         raise
 
 
-def _has_trigger(db: Database) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger'"
-                      " AND name = 'ratings_filled'").fetchone() is not None
+def _upgraded(db: Database) -> bool:
+    marks = ",".join("?" * len(UPGRADED))
+    found = db.execute(f"SELECT count(*) FROM sqlite_master WHERE name IN ({marks})",
+                       UPGRADED).fetchone()[0]
+    return found == len(UPGRADED)
 
 
 class Database:

@@ -266,6 +266,7 @@ def test_a_database_from_before_ratings_carried_their_ticket_is_upgraded(hall, c
 
     with hall.store.write() as db:  # the ratings table as earlier versions made it
         db.execute("DROP TRIGGER ratings_filled")
+        db.execute("DROP INDEX ratings_by_day")
         db.execute("ALTER TABLE ratings DROP COLUMN service")
         db.execute("ALTER TABLE ratings DROP COLUMN day")
         db.execute("DELETE FROM report_days")
@@ -285,7 +286,8 @@ def test_a_database_from_before_ratings_carried_their_ticket_is_upgraded(hall, c
                             " ON t.id = r.ticket_id WHERE number = 'A002'"
                             ).fetchone() == ("pay", DAY)
     assert Store(hall.store.path).db.execute(  # upgraded once: nothing left to do
-        "SELECT count(*) FROM sqlite_master WHERE name = 'ratings_filled'").fetchone() == (1,)
+        "SELECT count(*) FROM sqlite_master WHERE name IN ('ratings_filled', 'ratings_by_day')"
+    ).fetchone() == (2,)
 
 
 def test_bad_ranges_are_refused():
