@@ -269,13 +269,26 @@ def _read_parts(store: Store, config: HallConfig, days: list[str], now: float,
 
 def _read_part(store: Store, config: HallConfig, days: list[str], now: float,
                stamp: str) -> Part:
-    """`days` read in one transaction, the closed ones kept, and merged leaf by leaf."""
+    """`days` read in one transaction, the closed ones kept, and merged leaf by leaf.
+
+    A day's own row and the form it is kept in are made as soon as it is read, while the
+    other thread is in SQLite: left for the end, that work would have nothing to run beside
+    (the threads share Python's lock), and encoding in the write transaction would hold up the
+    hall's commands."""
+    leaves_by_day: dict[str, dict[Leaf, Bucket]] = {}
+    day_rows: dict[str, Row] = {}
+    fresh: list[tuple] = []
     with store.read() as db:
-        read = {day: _read_day(db, config, day, now) for day in days}
-    fresh = [(day, r.leaves) for day, r in read.items() if _closed(config, day, now, r)]
+        for day in days:
+            read = _read_day(db, config, day, now)
+            leaves_by_day[day] = read.leaves
+            if read.leaves:
+                day_rows[day] = _merged(list(read.leaves.values()))
+            if _closed(config, day, now, read):
+                fresh.append(_kept(day, read.leaves, stamp))
     if fresh:
-        _store_days(store, fresh, stamp)
-    return _part({day: r.leaves for day, r in read.items()})
+        _store_days(store, fresh)
+    return Part(day_rows, _leaf_rows(leaves_by_day))
 
 
 class _CollectorPause:
@@ -314,16 +327,19 @@ class Part(NamedTuple):
 
 
 def _part(days: dict[str, dict[Leaf, Bucket]]) -> Part:
+    """A row per day, and each leaf over the days."""
+    return Part({day: _merged(list(leaves.values())) for day, leaves in days.items() if leaves},
+                _leaf_rows(days))
+
+
+def _leaf_rows(days: dict[str, dict[Leaf, Bucket]]) -> dict[Leaf, Row]:
     """The same leaf on different days is merged (a month has a few hundred distinct leaves),
     its times sorted into one run."""
-    day_rows: dict[str, Row] = {}
     same_leaf: dict[Leaf, list[Bucket]] = defaultdict(list)
-    for day, leaves in days.items():
-        if leaves:
-            day_rows[day] = _merged(list(leaves.values()))
+    for leaves in days.values():
         for leaf, bucket in leaves.items():
             same_leaf[leaf].append(bucket)
-    return Part(day_rows, {leaf: _merged(buckets) for leaf, buckets in same_leaf.items()})
+    return {leaf: _merged(buckets) for leaf, buckets in same_leaf.items()}
 
 
 def _rows(parts: list[Part]) -> dict[tuple, Row]:
@@ -644,17 +660,23 @@ def _stored_days(db: Database, start: str, end: str,
     return days
 
 
-def _store_days(store: Store, days: list[tuple[str, dict]], stamp: str) -> None:
+def _kept(day: str, leaves: dict[Leaf, Bucket], stamp: str) -> tuple:
+    """A day's row of `report_days`."""
+    index = [[*leaf, b.c, len(b.waits), len(b.handles)] for leaf, b in leaves.items()]
+    times: list[float] = []
+    for b in leaves.values():
+        times += b.waits
+        times += b.handles
+    # ASCII-only JSON: encoded faster (the text is for this code, not for people)
+    return day, stamp, json.dumps(index), array("d", times).tobytes()
+
+
+def _store_days(store: Store, rows: list[tuple]) -> None:
     with store.write() as db:
         db.execute(CACHE_SCHEMA)
-        for day, leaves in days:
-            index = [[*leaf, b.c, len(b.waits), len(b.handles)] for leaf, b in leaves.items()]
-            # ASCII-only JSON: encoded faster (the text is for this code, not for people)
-            times = array("d", chain.from_iterable(
-                times for b in leaves.values() for times in (b.waits, b.handles)))
+        for row in rows:
             db.execute("INSERT OR REPLACE INTO report_days (day, stamp, rows, times)"
-                       " VALUES (?, ?, ?, ?)",
-                       [day, stamp, json.dumps(index), times.tobytes()])
+                       " VALUES (?, ?, ?, ?)", row)
 
 
 def _first_logins(db: Database, config: HallConfig, params: list) -> list[dict]:
