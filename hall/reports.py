@@ -424,20 +424,31 @@ def _moved_sql(db: Database, day: str) -> str:
     return MOVED_SQL.format(force_closed=",".join(map(str, ids)))
 
 
-# One row per leaf of the day's tickets: a few hundred rows, with the times as text lists.
+# The leaves of the day's tickets: a few hundred, with the times as text lists. They come back
+# as one JSON text, not a row each: the two threads share Python's lock, and each row fetched
+# lets go of it and waits for the other thread's turn to get it back. Numbers that must stay
+# exact are integers in it (JSON would round other floats), or columns of their own.
 GROUPED_SQL = """
-SELECT service, window, staff_id, {hour},
-    count(*), sum(status = 'done'), sum(status = 'no_show'),
-    sum(status = 'cancelled'), sum(status = 'expired'),
-    sum(status IN ('waiting', 'called', 'serving')),
-    max(finished_at) FILTER (WHERE status = 'done'),
-    group_concat(CAST((called_at - issued_at) * {ticks} AS INTEGER))
-        FILTER (WHERE called_at IS NOT NULL AND NOT moved),
-    group_concat(CAST((finished_at - coalesce(started_at, called_at)) * {ticks} AS INTEGER))
-        FILTER (WHERE status = 'done'),
-    group_concat(id) FILTER (WHERE moved)
-FROM (SELECT *, {moved} AS moved FROM tickets WHERE day = ?1)
-GROUP BY 1, 2, 3, 4
+WITH leaf (service, window, staff_id, hour, tickets, served, no_show, cancelled, expired,
+           still_open, last_finish, waits, handles, moved) AS (
+    SELECT service, window, staff_id, {hour},
+        count(*), sum(status = 'done'), sum(status = 'no_show'),
+        sum(status = 'cancelled'), sum(status = 'expired'),
+        sum(status IN ('waiting', 'called', 'serving')),
+        max(finished_at) FILTER (WHERE status = 'done'),
+        group_concat(CAST((called_at - issued_at) * {ticks} AS INTEGER))
+            FILTER (WHERE called_at IS NOT NULL AND NOT moved),
+        group_concat(CAST((finished_at - coalesce(started_at, called_at)) * {ticks} AS INTEGER))
+            FILTER (WHERE status = 'done'),
+        group_concat(id) FILTER (WHERE moved)
+    FROM (SELECT *, {moved} AS moved FROM tickets WHERE day = ?1)
+    GROUP BY 1, 2, 3, 4)
+SELECT '[' || group_concat('[' || json_quote(service) || ',' || json_quote(window) || ','
+        || json_quote(staff_id) || ',' || hour || ',' || tickets || ',' || served || ','
+        || no_show || ',' || cancelled || ',' || expired || ',[' || ifnull(waits, '')
+        || '],[' || ifnull(handles, '') || '],[' || ifnull(moved, '') || ']]') || ']',
+    sum(still_open), max(last_finish)
+FROM leaf
 """
 
 
@@ -447,19 +458,16 @@ def _hour_sql(column: str, offset: int) -> str:
 
 def _read_grouped(db: Database, config: HallConfig, day: str, now: float,
                   offset: int) -> Day:
-    """`_read_rows`, with SQLite doing the grouping: a few hundred rows come back instead of
-    one per ticket, their times parsed in one go."""
+    """`_read_rows`, with SQLite doing the grouping: a few hundred leaves come back instead of
+    a row per ticket, parsed in one go."""
     leaves: dict[Leaf, Bucket] = defaultdict(Bucket)
     limits = _wait_limits(config)
     moved_sql = _moved_sql(db, day)
-    rows = db.execute(GROUPED_SQL.format(hour=_hour_sql("issued_at", offset), moved=moved_sql,
-                                         ticks=TICKS_PER_S), [day]).fetchall()
-    lists = iter(json.loads("[" + ",".join(f"[{text or ''}]" for row in rows for text in row[11:])
-                            + "]"))
+    text, still_open, last_finish = db.execute(GROUPED_SQL.format(
+        hour=_hour_sql("issued_at", offset), moved=moved_sql, ticks=TICKS_PER_S), [day]).fetchone()
     moved: list[int] = []
-    open_items, last_finish = 0, 0.0
-    for row, wait_ticks, handle_ticks, moved_ids in zip(rows, lists, lists, lists, strict=True):
-        service, window, staff_id, hour, count, served, no_show, cancelled, expired = row[:9]
+    for (service, window, staff_id, hour, count, served, no_show, cancelled, expired,
+         wait_ticks, handle_ticks, moved_ids) in json.loads(text or "[]"):
         issued = count - len(moved_ids)  # the moved ones count where they were issued
         if issued or cancelled or expired:
             c = leaves[(service, None, None, hour)].c
@@ -475,13 +483,11 @@ def _read_grouped(db: Database, config: HallConfig, day: str, now: float,
             b.waits += waits
             b.handles += map(SECONDS_PER_TICK.__mul__, handle_ticks)
         moved += moved_ids
-        open_items += row[9]
-        last_finish = max(last_finish, row[10] or 0)
     hours = _Hours(config)
     _add_moved(db, leaves, moved, hours, limits)
-    open_items += _add_away(db, config, day, now, leaves, hours)
+    open_items = (still_open or 0) + _add_away(db, config, day, now, leaves, hours)
     _add_ratings(db, day, leaves, hours, lambda column: _hour_sql(column, offset))
-    return Day(dict(leaves), open_items, last_finish)
+    return Day(dict(leaves), open_items, last_finish or 0.0)
 
 
 def _read_rows(db: Database, config: HallConfig, day: str, now: float) -> Day:
