@@ -4,6 +4,8 @@ Every device program (kiosk, display, counter box, evaluator) holds one `LiveHal
 with the device's token, keeps reconnecting on its own, takes the `state` snapshot sent on every
 connect, applies the events that follow, and fetches the snapshot again when it sees a gap in
 `seq` (an event it missed). Commands go over the same connection with an acknowledgement.
+The device's callbacks (`on_event`, `on_state`, `on_connection`) run one after another on a
+thread of LiveHall's own, in the order the events were applied; they may send commands.
 
     hall = LiveHall("http://127.0.0.1:8080", token="demo-display-1-token",
                     on_event=lambda name, payload: print(name, payload))
