@@ -173,23 +173,15 @@ UPGRADED = ("ratings_by_day", "ratings_filled")  # made by _upgrade, the last on
 
 
 def _upgrade(db: Database) -> None:
-    """Bring a database made by an earlier version up to SCHEMA, in one transaction. Each step
-    is skipped if done (another server process may have done it meanwhile)."""
-    if _upgraded(db):
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        columns = {row[1] for row in db.execute("PRAGMA table_info(ratings)")}
-        for column in ("service", "day"):  # ratings from before they carried them
-            if column not in columns:
-                db.execute(f"ALTER TABLE ratings ADD COLUMN {column} TEXT")
-        db.execute(FILL_RATINGS + " WHERE service IS NULL OR day IS NULL")
-        db.execute(RATINGS_BY_DAY)
-        db.execute(RATINGS_FILLED)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+    """Bring a database made by an earlier version up to SCHEMA, inside the caller's write
+    transaction. Each step is skipped if done (another server process may have done it)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(ratings)")}
+    for column in ("service", "day"):  # ratings from before they carried them
+        if column not in columns:
+            db.execute(f"ALTER TABLE ratings ADD COLUMN {column} TEXT")
+    db.execute(FILL_RATINGS + " WHERE service IS NULL OR day IS NULL")
+    db.execute(RATINGS_BY_DAY)
+    db.execute(RATINGS_FILLED)
 
 
 def _upgraded(db: Database) -> bool:
@@ -234,7 +226,9 @@ class Store:
         # busy_timeout still covers a second server process on the same file.
         self._write_lock = threading.Lock()
         self.db.conn.executescript(SCHEMA)
-        _upgrade(self.db)
+        if not _upgraded(self.db):
+            with self.write() as db:
+                _upgrade(db)
 
     @property
     def db(self) -> Database:
