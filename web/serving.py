@@ -64,9 +64,6 @@ class RequestHeaders:
     def get(self, name: str, default: Any = None) -> Any:
         return self._first.get(name.lower(), default)
 
-    def __contains__(self, name: str) -> bool:
-        return name.lower() in self._first
-
 
 class KeepAliveRequestHandler(QuietRequestHandler):
     """Keeps a client's connection open between requests (HTTP/1.1), where Werkzeug closes
