@@ -18,13 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify
 from flask_socketio import SocketIO
 
-from hall.auth import VIEWER, Actor
+from hall.auth import Actor
 from hall.backup import NightlyBackup
-from hall.errors import HallError
 from hall.hall import Hall
+from web import app as web_app
 from web import watchdog
 from web.commands import EXTRA_COMMANDS, run_command
 
@@ -46,10 +46,7 @@ def register(app: Flask, socketio: SocketIO, hall: Hall) -> None:
 
     @app.post("/api/v1/devices/heartbeat")
     def heartbeat_route() -> Response:
-        status, answer = run_command(hall, _bearer_actor(hall), "heartbeat", {})
-        reply = jsonify(answer)
-        reply.status_code = status
-        return reply
+        return web_app._reply(*run_command(hall, web_app._actor(hall), "heartbeat", {}))
 
 
 def heartbeat(hall: Hall, actor: Actor, body: dict) -> dict:
@@ -98,17 +95,6 @@ def _message_queue(socketio: SocketIO) -> str | None:
     manager = getattr(socketio.server, "manager", None)
     name = type(manager).__name__ if manager else ""
     return None if name in ("", "Manager") else name.removesuffix("Manager").lower()
-
-
-def _bearer_actor(hall: Hall) -> Actor:
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    if not token:
-        return VIEWER
-    actor = hall.authenticate(token)
-    if actor is None:
-        raise HallError("unauthorized", "登录已失效，请重新登录 · Unknown or expired token")
-    return actor
 
 
 # -- started by server.py ------------------------------------------------------------------------
