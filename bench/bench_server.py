@@ -20,10 +20,9 @@ import sys
 import tempfile
 import threading
 import time
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
-
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -128,72 +127,94 @@ def fifty_window_hall(path: Path) -> Path:
     return path
 
 
-def device_process(url: str, token: str, arrivals: multiprocessing.Queue) -> None:
+def device_process(url: str, token: str, report: Connection) -> None:
     """One device in a process of its own, as on its own Pi. A display reports each call's
-    arrival time (the wall clock is shared by the processes of one machine)."""
+    arrival time (the wall clock is shared by the processes of one machine) down a pipe of
+    its own: one write, no feeder thread, so the reporting takes little from the cores the
+    other displays are waiting for."""
     def on_event(name: str, payload: dict) -> None:
         if name == "called" and token == DISPLAY:
-            arrivals.put((payload["number"], time.time()))
+            report.send((payload["number"], time.time()))
 
     live = LiveHall(url, token=token, on_event=on_event)
     live.start()
     live.wait_for_state(30)
-    arrivals.put(("ready", time.time()))
+    report.send(("ready", time.time()))
     threading.Event().wait()  # until the parent terminates the process
+
+
+class Arrivals:
+    """What the device processes report, read by the bench's one thread between calls."""
+
+    def __init__(self, pipes: list[Connection]) -> None:
+        self.pipes = pipes
+        self.received: dict[str, list[float]] = {}
+
+    def wait_for(self, number: str, count: int, timeout: float) -> list[float]:
+        deadline = time.monotonic() + timeout
+        while len(self.received.get(number, [])) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for pipe in wait(self.pipes, left):
+                reported, at = pipe.recv()
+                self.received.setdefault(reported, []).append(at)
+        return list(self.received.get(number, []))
+
+
+class Clerk:
+    """The supervisor's commands over one kept-alive connection, with http.client as the
+    kiosks use: requests' own work per call would be timed with the call and take a core
+    from the displays."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        self.headers = {"Authorization": f"Bearer {server.login('9001', '9999')}",
+                        "Content-Length": "0"}
+
+    def post(self, path: str) -> dict:
+        self.connection.request("POST", path, headers=self.headers)
+        reply = self.connection.getresponse()
+        body = json.loads(reply.read())
+        assert reply.status == 200, body
+        return body
 
 
 def bench_fanout(workdir: Path, calls: int, display_count: int = 10, kiosk_count: int = 5) -> None:
     server = ServerProcess(workdir / "fanout.db",
                            config=fifty_window_hall(workdir / "fifty.toml")).start()
-    received: dict[str, list[float]] = {}
-    arrived = threading.Condition()
     spawn = multiprocessing.get_context("spawn")
-    arrivals = spawn.Queue()
-    displays = [spawn.Process(target=device_process, args=(server.url, DISPLAY, arrivals),
-                              daemon=True) for _ in range(display_count)]
-    kiosks = [spawn.Process(target=device_process, args=(server.url, KIOSK, arrivals),
-                            daemon=True) for _ in range(kiosk_count)]
-
-    def collect() -> None:
-        while True:
-            number, at = arrivals.get()
-            with arrived:
-                received.setdefault(number, []).append(at)
-                arrived.notify_all()
-
-    def wait_for_all(number: str, timeout: float, count: int = display_count) -> list[float]:
-        """Sleeps until the displays report (no polling: the bench shares the two cores)."""
-        with arrived:
-            arrived.wait_for(lambda: len(received.get(number, [])) >= count, timeout)
-            return list(received.get(number, []))
-
+    pipes, devices = [], []
+    for token in [DISPLAY] * display_count + [KIOSK] * kiosk_count:
+        reader, writer = spawn.Pipe(duplex=False)
+        pipes.append(reader)
+        devices.append(spawn.Process(target=device_process, args=(server.url, token, writer),
+                                     daemon=True))
+    arrivals = Arrivals(pipes)
     try:
-        for device in displays + kiosks:
+        for device in devices:
             device.start()
-        threading.Thread(target=collect, daemon=True).start()
-        wait_for_all("ready", 60, count=len(displays) + len(kiosks))
-        boss = server.login("9001", "9999")
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {boss}"
+        arrivals.wait_for("ready", len(devices), 60)
+        clerk = Clerk(server)
         for n in range(1, 51):
-            session.post(f"{server.url}/api/v1/windows/{n}/open")
+            clerk.post(f"/api/v1/windows/{n}/open")
         for _ in range(calls):
             server.issue("pay")
         to_all, to_each = [], []
         pay_windows = [n for n in range(1, 51) if n not in (3, 5)]  # 3 and 5 serve no payments
         for i in range(calls):
             window = pay_windows[i % len(pay_windows)]
-            session.post(f"{server.url}/api/v1/windows/{window}/finish")
+            if i >= len(pay_windows):  # the window's customer from the last round
+                clerk.post(f"/api/v1/windows/{window}/finish")
             time.sleep(0.05)  # a clerk calls the next a moment after finishing, not at once
             started = time.time()
-            r = session.post(f"{server.url}/api/v1/windows/{window}/call-next")
-            number = r.json()["ticket"]["number"]
-            times = wait_for_all(number, 5)
+            number = clerk.post(f"/api/v1/windows/{window}/call-next")["ticket"]["number"]
+            times = arrivals.wait_for(number, display_count, 5)
             to_each += [t - started for t in times]
             to_all.append(max(times) - started)
             time.sleep(0.01)
     finally:
-        for device in displays + kiosks:
+        for device in devices:
             device.terminate()
         server.stop()
     print(f"Call fan-out: call-next request → `called` at {display_count} displays, each in its "
