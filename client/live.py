@@ -31,8 +31,6 @@ from engineio import packet
 
 log = logging.getLogger("hallq.client")
 
-EVENTS = ("ticket_issued", "called", "window", "queue", "ticket", "away_overdue", "hall",
-          "notice", "rating", "device", "callback", "staff", "seq")
 RECENT_CALLS = 10
 GAP_WAIT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 30.0  # while connected, a `heartbeat` command keeps last_seen fresh
@@ -86,8 +84,7 @@ class LiveHall:
         self._timeout = command_timeout
         self._lock = threading.RLock()
         self._has_state = threading.Event()
-        self._pending: list[tuple[str, dict]] = []
-        self._parts_seen = 0  # events applied so far of the command last_seq + 1
+        self._pending: dict[int, list] = {}  # seq -> the events of a command that came early
         self._gap_timer: threading.Timer | None = None
         self._stopping = False
         self._connections = 0  # counts connects, so an old heartbeat thread knows to stop
@@ -104,8 +101,7 @@ class LiveHall:
         self.sio.on("connect", self._connected)
         self.sio.on("disconnect", self._disconnected)
         self.sio.on("state", self._take_state)
-        for name in EVENTS:
-            self.sio.on(name, lambda payload, name=name: self._event(name, payload))
+        self.sio.on("changes", self._changes)
 
     # -- connection ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -113,7 +109,8 @@ class LiveHall:
         threading.Thread(target=self._connect, name="hallq-connect", daemon=True).start()
 
     def _connect(self) -> None:
-        auth = {"token": self.token} if self.token else None
+        # `changes`: each command's events come as one message (docs/protocol.md).
+        auth = {"token": self.token, "changes": True} if self.token else {"changes": True}
         try:
             self.sio.connect(self.server_url, auth=auth, transports=["websocket"],
                              wait_timeout=5, retry=True)
@@ -179,8 +176,8 @@ class LiveHall:
         with self._lock:
             self.state = state
             self.last_seq = state["seq"]
-            self._parts_seen = 0
-            self._pending = [e for e in self._pending if e[1]["seq"] > state["seq"]]
+            self._pending = {seq: events for seq, events in self._pending.items()
+                             if seq > state["seq"]}
             if self._on_state:  # a copy: the events that follow change ours before it runs
                 self._later(self._on_state, copy.deepcopy(state))
             for event in self._drain():
@@ -198,16 +195,16 @@ class LiveHall:
         if state["seq"] >= self.last_seq:
             self._take_state(state)
 
-    def _event(self, name: str, payload: dict) -> None:
-        """Apply events in seq order, each command's events together. With several server
-        processes events cross in Redis, so events can arrive swapped: every event says how
-        many `parts` its command sent, a seq counts as done when all have come, and a later
-        one waits for it. Only a gap that stays open for a second is a miss (then the
-        snapshot is fetched again)."""
+    def _changes(self, message: dict) -> None:
+        """One command's events. Commands are applied in seq order: with several server
+        processes messages cross in Redis, so a later command can arrive first, and waits
+        for the one before. Only a gap that stays open for a second is a miss (then the
+        snapshot is fetched again). Events that come before the first snapshot wait for it."""
         with self._lock:
-            if self.state is None or (payload.get("seq") or 0) <= self.last_seq:
-                return  # the snapshot we hold already includes it
-            self._pending.append((name, payload))
+            if (message.get("seq") or 0) > self.last_seq:
+                self._pending[message["seq"]] = message["events"]
+            if self.state is None:
+                return
             for event in self._drain():
                 self._later(self._on_event, *event)
             if self._pending and self._gap_timer is None:
@@ -216,19 +213,14 @@ class LiveHall:
                 self._gap_timer.start()
 
     def _drain(self) -> list[tuple[str, dict]]:
-        """Apply the waiting events of the next seq; called with the lock held."""
+        """Apply the commands that follow on from the state, in seq order; called with the
+        lock held."""
         done = []
-        while True:
-            following = [e for e in self._pending if e[1]["seq"] == self.last_seq + 1]
-            for event in following:
-                self._pending.remove(event)
-                apply_event(self.state, *event)
-                done.append(event)
-                self._parts_seen += 1
-            if not following or self._parts_seen < following[0][1].get("parts", 1):
-                break
+        while (events := self._pending.pop(self.last_seq + 1, None)) is not None:
+            for name, payload in events:
+                apply_event(self.state, name, payload)
+                done.append((name, payload))
             self.state["seq"] = self.last_seq = self.last_seq + 1
-            self._parts_seen = 0
         if not self._pending and self._gap_timer is not None:
             self._gap_timer.cancel()
             self._gap_timer = None

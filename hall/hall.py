@@ -25,7 +25,9 @@ from hall.snapshot import View
 from hall.staff import member as staff_member
 from hall.store import Database, Store, insert, one, scalar, to_json, update
 
-Listener = Callable[[str, dict], None]
+# A command's events, in order: [(event, payload), ...], every payload with the command's seq.
+Events = list[tuple[str, dict]]
+Listener = Callable[[Events], None]
 
 log = logging.getLogger("hallq.hall")
 
@@ -129,7 +131,7 @@ class Hall:
 
     # -- plumbing --------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
-        """`listener(event, payload)` is called after each commit, for every event."""
+        """`listener(events)` is called after each commit with each command's events."""
         self._listeners.append(listener)
 
     def _publish(self, cmd: Command) -> None:
@@ -138,10 +140,12 @@ class Hall:
             # Logged, but nothing a device shows changed (a supervisor's login, say): the bare
             # seq still goes out, so that no device mistakes the next event for a gap.
             events = [("seq", {})]
-        for event, payload in events:
-            payload = {"seq": cmd.seq, "parts": len(events), **payload}
-            for listener in self._listeners:
-                listener(event, payload)
+        if not events:
+            return
+        stamped = [(event, {"seq": cmd.seq, "parts": len(events), **payload})
+                   for event, payload in events]
+        for listener in self._listeners:
+            listener(stamped)
 
     def run(self, actor: Actor, request_id: Any, body: Callable[[Command], dict]) -> dict:
         """Run `body` as one command; a retried request_id gets its first answer again.

@@ -55,7 +55,7 @@ def test_a_refused_command_in_a_batch_is_undone_alone(hall):
     kiosk = hall.authenticate("demo-kiosk-1-token")
     boss = hall.authenticate(hall.login("9001", "9999")["token"])
     events = []
-    hall.subscribe(lambda event, payload: events.append((event, payload["seq"])))
+    hall.subscribe(lambda command: events.extend((name, p["seq"]) for name, p in command))
     answers = commands_queued_behind_a_commit(hall, [
         lambda: hall.issue(kiosk, "pay")["ticket"]["number"],
         lambda: hall.window_command(boss, 1, "call-next", {}),  # closed: refused in the batch

@@ -1,5 +1,5 @@
-"""A device's copy of the hall stays right when events arrive swapped (with two server
-processes events cross in Redis), and the device hears of them in the order applied."""
+"""A device's copy of the hall stays right when commands arrive swapped (with two server
+processes messages cross in Redis), and the device hears of them in the order applied."""
 
 from support import wait_until
 
@@ -11,10 +11,11 @@ def snapshot(seq=1):
             "windows": [], "recent_calls": [], "devices": []}
 
 
-def client():
+def client(with_state=True):
     seen = []
     live = LiveHall("http://127.0.0.1:9", on_event=lambda name, p: seen.append((name, p["seq"])))
-    live._take_state(snapshot())
+    if with_state:
+        live._take_state(snapshot())
     return live, seen
 
 
@@ -26,38 +27,47 @@ def heard(live, seen):
     return seen
 
 
-def queue(seq, waiting, parts=2):
-    return {"seq": seq, "parts": parts, "service": "pay", "waiting": waiting,
-            "estimated_wait_min": 0, "longest_wait_min": 0}
+def issue(seq, number, waiting):
+    """The `changes` message of one ticket issued: its two events."""
+    return {"seq": seq, "events": [
+        ["ticket_issued", {"seq": seq, "parts": 2, "number": number, "service": "pay",
+                           "waiting": waiting}],
+        ["queue", {"seq": seq, "parts": 2, "service": "pay", "waiting": waiting,
+                   "estimated_wait_min": 0, "longest_wait_min": 0}]]}
 
 
-def issued(seq, number, parts=2):
-    return {"seq": seq, "parts": parts, "number": number, "service": "pay", "waiting": 0}
-
-
-def test_a_commands_events_are_applied_together_even_when_a_later_one_comes_between():
+def test_a_command_that_comes_early_waits_for_the_one_before():
     live, seen = client()
-    live._event("ticket_issued", issued(2, "A001"))
-    live._event("ticket_issued", issued(3, "A002"))  # the next command overtakes ...
-    live._event("queue", queue(3, 2))
-    live._event("queue", queue(2, 1))  # ... the second half of the first
+    live._changes(issue(3, "A002", 2))
+    assert heard(live, seen) == [] and live.last_seq == 1
+    live._changes(issue(2, "A001", 1))
     assert heard(live, seen) == [("ticket_issued", 2), ("queue", 2), ("ticket_issued", 3),
                                  ("queue", 3)]
-    assert live.last_seq == 3 and live.state["services"][0]["waiting"] == 2
+    assert live.last_seq == 3 and live.state["seq"] == 3
+    assert live.state["services"][0]["waiting"] == 2
     assert live.resyncs == 0
 
 
-def test_events_the_snapshot_already_holds_are_ignored():
+def test_commands_the_snapshot_already_holds_are_ignored():
     live, seen = client()
-    live._event("queue", queue(1, 5, parts=1))
+    live._changes(issue(1, "A001", 5))
     assert heard(live, seen) == [] and live.state["services"][0]["waiting"] == 0
+
+
+def test_commands_that_come_before_the_first_snapshot_wait_for_it():
+    live, seen = client(with_state=False)
+    live._changes(issue(1, "A001", 1))  # already in the snapshot
+    live._changes(issue(2, "A002", 2))  # committed after it was read
+    live._take_state(snapshot(seq=1))
+    assert heard(live, seen) == [("ticket_issued", 2), ("queue", 2)]
+    assert live.state["services"][0]["waiting"] == 2 and live.last_seq == 2
 
 
 def test_a_gap_that_stays_open_fetches_the_snapshot(monkeypatch):
     live, seen = client()
     fetched = []
     monkeypatch.setattr(live, "resync", lambda: fetched.append(True))
-    live._event("queue", queue(3, 4, parts=1))  # seq 2 never comes
+    live._changes(issue(3, "A002", 4))  # seq 2 never comes
     assert heard(live, seen) == []
     live._gap_timer.cancel()
     live._gap_still_open()

@@ -4,6 +4,7 @@ import threading
 
 import pytest
 import requests
+import socketio
 from support import DISPLAY, KIOSK, listening_display, wait_until
 
 from client.live import CommandFailed, LiveHall
@@ -148,6 +149,37 @@ def test_events_carry_a_seq_that_grows_by_one_per_command(server, display):
     wait_until(lambda: display.state["services"][0]["waiting"] == 8)
     wait_until(lambda: len(set(seen)) >= 8)  # the callbacks follow on a thread of their own
     assert sorted(set(seen)) == list(range(start + 1, start + 9))
+
+
+def test_a_device_takes_each_event_or_each_commands_changes_as_it_asked(server):
+    """DESIGN.md's events one by one for a plain client; one `changes` message per command,
+    with the same events in the same order, for a client that asked with `changes: true`."""
+    heard: dict[str, list] = {"plain": [], "changes": []}
+    clients = {}
+
+    def listener(kind: str):
+        def hear(name: str, payload: dict) -> None:
+            if name != "state":  # the snapshot sent on connect
+                heard[kind].append((name, payload))
+        return hear
+
+    for kind, auth in (("plain", {"token": DISPLAY}),
+                       ("changes", {"token": DISPLAY, "changes": True})):
+        client = socketio.Client()
+        client.on("*", listener(kind))
+        client.connect(server.url, auth=auth, transports=["websocket"])
+        clients[kind] = client
+    try:
+        server.issue("pay")
+        wait_until(lambda: len(heard["plain"]) == 2 and heard["changes"])
+        assert [name for name, _ in heard["plain"]] == ["ticket_issued", "queue"]
+        assert [name for name, _ in heard["changes"]] == ["changes"]
+        message = heard["changes"][0][1]
+        assert message["seq"] == heard["plain"][0][1]["seq"]
+        assert message["events"] == [list(event) for event in heard["plain"]]
+    finally:
+        for client in clients.values():
+            client.disconnect()
 
 
 def test_the_overview_page_and_health(server):

@@ -45,7 +45,7 @@ def events(hall, type_):
 
 def test_notice_and_issuing(hall, actors, clock):
     seen = []
-    hall.subscribe(lambda event, payload: seen.append((event, payload)))
+    hall.subscribe(seen.extend)
     cmd(hall, actors["sup"], "notice", text="  今日  水费系统升级 ")
     assert hall.state()["hall"]["notice"] == "今日 水费系统升级"
     assert [e for e, _ in seen] == ["notice", "hall"]
@@ -135,7 +135,7 @@ def test_force_close_ends_an_away(hall, actors, clock):
 
 def test_callbacks_are_masked_and_the_number_goes_when_done(hall, actors):
     seen = []
-    hall.subscribe(lambda event, payload: seen.append((event, payload)))
+    hall.subscribe(seen.extend)
     out = cmd(hall, actors["w1"], "callback", window=1, phone="138-1234 5678", name="张三",
               note="系统故障，明天上午回电")["callback"]
     assert (out["phone"], out["name"]) == ("138****5678", "张*")

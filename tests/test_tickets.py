@@ -165,7 +165,7 @@ def test_at_the_days_rollover_waiting_tickets_expire_counted_not_dropped(hall, k
     for _ in range(3):
         issue(hall, kiosk)
     events = []
-    hall.subscribe(lambda name, payload: events.append(name))
+    hall.subscribe(lambda command: events.extend(name for name, _ in command))
     clock.set("2026-11-24 00:00:01")
     hall.tick()
     rows = list(hall.store.db.query("SELECT number, status, closed_reason FROM tickets"))

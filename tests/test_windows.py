@@ -208,8 +208,8 @@ def test_away_needs_a_reason_and_back_ends_it(hall, w1, clock):
 
 def test_away_past_the_limit_alerts_once_and_shows_overdue(hall, w1, clock):
     alerts = []
-    hall.subscribe(lambda name, payload: alerts.append(payload) if name == "away_overdue"
-                   else None)
+    hall.subscribe(lambda events: alerts.extend(p for name, p in events
+                                                if name == "away_overdue"))
     w1("away", reason="暂离")
     clock.advance(minutes=9)
     hall.tick()

@@ -14,13 +14,13 @@ import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from flask_socketio import SocketIO, emit
+from flask_socketio import SocketIO, emit, join_room
 from socketio.packet import Packet
 from werkzeug.exceptions import HTTPException
 
 from hall.auth import VIEWER, Actor
 from hall.errors import HallError
-from hall.hall import Hall
+from hall.hall import Events, Hall
 from hall.staff import member as staff_member
 from web.commands import run_command, socket_command, status_for
 
@@ -58,7 +58,7 @@ def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, Soc
         json=_Json,
         serializer=_TextPacket,
     )
-    hall.subscribe(lambda event, payload: socketio.emit(event, payload))
+    hall.subscribe(lambda events: broadcast(socketio, events))
     _api_routes(app, hall)
     _page_routes(app, hall)
     _socket_handlers(socketio, hall)
@@ -66,6 +66,19 @@ def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, Soc
         importlib.import_module(name).register(app, socketio, hall)
     app.extensions["hallq"] = {"hall": hall, "started": time.time()}
     return app, socketio
+
+
+# Each connection sits in one of two rooms, chosen when it connects (docs/protocol.md):
+EACH_EVENT = "each-event"  # one Socket.IO event per change, as DESIGN.md lists them
+CHANGES = "changes"  # auth {"changes": true}: one `changes` event per command, all its events
+
+
+def broadcast(socketio: SocketIO, events: Events) -> None:
+    """One command's events to every connection. A `changes` message is one frame for a device
+    to read where the separate events are three or four: a display's CPU per call halves."""
+    for event, payload in events:
+        socketio.emit(event, payload, to=EACH_EVENT)
+    socketio.emit("changes", {"seq": events[0][1]["seq"], "events": events}, to=CHANGES)
 
 
 def start_ticker(socketio: SocketIO, hall: Hall, stop: threading.Event | None = None) -> None:
@@ -222,11 +235,15 @@ def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
 
     @socketio.on("connect")
     def connect(auth: Any = None) -> None:
-        token = auth.get("token") if isinstance(auth, dict) else None
+        auth = auth if isinstance(auth, dict) else {}
+        token = auth.get("token")
         actor = hall.authenticate(token) if token else VIEWER
         if actor is None:
             raise ConnectionRefusedError("unauthorized")
         actors[request.sid] = actor
+        # Joined before the snapshot is read, so that a command committed after the read still
+        # reaches this device: clients sort events and snapshot by seq.
+        join_room(CHANGES if auth.get("changes") is True else EACH_EVENT)
         hall.device_presence(actor, connected=True)
         emit("state", hall.state())
 

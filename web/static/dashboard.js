@@ -27,13 +27,13 @@
       onState: s => { state = s; now = HallQ.serverClock(s); render(); refresh(); },
       onEvent: (name, p, s) => {
         state = s;
-        if (["ticket_issued", "ticket", "queue", "window"].includes(name)) refreshSoon();
+        if (["ticket_issued", "ticket", "queue", "window", "callback", "staff"].includes(name)) {
+          refreshSoon();
+        }
         render();
       },
       onConnection: ok => HallQ.showConnection($("#conn"), ok),
     });
-    live.socket.on("callback", refreshSoon);
-    live.socket.on("staff", refreshSoon);
     live.socket.on("connect_error", err => {
       if (err && err.message === "unauthorized") { sessionStorage.clear(); location.reload(); }
     });

@@ -5,8 +5,6 @@
   "use strict";
   const RECENT_CALLS = 10;
   const GAP_WAIT_MS = 1000;
-  const EVENTS = ["ticket_issued", "called", "window", "queue", "ticket", "away_overdue", "hall",
-                  "notice", "rating", "device", "callback", "staff", "seq"];
 
   function applyEvent(state, name, p) {
     const replace = (list, key, item) => {
@@ -29,35 +27,31 @@
   // live({token, onState(state), onEvent(name, payload, state), onConnection(bool)})
   function live(options) {
     const opts = options || {};
-    const socket = io({auth: opts.token ? {token: opts.token} : undefined,
+    // `changes`: each command's events come as one message (docs/protocol.md).
+    const auth = opts.token ? {token: opts.token, changes: true} : {changes: true};
+    const socket = io({auth: auth,
                        transports: ["websocket"], reconnectionDelayMax: 3000});
     const client = {socket: socket, state: null, lastSeq: 0, connected: false};
-    let pending = [];
+    let pending = new Map();  // seq -> the events of a command that came early
     let gapTimer = null;
 
     function deliver(name, p) { if (opts.onEvent) opts.onEvent(name, p, client.state); }
 
-    // Each command's events carry its seq and how many `parts` it sent: a seq is done when all
-    // have come, and a later one waits for it (events can cross on the way).
-    let partsSeen = 0;
+    // Commands are applied in seq order; a later one that comes first (commands can cross on
+    // the way) waits for the one before.
     function drain() {
-      for (;;) {
-        const following = pending.filter(e => e[1].seq === client.lastSeq + 1);
-        pending = pending.filter(e => !following.includes(e));
-        following.forEach(e => { applyEvent(client.state, e[0], e[1]); partsSeen += 1;
-                                 deliver(e[0], e[1]); });
-        if (!following.length || partsSeen < (following[0][1].parts || 1)) break;
+      for (let events; (events = pending.get(client.lastSeq + 1));) {
+        pending.delete(client.lastSeq + 1);
         client.state.seq = client.lastSeq = client.lastSeq + 1;
-        partsSeen = 0;
+        events.forEach(e => { applyEvent(client.state, e[0], e[1]); deliver(e[0], e[1]); });
       }
-      if (!pending.length && gapTimer) { clearTimeout(gapTimer); gapTimer = null; }
+      if (!pending.size && gapTimer) { clearTimeout(gapTimer); gapTimer = null; }
     }
 
     function takeState(state) {
       client.state = state;
       client.lastSeq = state.seq;
-      partsSeen = 0;
-      pending = pending.filter(e => e[1].seq > state.seq);
+      pending = new Map([...pending].filter(([seq]) => seq > state.seq));
       if (opts.onState) opts.onState(state);
       drain();
     }
@@ -69,14 +63,15 @@
     }
 
     socket.on("state", takeState);
-    EVENTS.forEach(name => socket.on(name, p => {
-      if (!client.state || p.seq <= client.lastSeq) return;
-      pending.push([name, p]);
+    socket.on("changes", message => {
+      // Events that come before the first snapshot wait for it.
+      if (message.seq > client.lastSeq) pending.set(message.seq, message.events);
+      if (!client.state) return;
       drain();
-      if (pending.length && !gapTimer) {
-        gapTimer = setTimeout(() => { gapTimer = null; pending = []; resync(); }, GAP_WAIT_MS);
+      if (pending.size && !gapTimer) {
+        gapTimer = setTimeout(() => { gapTimer = null; pending.clear(); resync(); }, GAP_WAIT_MS);
       }
-    }));
+    });
     socket.on("connect", () => { client.connected = true;
                                  if (opts.onConnection) opts.onConnection(true); });
     socket.on("disconnect", () => { client.connected = false;
