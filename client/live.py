@@ -126,15 +126,23 @@ class LiveHall:
     def _later(self, callback: Callable | None, *args: Any) -> None:
         """Run a device's callback on the callbacks thread, after those queued before it."""
         if callback is not None:
-            self._callbacks.put((callback, args))
+            self._callbacks.put((callback, [args]))
+
+    def _tell(self, events: list[tuple[str, dict]]) -> None:
+        """The events just applied, to the device's on_event: one job (one wake-up of the
+        callbacks thread) for the lot."""
+        if events and self._on_event is not None:
+            self._callbacks.put((self._on_event, events))
 
     def _run_callbacks(self) -> None:
         while (job := self._callbacks.get()) is not None:
-            callback, args = job
-            try:
-                callback(*args)
-            except Exception:  # the device's bug: log it, and go on with the next event
-                log.exception("callback %s failed", getattr(callback, "__name__", callback))
+            callback, calls = job
+            for args in calls:
+                try:
+                    callback(*args)
+                except Exception:  # the device's bug: log it, and go on with the next event
+                    log.exception("callback %s failed",
+                                  getattr(callback, "__name__", callback))
 
     def wait_for_state(self, timeout: float = 10) -> dict:
         # The server sends the snapshot from its connect handler, so it arrives just before the
@@ -180,8 +188,7 @@ class LiveHall:
                              if seq > state["seq"]}
             if self._on_state:  # a copy: the events that follow change ours before it runs
                 self._later(self._on_state, copy.deepcopy(state))
-            for event in self._drain():
-                self._later(self._on_event, *event)
+            self._tell(self._drain())
         self._has_state.set()
 
     def resync(self) -> None:
@@ -205,8 +212,7 @@ class LiveHall:
                 self._pending[message["seq"]] = message["events"]
             if self.state is None:
                 return
-            for event in self._drain():
-                self._later(self._on_event, *event)
+            self._tell(self._drain())
             if self._pending and self._gap_timer is None:
                 self._gap_timer = threading.Timer(GAP_WAIT_SECONDS, self._gap_still_open)
                 self._gap_timer.daemon = True

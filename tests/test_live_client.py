@@ -72,3 +72,17 @@ def test_a_gap_that_stays_open_fetches_the_snapshot(monkeypatch):
     live._gap_timer.cancel()
     live._gap_still_open()
     assert fetched == [True]
+
+
+def test_a_callback_that_fails_on_one_event_still_hears_the_next():
+    seen = []
+
+    def on_event(name, payload):
+        if name == "ticket_issued":
+            raise RuntimeError("the device's own bug")
+        seen.append(name)
+
+    live = LiveHall("http://127.0.0.1:9", on_event=on_event)
+    live._take_state(snapshot())
+    live._changes(issue(2, "A001", 1))
+    assert heard(live, seen) == ["queue"]
