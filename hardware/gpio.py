@@ -95,6 +95,7 @@ class Light:
         self.led = LED(pin, pin_factory=pin_factory)
         self._lock = threading.Lock()
         self._flash_timer: threading.Timer | None = None
+        self._closed = False  # a late event or flash's end must not touch a closed pin
 
     @property
     def is_lit(self) -> bool:
@@ -105,6 +106,8 @@ class Light:
         if mode not in ("off", "on", "blink"):
             raise ValueError(f"LED mode {mode!r}: one of off, on, blink")
         with self._lock:
+            if self._closed:
+                return
             if self._flash_timer is not None:
                 self.mode = mode  # shown when the flash ends
             elif mode != self.mode:
@@ -122,6 +125,8 @@ class Light:
     def flash(self, times: int = 3, seconds: float = 0.12) -> None:
         """Blink quickly `times` times (a refusal), then show the mode set before."""
         with self._lock:
+            if self._closed:
+                return
             self.flashes += 1
             if self._flash_timer is not None:
                 self._flash_timer.cancel()
@@ -132,6 +137,8 @@ class Light:
 
     def _restore(self) -> None:
         with self._lock:
+            if self._closed:  # closed while the timer was already on its way
+                return
             self._flash_timer = None
             mode, self.mode = self.mode, ""
             self._show(mode)
@@ -142,9 +149,10 @@ class Light:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._flash_timer is not None:
                 self._flash_timer.cancel()
-        self.led.close()
+            self.led.close()
 
 
 class Beeper:
@@ -154,13 +162,20 @@ class Beeper:
         self.pin = pin
         self.beeps = 0
         self.buzzer = Buzzer(pin, pin_factory=pin_factory)
+        self._lock = threading.Lock()
+        self._closed = False  # a refusal answered late must not start a beep on a closed pin
 
     def beep(self, times: int = 2, seconds: float = 0.1) -> None:
-        self.beeps += times
-        self.buzzer.beep(on_time=seconds, off_time=seconds, n=times)
+        with self._lock:
+            if self._closed:
+                return
+            self.beeps += times
+            self.buzzer.beep(on_time=seconds, off_time=seconds, n=times)
 
     def close(self) -> None:
-        self.buzzer.close()
+        with self._lock:
+            self._closed = True
+            self.buzzer.close()
 
 
 def parse_pins(text: str, names: tuple[str, ...]) -> dict[str, int | None]:

@@ -92,6 +92,20 @@ def test_a_beeper_beeps(factory):
         beeper.close()
 
 
+def test_a_closed_light_or_beeper_ignores_what_comes_late(factory):
+    """At shutdown a command's answer or a flash's end can still be on its way."""
+    light = Light(5, pin_factory=factory)
+    light.flash(times=1, seconds=0.02)
+    light.close()
+    light._restore()  # the flash's timer, fired just before the close cancelled it
+    light.set("on")
+    light.flash()
+    beeper = Beeper(19, pin_factory=factory)
+    beeper.close()
+    beeper.beep()
+    assert beeper.beeps == 0
+
+
 def test_pins_are_parsed_and_bad_ones_named():
     assert parse_pins("call=17, red=13,buzzer=", ("call", "red", "buzzer")) == {
         "call": 17, "red": 13, "buzzer": None}
