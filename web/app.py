@@ -58,7 +58,8 @@ def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, Soc
         json=_Json,
         serializer=_TextPacket,
     )
-    hall.subscribe(lambda events: broadcast(socketio, events))
+    shared = message_queue is not None
+    hall.subscribe(lambda events: broadcast(socketio, events, shared))
     _api_routes(app, hall)
     _page_routes(app, hall)
     _socket_handlers(socketio, hall)
@@ -73,12 +74,21 @@ EACH_EVENT = "each-event"  # one Socket.IO event per change, as DESIGN.md lists 
 CHANGES = "changes"  # auth {"changes": true}: one `changes` event per command, all its events
 
 
-def broadcast(socketio: SocketIO, events: Events) -> None:
+def broadcast(socketio: SocketIO, events: Events, shared: bool = False) -> None:
     """One command's events to every connection. A `changes` message is one frame for a device
-    to read where the separate events are three or four: a display's CPU per call halves."""
-    for event, payload in events:
-        socketio.emit(event, payload, to=EACH_EVENT)
+    to read where the separate events are three or four: a display's CPU per call halves.
+
+    Every device and page of ours takes `changes`, so the events one by one are encoded only
+    when a connection here takes them, or when other server processes (`shared`, through the
+    message queue) may hold such connections."""
+    if shared or _anyone_in(socketio, EACH_EVENT):
+        for event, payload in events:
+            socketio.emit(event, payload, to=EACH_EVENT)
     socketio.emit("changes", {"seq": events[0][1]["seq"], "events": events}, to=CHANGES)
+
+
+def _anyone_in(socketio: SocketIO, room: str) -> bool:
+    return next(socketio.server.manager.get_participants("/", room), None) is not None
 
 
 def start_ticker(socketio: SocketIO, hall: Hall, stop: threading.Event | None = None) -> None:
