@@ -109,8 +109,9 @@ class LiveHall:
         threading.Thread(target=self._connect, name="hallq-connect", daemon=True).start()
 
     def _connect(self) -> None:
-        # `changes`: each command's events come as one message (docs/protocol.md).
-        auth = {"token": self.token, "changes": True} if self.token else {"changes": True}
+        # `changes`: each command's events come as one message (docs/protocol.md); with no
+        # token, the server takes us for an anonymous viewer.
+        auth = {"token": self.token, "changes": True}
         try:
             self.sio.connect(self.server_url, auth=auth, transports=["websocket"],
                              wait_timeout=5, retry=True)

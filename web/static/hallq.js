@@ -28,8 +28,7 @@
   function live(options) {
     const opts = options || {};
     // `changes`: each command's events come as one message (docs/protocol.md).
-    const auth = opts.token ? {token: opts.token, changes: true} : {changes: true};
-    const socket = io({auth: auth,
+    const socket = io({auth: {token: opts.token, changes: true},
                        transports: ["websocket"], reconnectionDelayMax: 3000});
     const client = {socket: socket, state: null, lastSeq: 0, connected: false};
     let pending = new Map();  // seq -> the events of a command that came early
