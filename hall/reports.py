@@ -283,7 +283,7 @@ def _read_part(store: Store, config: HallConfig, days: list[str], now: float,
             read = _read_day(db, config, day, now)
             leaves_by_day[day] = read.leaves
             if read.leaves:
-                day_rows[day] = _merged(list(read.leaves.values()))
+                day_rows[day] = _day_row(read.leaves)
             if _closed(config, day, now, read):
                 fresh.append(_kept(day, read.leaves, stamp))
     if fresh:
@@ -328,8 +328,13 @@ class Part(NamedTuple):
 
 def _part(days: dict[str, dict[Leaf, Bucket]]) -> Part:
     """A row per day, and each leaf over the days."""
-    return Part({day: _merged(list(leaves.values())) for day, leaves in days.items() if leaves},
+    return Part({day: _day_row(leaves) for day, leaves in days.items() if leaves},
                 _leaf_rows(days))
+
+
+def _day_row(leaves: dict[Leaf, Bucket]) -> Row:
+    """A day's figures: all its leaves merged."""
+    return _merged(list(leaves.values()))
 
 
 def _leaf_rows(days: dict[str, dict[Leaf, Bucket]]) -> dict[Leaf, Row]:
