@@ -59,6 +59,13 @@ def button(page: Page, command: str):
     return page.locator(f'#buttons [data-cmd="{command}"]')
 
 
+def key(page: Page, name: str) -> None:
+    """A clerk's key, pressed once the page has the answer to its last command: until then the
+    buttons are disabled (the command's event may show on screen before its answer comes)."""
+    page.wait_for_function("!HallQCounter.busy")
+    page.keyboard.press(name)
+
+
 def waiting_count(page: Page, label: str):
     return page.locator("#waiting tr", has_text=label).locator("td").nth(1)
 
@@ -81,7 +88,7 @@ def test_two_clerks_call_recall_transfer_go_away_and_survive_a_restart(
     expect(button(one, "call-next")).to_contain_text("N")  # the shortcut is on the button
 
     # Window 1 calls by keyboard; the display hears it, window 2's counts move at once.
-    one.keyboard.press("n")
+    key(one, "n")
     expect(one.locator("#ticket-number")).to_have_text("A001")
     expect(one.locator("#status")).to_have_text("呼叫中")
     wait_until(lambda: [(c["number"], c["window"]) for c in display.calls] == [("A001", 1)])
@@ -92,14 +99,14 @@ def test_two_clerks_call_recall_transfer_go_away_and_survive_a_restart(
 
     # Recall twice: the count is on the button; then no-show becomes possible.
     expect(button(one, "no-show")).to_be_disabled()
-    one.keyboard.press("r")
+    key(one, "r")
     expect(button(one, "recall")).to_contain_text("(1/2)")
-    one.keyboard.press("r")
+    key(one, "r")
     expect(button(one, "recall")).to_contain_text("(2/2)")
     expect(button(one, "no-show")).to_be_enabled()
     wait_until(lambda: [c["recalls"] for c in display.calls if c["window"] == 1] == [0, 1, 2])
 
-    one.keyboard.press("s")
+    key(one, "s")
     expect(one.locator("#status")).to_have_text("办理中")
     expect(one.locator("#ticket-facts")).to_contain_text("缴费")
     expect(one.locator("#ticket-facts")).to_contain_text("窗口办理")
@@ -108,12 +115,12 @@ def test_two_clerks_call_recall_transfer_go_away_and_survive_a_restart(
     one.screenshot(path=str(artifacts / "counter-serving.png"))
 
     # A refused command shows the server's message: window 2 closes while window 1 picks it.
-    two.keyboard.press("f")
+    key(two, "f")
     expect(two.locator("#status")).to_have_text("空闲")
-    one.keyboard.press("t")
+    key(one, "t")
     expect(one.locator("#transfer-dialog")).to_be_visible()
     expect(one.locator('[data-choice="window-2"]')).to_be_visible()
-    two.keyboard.press("c")
+    key(two, "c")
     expect(two.locator("#status")).to_have_text("窗口已关闭")
     one.locator('[data-choice="window-2"]').click()
     expect(one.locator("#message")).to_contain_text("Window 2 is closed")
@@ -126,20 +133,20 @@ def test_two_clerks_call_recall_transfer_go_away_and_survive_a_restart(
     # The transfer dialog offers the windows open when it opens: wait until window 1 has heard.
     one.wait_for_function("HallQCounter.state.windows.find(w => w.number === 2).status"
                           " !== 'closed'")
-    one.keyboard.press("t")
+    key(one, "t")
     one.locator('[data-choice="window-2"]').click()
     expect(one.locator("#status")).to_have_text("空闲")
     expect(one.locator("#last tbody tr").first).to_contain_text("A001")
     expect(one.locator("#last tbody tr").first).to_contain_text("转出 → 2")
     expect(two.locator("#waiting tr.here")).to_contain_text("1")
-    two.keyboard.press("n")  # the transferred customer keeps their place: called first
+    key(two, "n")  # the transferred customer keeps their place: called first
     expect(two.locator("#ticket-number")).to_have_text("A001")
     wait_until(lambda: (display.calls[-1]["number"], display.calls[-1]["window"]) == ("A001", 2))
 
     # Away with a reason, a live countdown, red once overdue (the limit here is 3 s), back.
-    one.keyboard.press("a")
+    key(one, "a")
     expect(one.locator("#away-dialog")).to_be_visible()
-    one.keyboard.press("2")  # 午休
+    key(one, "2")  # 午休
     expect(one.locator("#status")).to_have_text("暂时离开")
     expect(one.locator("#away-reason")).to_contain_text("午休")
     expect(one.locator("#away-clock")).to_contain_text("距暂离上限")
@@ -147,7 +154,7 @@ def test_two_clerks_call_recall_transfer_go_away_and_survive_a_restart(
     expect(one.locator("#current")).to_have_class(re.compile("overdue"), timeout=15000)
     expect(one.locator("#away-clock")).to_contain_text(re.compile(r"已超时 0:0[2-9]"))
     one.screenshot(path=str(artifacts / "counter-away-overdue.png"))
-    one.keyboard.press("b")
+    key(one, "b")
     expect(one.locator("#status")).to_have_text("空闲")
     expect(one.locator("#current")).not_to_have_class(re.compile("overdue"))
 
@@ -158,7 +165,7 @@ def test_two_clerks_call_recall_transfer_go_away_and_survive_a_restart(
     one.click("#lang")
 
     # The system failed for a customer: the clerk takes their phone for a call back (#10).
-    one.keyboard.press("p")
+    key(one, "p")
     expect(one.locator("#callback-dialog")).to_be_visible()
     one.fill("#cb-phone", "138 1234 5678")
     one.fill("#cb-name", "张先生")
@@ -189,7 +196,7 @@ def test_two_clerks_call_recall_transfer_go_away_and_survive_a_restart(
         restarted.issue("enquiry")  # resynced and live again: the new ticket shows
         expect(waiting_count(one, "咨询")).to_have_text("2")
         expect(button(one, "away")).to_be_enabled()
-        one.keyboard.press("n")
+        key(one, "n")
         expect(one.locator("#ticket-number")).to_have_text("A003")
     finally:
         restarted.stop()
