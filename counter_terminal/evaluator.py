@@ -44,6 +44,7 @@ class GpioEvaluator(WindowDevice):
         self.confirm_seconds = confirm_seconds
         self.mode = "rest"  # rest | offer | confirm
         self.chosen: int | None = None
+        self._rated: str | None = None  # the ticket number whose rating the LEDs have shown
         self._generation = 0
         self._timer: threading.Timer | None = None
         self._mode_lock = threading.Lock()
@@ -66,13 +67,24 @@ class GpioEvaluator(WindowDevice):
     def on_event(self, name: str, payload: dict) -> None:
         if name == "ticket" and payload["ticket"]["window"] == self.window and \
                 payload["ticket"]["status"] == "done":
+            with self._mode_lock:
+                if payload["ticket"]["number"] == self._rated:
+                    self._rated = None  # the same number on a later day is a new ticket
             self._enter("offer", self.offer_seconds)
         elif name == "rating" and payload["window"] == self.window:
-            self.chosen = payload["score"]  # also when rated on the evaluator page
-            self._enter("confirm", self.confirm_seconds)
+            self._confirm(payload["number"], payload["score"])  # also when rated on the page
 
     def answered(self, name: str, answer: dict) -> None:
-        self.chosen = answer["rating"]["score"]
+        self._confirm(answer["rating"]["number"], answer["rating"]["score"])
+
+    def _confirm(self, number: str, score: int) -> None:
+        """Show a rating once. Its event and the press's answer come on different threads, in
+        either order; the later one may arrive after the next customer's offer, and must not
+        take the lights from it."""
+        with self._mode_lock:
+            if number == self._rated:
+                return
+            self._rated, self.chosen = number, score
         self._enter("confirm", self.confirm_seconds)
 
     def refused(self, name: str, error: CommandFailed) -> None:

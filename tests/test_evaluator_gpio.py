@@ -103,6 +103,32 @@ def test_a_fast_double_press_rates_once_and_a_rating_on_the_page_shows_too(serve
         ev.close()
 
 
+def test_a_rating_is_shown_once_however_its_event_and_answer_are_ordered(factory):
+    ev = GpioEvaluator("http://127.0.0.1:1", "t", window=1, pin_factory=factory)
+    done = {"ticket": {"window": 1, "number": "A002", "status": "done"}}
+    answer = {"rating": {"number": "A001", "window": 1, "score": 1}}
+    try:
+        ev.on_event("rating", {"window": 1, "number": "A001", "score": 1})
+        assert ev.lit() == [1]
+        # The next customer is finished before the press's own answer comes back.
+        ev.on_event("ticket", done)
+        ev.answered("rate", answer)
+        assert (ev.mode, ev.lit()) == ("offer", [5, 4, 3, 2, 1])
+
+        # Answer first, event second: the event does not restart the confirmation.
+        ev.answered("rate", {"rating": {"number": "A002", "window": 1, "score": 5}})
+        generation = ev._generation
+        ev.on_event("rating", {"window": 1, "number": "A002", "score": 5})
+        assert (ev.mode, ev.lit(), ev._generation) == ("confirm", [5], generation)
+
+        # The same number on a later day is a new ticket, rated anew.
+        ev.on_event("ticket", {"ticket": {**done["ticket"], "number": "A002"}})
+        ev.on_event("rating", {"window": 1, "number": "A002", "score": 2})
+        assert (ev.mode, ev.lit()) == ("confirm", [2])
+    finally:
+        ev.close()
+
+
 def test_the_evaluator_comes_back_after_a_server_restart(tmp_path, factory):
     srv = ServerProcess(tmp_path / "hall.db").start()
     ev = None
