@@ -66,11 +66,19 @@ RANK_SQL = "CASE priority " + " ".join(
 
 
 def ahead_query(ticket: Ticket) -> tuple[str, list]:
-    """SQL counting the waiting tickets that will be called before `ticket`, with its params."""
+    """SQL counting the waiting tickets that will be called before `ticket` (itself waiting),
+    with its params: the queue's tickets of its class and the classes before it, less those of
+    its class from it on. A new ticket, the last of its class, so walks no list of tickets
+    however long the queue (queue lengths are kept by the database: store.QUEUE_LENGTHS)."""
     if ticket["target_window"] is not None:
-        same_queue, params = "target_window = ?", [ticket["target_window"]]
+        params = [ticket["target_window"]]
+        length_of, same_queue = "target_window = ?", "target_window = ?"
     else:
-        same_queue, params = "target_window IS NULL AND service = ?", [ticket["service"]]
-    sql = (f"SELECT count(*) FROM tickets WHERE status = 'waiting' AND {same_queue}"
-           f" AND ({RANK_SQL}, issued_at, id) < (?, ?, ?)")
-    return sql, [*params, CLASS_RANK[ticket["priority"]], ticket["issued_at"], ticket["id"]]
+        params = [ticket["service"]]
+        length_of = "service = ? AND target_window = 0"
+        same_queue = "service = ? AND target_window IS NULL"
+    sql = (f"SELECT (SELECT coalesce(sum(waiting), 0) FROM queue_lengths WHERE {length_of}"
+           f" AND {RANK_SQL} <= ?) - (SELECT count(*) FROM tickets WHERE status = 'waiting'"
+           f" AND {same_queue} AND priority = ? AND (issued_at, id) >= (?, ?))")
+    return sql, [*params, CLASS_RANK[ticket["priority"]],
+                 *params, ticket["priority"], ticket["issued_at"], ticket["id"]]

@@ -50,17 +50,16 @@ class View:
     def waiting_for(self, window: Window) -> list[dict]:
         """The waiting tickets `window` may call (its services', and those sent to it): of
         each service, target window and priority class only the first in line, since every
-        call policy orders by issue time within those (policy.py). A queue of hundreds is
-        then a handful of rows, found in the tickets_queue index."""
+        call policy orders by issue time within those (policy.py). The queues that have any
+        are in queue_lengths, and the first of each is found in the tickets_queue index: the
+        call costs the same with a handful waiting or thousands."""
         marks = ",".join("?" * len(window.services))
         return list(self.db.query(
-            "SELECT t.* FROM tickets t JOIN (SELECT service, target_window, priority,"
-            " min(issued_at) AS first_issued FROM tickets WHERE status = 'waiting'"
-            f" AND (target_window = ? OR (target_window IS NULL AND service IN ({marks})))"
-            " GROUP BY service, target_window, priority) AS head"
-            " ON t.status = 'waiting' AND t.service = head.service"
-            " AND t.target_window IS head.target_window AND t.priority = head.priority"
-            " AND t.issued_at = head.first_issued",
+            "SELECT t.* FROM queue_lengths q JOIN tickets t ON t.id = (SELECT id FROM tickets"
+            " WHERE status = 'waiting' AND service = q.service"
+            " AND target_window IS nullif(q.target_window, 0) AND priority = q.priority"
+            " ORDER BY issued_at, id LIMIT 1) WHERE q.waiting > 0"
+            f" AND (q.target_window = ? OR (q.target_window = 0 AND q.service IN ({marks})))",
             [window.number, *window.services]))
 
     def forget_cache(self) -> None:
@@ -141,9 +140,14 @@ class View:
 
     def service(self, service_id: str) -> dict:
         svc = self.config.service(service_id)
+        # The first in line of each class is found in the tickets_queue index; counting them
+        # all would walk the queue.
         waiting, oldest = self.db.execute(
-            "SELECT count(*), min(issued_at) FROM tickets WHERE status = 'waiting'"
-            " AND service = ? AND target_window IS NULL", [service_id]).fetchone()
+            "SELECT coalesce(sum(waiting), 0), min((SELECT min(issued_at) FROM tickets t"
+            " WHERE t.status = 'waiting' AND t.service = q.service AND t.target_window IS NULL"
+            " AND t.priority = q.priority)) FROM queue_lengths q"
+            " WHERE q.service = ? AND q.target_window = 0 AND q.waiting > 0",
+            [service_id]).fetchone()
         avg = self.avg_handling(service_id)
         return {
             "id": svc.id,

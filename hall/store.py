@@ -169,7 +169,40 @@ END
 RATINGS_BY_DAY = """
 CREATE INDEX IF NOT EXISTS ratings_by_day ON ratings (day, service, window, staff_id, at, score)
 """
-UPGRADED = ("ratings_by_day", "ratings_filled")  # made by _upgrade, the last one last
+# How many tickets wait in each queue (a service's own, `target_window` 0, or a window's) and
+# priority class, kept by the database on every change of a ticket whoever writes it: a queue's
+# length and a ticket's place are then read without walking every waiting ticket, of which a
+# busy morning has hundreds. One trigger per way a ticket can join or leave a queue.
+QUEUE_LENGTHS = """
+CREATE TABLE IF NOT EXISTS queue_lengths (
+    service TEXT NOT NULL,
+    target_window INTEGER NOT NULL,
+    priority TEXT NOT NULL,
+    waiting INTEGER NOT NULL,
+    PRIMARY KEY (service, target_window, priority)
+) WITHOUT ROWID
+"""
+_JOIN = """INSERT INTO queue_lengths
+    SELECT NEW.service, coalesce(NEW.target_window, 0), NEW.priority, 1 WHERE NEW.status = 'waiting'
+    ON CONFLICT DO UPDATE SET waiting = waiting + 1;"""
+_LEAVE = """UPDATE queue_lengths SET waiting = waiting - 1
+    WHERE OLD.status = 'waiting' AND service = OLD.service
+    AND target_window = coalesce(OLD.target_window, 0) AND priority = OLD.priority;"""
+QUEUE_TRIGGERS = (
+    f"""CREATE TRIGGER IF NOT EXISTS queue_joined AFTER INSERT ON tickets
+WHEN NEW.status = 'waiting' BEGIN {_JOIN} END""",
+    f"""CREATE TRIGGER IF NOT EXISTS queue_left AFTER DELETE ON tickets
+WHEN OLD.status = 'waiting' BEGIN {_LEAVE} END""",
+    f"""CREATE TRIGGER IF NOT EXISTS queue_moved
+AFTER UPDATE OF status, service, target_window, priority ON tickets
+WHEN OLD.status = 'waiting' OR NEW.status = 'waiting' BEGIN {_LEAVE} {_JOIN} END""",
+)
+FILL_QUEUE_LENGTHS = """
+INSERT INTO queue_lengths SELECT service, coalesce(target_window, 0), priority, count(*)
+FROM tickets WHERE status = 'waiting' GROUP BY 1, 2, 3
+"""
+# Made by _upgrade, each step's last object last: a step is done when that one exists.
+UPGRADED = ("ratings_by_day", "ratings_filled", "queue_moved")
 
 
 def _upgrade(db: Database) -> None:
@@ -182,6 +215,14 @@ def _upgrade(db: Database) -> None:
     db.execute(FILL_RATINGS + " WHERE service IS NULL OR day IS NULL")
     db.execute(RATINGS_BY_DAY)
     db.execute(RATINGS_FILLED)
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'queue_moved'").fetchone():
+        # Counted afresh together with the triggers, in this one transaction: no ticket can
+        # join or leave a queue between the count and the first trigger.
+        db.execute(QUEUE_LENGTHS)
+        db.execute("DELETE FROM queue_lengths")
+        db.execute(FILL_QUEUE_LENGTHS)
+        for trigger in QUEUE_TRIGGERS:
+            db.execute(trigger)
 
 
 def _upgraded(db: Database) -> bool:

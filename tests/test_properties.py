@@ -12,7 +12,7 @@ from hall.auth import Actor
 from hall.config import load_config
 from hall.errors import HallError
 from hall.hall import Hall
-from hall.policy import next_ticket
+from hall.policy import CLASS_RANK, next_ticket
 from hall.store import Store
 
 CONFIG = load_config()
@@ -65,13 +65,16 @@ class HallDay(RuleBasedStateMachine):
     def close(self, window):
         self.try_command(window, "close")
 
+    def waiting(self) -> list[dict]:
+        cursor = self.db.execute("SELECT * FROM tickets WHERE status = 'waiting'")
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
     @rule(window=windows)
     def call_next(self, window):
         # The policy over the whole queue, as the rule states it (the server reads only the
         # first in line of each group): the same ticket must be called.
-        cursor = self.db.execute("SELECT * FROM tickets WHERE status = 'waiting'")
-        names = [column[0] for column in cursor.description]
-        waiting = [dict(zip(names, row, strict=True)) for row in cursor]
+        waiting = self.waiting()
         expected = next_ticket(CONFIG.window(window), waiting, CONFIG.rules.call_policy)
         result = self.try_command(window, "call-next")
         if result is not None:
@@ -136,6 +139,28 @@ class HallDay(RuleBasedStateMachine):
             "SELECT json_extract(data, '$.count') FROM events WHERE type = 'expire'"))
         assert tickets("status = 'expired'") == expired
         assert tickets("transfers > 0") <= events("transfer")
+
+    @invariant()
+    def queue_lengths_and_places_agree_with_the_waiting_tickets(self):
+        counted = self.db.execute(
+            "SELECT service, coalesce(target_window, 0), priority, count(*) FROM tickets"
+            " WHERE status = 'waiting' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3").fetchall()
+        kept = self.db.execute("SELECT * FROM queue_lengths WHERE waiting != 0"
+                               " ORDER BY 1, 2, 3").fetchall()
+        assert kept == counted
+
+        def place(t):
+            return (CLASS_RANK[t["priority"]], t["issued_at"], t["id"])
+
+        def queue(t):
+            return ("window", t["target_window"]) if t["target_window"] else t["service"]
+
+        waiting = self.waiting()
+        with self.hall.view() as view:
+            for ticket in waiting:
+                ahead = sum(1 for other in waiting
+                            if queue(other) == queue(ticket) and place(other) < place(ticket))
+                assert view.ticket(ticket)["ahead"] == ahead
 
     @invariant()
     def away_and_closed_windows_hold_no_ticket(self):

@@ -74,6 +74,22 @@ def test_priority_tickets_have_fewer_ahead(hall, kiosk):
     assert issue(hall, kiosk)["ahead"] == 3
 
 
+def test_a_database_from_before_queue_lengths_were_kept_counts_its_queues_on_opening(
+        hall, kiosk):
+    for service in ("pay", "pay", "account"):
+        issue(hall, kiosk, service)
+    with hall.store.write() as db:  # as earlier versions made it
+        for trigger in ("queue_joined", "queue_left", "queue_moved"):
+            db.execute(f"DROP TRIGGER {trigger}")
+        db.execute("DROP TABLE queue_lengths")
+    hall.store.close()
+    hall.store = Store(hall.store.path)
+    assert hall.store.db.execute("SELECT * FROM queue_lengths ORDER BY 1").fetchall() == \
+        [("account", 0, "normal", 1), ("pay", 0, "normal", 2)]
+    assert issue(hall, kiosk)["ahead"] == 2  # and kept from then on
+    assert [s["waiting"] for s in hall.state()["services"][:2]] == [3, 1]
+
+
 def test_each_ticket_has_an_unguessable_public_id_for_its_qr(hall, kiosk):
     tickets = [issue(hall, kiosk) for _ in range(20)]
     ids = {t["public_id"] for t in tickets}
