@@ -48,12 +48,15 @@ def is_open_day(hours: Hours, day: date) -> bool:
 def issuing_at(hours: Hours, now: datetime, paused: bool = False) -> Issuing:
     """Whether the kiosk may issue at `now` (aware, in the hall's zone), and if not, why."""
     minute = now.hour * 60 + now.minute
+    if is_open_day(hours, now.date()):
+        for start, end in issuing_periods(hours):
+            if start <= minute < end:
+                return Issuing(False, "paused", None) if paused else Issuing(True, None, None)
+    # Only a refusal says when issuing resumes: the search over the coming days is not made
+    # for every ticket issued.
     nxt = next_issuing_start(hours, now)
     if not is_open_day(hours, now.date()):
         return Issuing(False, "closed_day", nxt)
-    for start, end in issuing_periods(hours):
-        if start <= minute < end:
-            return Issuing(False, "paused", None) if paused else Issuing(True, None, None)
     if minute < hours.open:
         return Issuing(False, "before_open", nxt)
     if minute >= hours.close:
