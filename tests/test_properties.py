@@ -5,10 +5,17 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 from support import FakeClock
 
 from hall.auth import Actor
+from hall.clerk_summary import clerk_summary
 from hall.config import load_config
 from hall.errors import HallError
 from hall.hall import Hall
@@ -52,6 +59,16 @@ class HallDay(RuleBasedStateMachine):
             assert before == "idle", f"window {number} was {before} and got a ticket"
         return result
 
+    @initialize(open_windows=st.sets(windows, min_size=1),
+                services=st.lists(st.sampled_from(SERVICES), min_size=1, max_size=8))
+    def a_morning_under_way(self, open_windows, services):
+        # From an empty hall the random steps seldom reach a call: start with windows open
+        # and customers waiting.
+        for number in sorted(open_windows):
+            self.hall.window_command(BOSS, number, "open", {})
+        for service in services:
+            self.hall.issue(KIOSK, service)
+
     @rule(service=st.sampled_from(SERVICES),
           priority=st.sampled_from(["normal", "normal", "normal", "priority", "vip"]))
     def issue(self, service, priority):
@@ -70,8 +87,20 @@ class HallDay(RuleBasedStateMachine):
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
+    def idle(self) -> list[int]:
+        return [r[0] for r in self.db.execute(
+            "SELECT number FROM windows WHERE status = 'idle' ORDER BY number")]
+
     @rule(window=windows)
     def call_next(self, window):
+        self.call_at(window)
+
+    @precondition(lambda self: self.idle())
+    @rule(data=st.data())
+    def call_at_an_idle_window(self, data):
+        self.call_at(data.draw(st.sampled_from(self.idle())))
+
+    def call_at(self, window):
         # The policy over the whole queue, as the rule states it (the server reads only the
         # first in line of each group): the same ticket must be called.
         waiting = self.waiting()
@@ -84,6 +113,27 @@ class HallDay(RuleBasedStateMachine):
                                                     "back"]))
     def act(self, window, command):
         self.try_command(window, command)
+
+    def serving(self) -> list[int]:
+        return [r[0] for r in self.db.execute(
+            "SELECT number FROM windows WHERE ticket_id IS NOT NULL ORDER BY number")]
+
+    # The rules above pick any window, and most picks are refused (which must change
+    # nothing); these pick a window that has a customer, so that days also go on to serve,
+    # pass on and transfer.
+    @precondition(lambda self: self.serving())
+    @rule(data=st.data(), command=st.sampled_from(["recall", "start", "finish", "no-show"]))
+    def act_on_a_customer(self, data, command):
+        self.try_command(data.draw(st.sampled_from(self.serving())), command)
+
+    @precondition(lambda self: self.serving())
+    @rule(data=st.data(), service=st.sampled_from(SERVICES), other=windows)
+    def pass_a_customer_on(self, data, service, other):
+        window = data.draw(st.sampled_from(self.serving()))
+        if data.draw(st.booleans()):
+            self.try_command(window, "transfer", service=service)
+        else:
+            self.try_command(window, "transfer", window=other)
 
     @rule(window=windows, reason=st.sampled_from(["暂离", "午休", "", None]))
     def away(self, window, reason):
@@ -161,6 +211,21 @@ class HallDay(RuleBasedStateMachine):
                 ahead = sum(1 for other in waiting
                             if queue(other) == queue(ticket) and place(other) < place(ticket))
                 assert view.ticket(ticket)["ahead"] == ahead
+
+    @invariant()
+    def each_counter_sees_its_queues_as_the_waiting_tickets_are(self):
+        waiting = self.waiting()
+        with self.hall.view() as view:
+            for number in WINDOWS:
+                services = CONFIG.window(number).services
+                mine = [t for t in waiting if t["target_window"] == number or (
+                    t["target_window"] is None and t["service"] in services)]
+                seen = clerk_summary(view, number, None)["waiting"]
+                assert seen["total"] == len(mine)
+                assert seen["transferred_here"] == sum(
+                    t["target_window"] == number for t in mine)
+                oldest = min(mine, key=lambda t: (t["issued_at"], t["id"]), default=None)
+                assert (seen["longest"] or {}).get("number") == (oldest or {}).get("number")
 
     @invariant()
     def away_and_closed_windows_hold_no_ticket(self):
