@@ -70,25 +70,27 @@ def _last_tickets(view: View, window: int) -> list[dict]:
 
 
 def _waiting(view: View, window: int) -> dict:
-    """Waiting per service of the window, plus tickets transferred to this window."""
+    """Waiting per service of the window, plus tickets transferred to this window. Read from
+    the first in line of each of the window's queues, not from every waiting ticket: every
+    counter page asks again after each ticket issued for its services."""
+    config = view.config.window(window)
+    heads = view.waiting_for(config)
     services = []
-    for service_id in view.config.window(window).services:
+    for service_id in config.services:
         s = view.service(service_id)
-        oldest = _oldest(view, [t for t in view.waiting() if t["service"] == service_id
+        oldest = _oldest(view, [t for t in heads if t["service"] == service_id
                                 and t["target_window"] is None])
         services.append({"id": s["id"], "prefix": s["prefix"], "name": s["name"],
                          "waiting": s["waiting"], "oldest_issued_at": oldest,
                          "longest_wait_min": s["longest_wait_min"]})
-    mine = [t for t in view.waiting() if t["target_window"] == window]
-    oldest_all = min((t for t in view.waiting()
-                      if t["target_window"] == window or (t["target_window"] is None and
-                      t["service"] in view.config.window(window).services)),
-                     key=lambda t: t["issued_at"], default=None)
+    sent_here = view.sent_to_window(window)
+    oldest_all = min(heads, key=lambda t: (t["issued_at"], t["id"]), default=None)
     return {
         "services": services,
-        "transferred_here": len(mine),
-        "transferred_oldest_issued_at": _oldest(view, mine),
-        "total": sum(s["waiting"] for s in services) + len(mine),
+        "transferred_here": sent_here,
+        "transferred_oldest_issued_at": _oldest(
+            view, [t for t in heads if t["target_window"] == window]),
+        "total": sum(s["waiting"] for s in services) + sent_here,
         "longest": None if oldest_all is None else {
             "number": oldest_all["number"],
             "issued_at": view.iso(oldest_all["issued_at"]),

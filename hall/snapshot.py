@@ -163,6 +163,11 @@ class View:
             "daily_cap": svc.daily_cap,
         }
 
+    def sent_to_window(self, number: int) -> int:
+        """How many tickets were transferred to window `number` and wait for it."""
+        return scalar(self.db, "SELECT coalesce(sum(waiting), 0) FROM queue_lengths"
+                               " WHERE target_window = ?", [number])
+
     def queue_event(self, service_id: str) -> dict:
         s = self.service(service_id)
         return {key: s[key] for key in
