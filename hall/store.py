@@ -215,14 +215,13 @@ def _upgrade(db: Database) -> None:
     db.execute(FILL_RATINGS + " WHERE service IS NULL OR day IS NULL")
     db.execute(RATINGS_BY_DAY)
     db.execute(RATINGS_FILLED)
-    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'queue_moved'").fetchone():
-        # Counted afresh together with the triggers, in this one transaction: no ticket can
-        # join or leave a queue between the count and the first trigger.
-        db.execute(QUEUE_LENGTHS)
-        db.execute("DELETE FROM queue_lengths")
-        db.execute(FILL_QUEUE_LENGTHS)
-        for trigger in QUEUE_TRIGGERS:
-            db.execute(trigger)
+    # Counted afresh with the triggers made in this one transaction: no ticket can join or
+    # leave a queue between the count and the triggers (counting again changes nothing).
+    db.execute(QUEUE_LENGTHS)
+    db.execute("DELETE FROM queue_lengths")
+    db.execute(FILL_QUEUE_LENGTHS)
+    for trigger in QUEUE_TRIGGERS:
+        db.execute(trigger)
 
 
 def _upgraded(db: Database) -> bool:
