@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, jsonify, render_template
 
 from hall.auth import Actor
 from hall.clerk_summary import clerk_summary
 from hall.errors import HallError
 from hall.hall import Hall
+from web import app as web_app
 
 AWAY_REASONS = ("暂离", "午休", "会议", "其他")
 
@@ -48,9 +49,8 @@ def register(app: Flask, socketio: Any, hall: Hall) -> None:
 
 
 def _actor(hall: Hall) -> Actor:
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    actor = hall.authenticate(token) if token else None
+    """The logged-in clerk or device: the summary is not for anonymous viewers."""
+    _, actor = web_app._bearer(hall)
     if actor is None:
         raise HallError("unauthorized", "请先登录 · Log in first")
     return actor

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response
 from flask_socketio import SocketIO
 
 from hall.auth import Actor
@@ -40,9 +40,7 @@ def register(app: Flask, socketio: SocketIO, hall: Hall) -> None:
         upkeep = app.extensions.get("hallq_upkeep", {})
         if "backup" in upkeep:
             body["backup"] = upkeep["backup"].status()
-        reply = jsonify(body)
-        reply.status_code = 200 if body["ok"] else 503
-        return reply
+        return web_app._reply(200 if body["ok"] else 503, body)
 
     @app.post("/api/v1/devices/heartbeat")
     def heartbeat_route() -> Response:
