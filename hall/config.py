@@ -182,8 +182,8 @@ def parse_config(raw: dict[str, Any], source: str = "") -> HallConfig:
         staff=staff,
         devices=devices,
         public_url=r.string(hall, "hall.public_url", default=None),
-        notice=r.string(hall, "hall.notice", default=""),
-        ticket_footer=r.string(hall, "hall.ticket_footer", default=""),
+        notice=r.optional_text(hall, "hall.notice"),
+        ticket_footer=r.optional_text(hall, "hall.ticket_footer"),
         source=source,
     )
 
@@ -348,6 +348,10 @@ class _Reader:
         if isinstance(value, str) and not value.strip():
             raise ConfigError(f"{key}: must not be empty")
         return value
+
+    def optional_text(self, t: dict, key: str) -> str:
+        """Free text a hall may leave out: missing or blank means none."""
+        return self.value(t, key, str, default="").strip()
 
     def string_list(self, t: dict, key: str, default: Any = _MISSING) -> list[str]:
         value = self.value(t, key, list, default)

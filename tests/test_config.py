@@ -76,3 +76,13 @@ def test_hash_pin_refuses_what_is_not_a_pin():
     run = subprocess.run([sys.executable, "server.py", "hash-pin", "12a"], cwd=ROOT,
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 2
+
+
+@pytest.mark.parametrize("key", ["notice", "ticket_footer"])
+@pytest.mark.parametrize("how", ["left out", "empty", "blank"])
+def test_the_notice_and_the_ticket_footer_are_optional(key, how):
+    raw = demo_toml()
+    raw["hall"].pop(key, None)
+    if how != "left out":
+        raw["hall"][key] = "" if how == "empty" else "   "
+    assert getattr(parse_config(raw), key) == ""
