@@ -93,3 +93,27 @@ def may(actor: Actor, command: str, window: int | None = None) -> bool:
     if window is not None and not actor.is_manager:
         return actor.window == window
     return True
+
+
+# hashlib.scrypt refuses more memory than this by default; such a hash would never verify.
+_SCRYPT_MAX_MEMORY = 32 * 1024 * 1024
+
+
+def pin_hash_problem(pin_hash: str) -> str | None:
+    """What is wrong with a `pin_hash` from the config, or None: a placeholder or a damaged
+    hash would otherwise load and only fail, unexplained, at the clerk's first login."""
+    fields = pin_hash.split("$")
+    if len(fields) != 6 or fields[0] != "scrypt":
+        return "not a pin_hash (scrypt$n$r$p$salt$hash)"
+    n, r, p = (int(v) if v.isascii() and v.isdigit() else 0 for v in fields[1:4])
+    if not (n >= 2**10 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16):
+        return "its scrypt parameters n, r, p are out of range"
+    if 128 * n * r * p > _SCRYPT_MAX_MEMORY:
+        return "its scrypt parameters need more memory than a check may take"
+    try:
+        salt, digest = (base64.b64decode(v, validate=True) for v in fields[4:])
+    except ValueError:
+        return "its salt or hash is not base64"
+    if len(salt) < 8 or len(digest) != 64:
+        return "its salt or hash has the wrong length"
+    return None

@@ -6,12 +6,17 @@ start half-configured.
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hall.auth import pin_hash_problem
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PRIORITY_CLASSES = ("normal", "priority", "vip", "appointment")
@@ -20,6 +25,8 @@ DEVICE_ROLES = ("kiosk", "display", "evaluator", "counter")
 WINDOW_FLAGS = ("priority", "vip")
 CALL_POLICIES = ("priority_first", "service_order")
 LANGUAGES = ("zh", "en")
+
+MIN_TOKEN_LENGTH = 16
 
 DEMO_CONFIG = Path(__file__).with_name("demo_hall.toml")
 
@@ -135,8 +142,41 @@ def load_config(path: str | Path | None = None) -> HallConfig:
 
 
 def parse_config(raw: dict[str, Any], source: str = "") -> HallConfig:
-    """Check a decoded TOML document and build the HallConfig."""
+    """Check a decoded TOML document and build the HallConfig. A key the hall does not know is
+    refused with its path, as a typo would otherwise load silently with the default."""
+    _refuse_unknown_tables(raw)
     r = _Reader(raw)
+    config = _build(r, raw, source)
+    r.refuse_unread_keys()
+    return config
+
+
+# The config's top level: [table] or [[array of tables]].
+TABLES = ("hall", "hours", "rules")
+ARRAYS = ("services", "windows", "staff", "devices")
+
+
+def _refuse_unknown_tables(raw: dict[str, Any]) -> None:
+    for name, value in raw.items():
+        if name in TABLES or name in ARRAYS:
+            continue
+        kind = "key" if not isinstance(value, dict | list) else "table"
+        written = {f"[{t}]": t for t in TABLES} | {f"[[{a}]]": a for a in ARRAYS}
+        raise ConfigError(f"{name}: unknown {kind}{_did_you_mean(name, written)}")
+
+
+def _did_you_mean(name: str, choices: dict[str, str] | Iterable[str]) -> str:
+    """` (did you mean X?)` for the known name closest to a mistyped one; `choices` maps how
+    each is written to its bare name."""
+    written = choices if isinstance(choices, dict) else {c: c for c in choices}
+    close = difflib.get_close_matches(name, list(written.values()), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    shown = next(w for w, bare in written.items() if bare == close[0])
+    return f" (did you mean {shown}?)"
+
+
+def _build(r: _Reader, raw: dict[str, Any], source: str) -> HallConfig:
     hall = r.table("hall")
     name = r.string(hall, "hall.name")
     timezone = r.string(hall, "hall.timezone", default="Asia/Shanghai")
@@ -171,7 +211,7 @@ def parse_config(raw: dict[str, Any], source: str = "") -> HallConfig:
     _unique([d.id for d in devices], "devices", "id")
     _unique([d.token for d in devices], "devices", "token")
 
-    return HallConfig(
+    config = HallConfig(
         name=name,
         timezone=timezone,
         languages=languages,
@@ -181,11 +221,27 @@ def parse_config(raw: dict[str, Any], source: str = "") -> HallConfig:
         windows=windows,
         staff=staff,
         devices=devices,
-        public_url=r.string(hall, "hall.public_url", default=None),
+        public_url=_public_url(r.string(hall, "hall.public_url", default=None)),
         notice=r.optional_text(hall, "hall.notice"),
         ticket_footer=r.optional_text(hall, "hall.ticket_footer"),
         source=source,
     )
+    return config
+
+
+def _public_url(url: str | None) -> str | None:
+    """What the tickets' QR codes point at: phones must be able to open it."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"hall.public_url: an http:// or https:// address with a host, such "
+                          f"as http://192.168.1.10:8080 (got {url!r})")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ConfigError(f"hall.public_url: the port is not a number (got {url!r})") from None
+    return url.rstrip("/")
 
 
 def _service(r: _Reader, t: dict, key: str) -> Service:
@@ -231,16 +287,20 @@ def _staff(r: _Reader, t: dict, key: str) -> Staff:
         raise ConfigError(f"{key}.id: letters, digits, - or _ (got {sid!r})")
     role = r.choice(t, f"{key}.role", STAFF_ROLES, default="clerk")
     pin_hash = r.string(t, f"{key}.pin_hash")
-    if not pin_hash.startswith("scrypt$"):
-        raise ConfigError(f"{key}.pin_hash: make one with `python server.py hash-pin PIN`")
+    problem = pin_hash_problem(pin_hash)
+    if problem:
+        raise ConfigError(f"{key}.pin_hash: {problem}; make one with "
+                          "`python server.py hash-pin PIN`")
     return Staff(id=sid, name=r.string(t, f"{key}.name"), role=role, pin_hash=pin_hash)
 
 
 def _device(r: _Reader, t: dict, key: str, window_numbers: set[int]) -> Device:
     role = r.choice(t, f"{key}.role", DEVICE_ROLES)
     token = r.string(t, f"{key}.token")
-    if len(token) < 8:
-        raise ConfigError(f"{key}.token: at least 8 characters")
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(f"{key}.token: at least {MIN_TOKEN_LENGTH} characters, as anyone on "
+                          "the hall's network may try to guess it; make one with python3 -c "
+                          "'import secrets; print(secrets.token_urlsafe(24))'")
     window = r.integer(t, f"{key}.window", default=None, minimum=1, maximum=999)
     if role in ("evaluator", "counter") and window is None:
         raise ConfigError(f"{key}.window: a {role} belongs to one window; name it")
@@ -309,6 +369,20 @@ class _Reader:
 
     def __init__(self, raw: dict) -> None:
         self.raw = raw
+        self._tables: dict[int, tuple[str, dict, set[str]]] = {}  # id -> (path, table, read)
+
+    def _mark_read(self, t: dict, key: str) -> None:
+        path, _, leaf = key.rpartition(".")
+        self._register(path, t)
+        self._tables[id(t)][2].add(leaf)
+
+    def refuse_unread_keys(self) -> None:
+        """Every key of every table read must have been asked for: the rest are typos or keys
+        of another version, which would otherwise be ignored without a word."""
+        for path, table, read in self._tables.values():
+            for name in table:
+                if name not in read:
+                    raise ConfigError(f"{path}.{name}: unknown key{_did_you_mean(name, read)}")
 
     def table(self, name: str, required: bool = True) -> dict:
         value = self.raw.get(name, _MISSING)
@@ -318,7 +392,11 @@ class _Reader:
             return {}
         if not isinstance(value, dict):
             raise ConfigError(f"{name}: must be a table [{name}]")
+        self._register(name, value)
         return value
+
+    def _register(self, path: str, t: dict) -> None:
+        self._tables.setdefault(id(t), (path, t, set()))
 
     def array(self, name: str, min_len: int = 1) -> list[dict]:
         value = self.raw.get(name, [])
@@ -326,10 +404,13 @@ class _Reader:
             raise ConfigError(f"{name}: must be an array of tables [[{name}]]")
         if len(value) < min_len:
             raise ConfigError(f"[[{name}]]: name at least {min_len}")
+        for i, t in enumerate(value):
+            self._register(f"{name}[{i}]", t)
         return value
 
     def value(self, t: dict, key: str, kind: type, default: Any = _MISSING) -> Any:
         leaf = key.rsplit(".", 1)[-1]
+        self._mark_read(t, key)
         if leaf not in t:
             if default is _MISSING:
                 raise ConfigError(f"{key}: missing")
@@ -386,6 +467,7 @@ class _Reader:
     def names(self, t: dict, key: str) -> dict[str, str]:
         value = self.value(t, key, dict)
         for lang in ("zh", "en"):
+            self._mark_read(value, f"{key}.{lang}")
             if not isinstance(value.get(lang), str) or not value[lang].strip():
                 raise ConfigError(f"{key}.{lang}: missing; give {{ zh = \"…\", en = \"…\" }}")
         return {"zh": value["zh"], "en": value["en"]}

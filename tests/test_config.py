@@ -86,3 +86,124 @@ def test_the_notice_and_the_ticket_footer_are_optional(key, how):
     if how != "left out":
         raw["hall"][key] = "" if how == "empty" else "   "
     assert getattr(parse_config(raw), key) == ""
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda r: r["rules"].update(max_recall=5),
+     "rules.max_recall: unknown key (did you mean max_recalls?)"),
+    (lambda r: r["rules"].update(away_limit_minute=5),
+     "rules.away_limit_minute: unknown key (did you mean away_limit_minutes?)"),
+    (lambda r: r["services"][3].update(avg_minute=5),
+     "services[3].avg_minute: unknown key (did you mean avg_minutes?)"),
+    (lambda r: r["hall"].update(public_ulr="http://10.0.0.2:8080"),
+     "hall.public_ulr: unknown key (did you mean public_url?)"),
+    (lambda r: r["windows"][1].update(colour="red"), "windows[1].colour: unknown key"),
+    (lambda r: r["services"][0]["name"].update(fr="Paiement"), "services[0].name.fr: unknown key"),
+    (lambda r: r.update(hours_typo={"open": "09:00"}),
+     "hours_typo: unknown table (did you mean [hours]?)"),
+    (lambda r: r.update(service=r.pop("services")),
+     "service: unknown table (did you mean [[services]]?)"),
+    (lambda r: r.update(timezone="Asia/Shanghai"), "timezone: unknown key"),
+])
+def test_an_unknown_key_is_refused_with_its_path_and_a_suggestion(change, says):
+    assert broken(change) == says
+
+
+def test_a_table_of_nothing_but_typos_is_refused_too():
+    assert "rules.maxrecalls: unknown key" in broken(lambda r: r.update(rules={"maxrecalls": 3}))
+
+
+@pytest.mark.parametrize("url", ["192.168.1.10:8080", "ftp://hall/", "http://", "http:/x",
+                                 "http://hall:port/"])
+def test_public_url_must_be_an_address_a_phone_can_open(url):
+    assert "hall.public_url" in broken(lambda r: r["hall"].update(public_url=url))
+
+
+def test_a_good_public_url_loads_without_its_trailing_slash():
+    raw = demo_toml()
+    raw["hall"]["public_url"] = "https://hall.example.cn:8443/"
+    assert parse_config(raw).public_url == "https://hall.example.cn:8443"
+
+
+@pytest.mark.parametrize("pin_hash, says", [
+    ("scrypt$...", "not a pin_hash"),
+    ("bcrypt$12$abc", "not a pin_hash"),
+    ("scrypt$16384$8$1$c2FsdA==$", "wrong length"),
+    ("scrypt$1000$8$1$c2FsdHNhbHRzYWx0$" + "A" * 88, "out of range"),
+    ("scrypt$１６３８４$8$1$c2FsdHNhbHRzYWx0$" + "A" * 88, "out of range"),
+    ("scrypt$1048576$8$1$c2FsdHNhbHRzYWx0$" + "A" * 88, "more memory"),
+    ("scrypt$16384$8$1$not base64!$" + "A" * 88, "not base64"),
+])
+def test_a_placeholder_or_damaged_pin_hash_is_refused_at_start(pin_hash, says):
+    said = broken(lambda r: r["staff"][0].update(pin_hash=pin_hash))
+    assert said.startswith("staff[0].pin_hash: ") and says in said
+
+
+def test_hash_pins_own_hashes_pass_the_check():
+    from hall.auth import hash_pin, pin_hash_problem
+    assert pin_hash_problem(hash_pin("1234")) is None
+
+
+def test_a_short_device_token_is_refused():
+    said = broken(lambda r: r["devices"][0].update(token="kiosk-123456"))
+    assert said.startswith("devices[0].token: at least 16 characters")
+
+
+def toml_blocks() -> list[tuple[str, str]]:
+    """Every ```toml block of the README and docs/, named by file and line."""
+    blocks = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            if line.strip() == "```toml":
+                end = lines.index("```", i + 1)
+                blocks.append((f"{path.name}:{i + 1}", "\n".join(lines[i + 1:end])))
+    return blocks
+
+
+@pytest.mark.parametrize("where, text", toml_blocks(), ids=[w for w, _ in toml_blocks()])
+def test_every_toml_example_in_the_docs_loads_as_shown(where, text):
+    import tomllib
+    raw = tomllib.loads(text)
+    if "hall" in raw:
+        parse_config(raw, source=where)
+    else:  # a voice pack's manifest: its own format, checked by its own loader's rules
+        assert raw.get("format") == 1 and raw.get("languages"), where
+
+
+def test_the_example_configs_load():
+    for path in sorted((ROOT / "examples").glob("*.toml")):
+        load_config(path)
+
+
+MINIMAL_HALL = """
+[hall]
+name = "最小的营业厅"
+
+[hours]
+open = "00:00"
+close = "24:00"
+
+[[services]]
+id = "pay"
+prefix = "A"
+name = { zh = "缴费", en = "Payment" }
+
+[[windows]]
+number = 1
+services = ["pay"]
+"""
+
+
+def test_a_config_of_only_the_required_keys_starts_the_server(tmp_path):
+    from support import ServerProcess
+
+    config = tmp_path / "hall.toml"
+    config.write_text(MINIMAL_HALL, encoding="utf-8")
+    server = ServerProcess(tmp_path / "hall.db", config=config).start()
+    try:
+        state = server.get("/api/v1/state").json()
+        assert state["hall"]["name"] == "最小的营业厅"
+        assert [s["id"] for s in state["services"]] == ["pay"]
+    finally:
+        server.stop()
