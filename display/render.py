@@ -232,7 +232,12 @@ class Renderer:
                          self.rect(1870, 212, 0, 0).topleft, max(1, round(2 * self.scale)))
         for i, call in enumerate(screen.history):
             row = self.rect(1270, 222 + i * 58, 600, 58)
-            self.put(target, self.text(call.number, 50, YELLOW), row, "left")
+            number = self.text(call.number, 50, YELLOW)
+            self.put(target, number, row, "left")
+            if call.recalls:
+                mark = self.text(screen.text("recalled", n=str(call.recalls))[0], 30, GREY)
+                self.put(target, mark, row.move(number.get_width() + round(14 * self.scale), 0),
+                         "left")
             self.put(target, self.text(call.window_name, 44, WHITE, max_width=330), row, "right")
 
     def _paint_windows(self, target: pygame.Surface, screen: Screen) -> None:

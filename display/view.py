@@ -35,6 +35,7 @@ TEXT: dict[str, dict[str, str]] = {
     "connecting": {"zh": "正在连接服务器…", "en": "Connecting to the server…"},
     "no_calls": {"zh": "请取号等候叫号", "en": "Please take a ticket and wait for your number"},
     "notice": {"zh": "公告", "en": "Notice"},
+    "recalled": {"zh": "重呼{n}次", "en": "recalled ×{n}"},
 }
 WEEKDAYS_ZH = "一二三四五六日"
 WINDOW_KINDS = ("calling", "serving", "idle", "away", "closed")
@@ -118,6 +119,7 @@ def build_screen(state: dict | None, connected: bool, now: float,
     recent = state.get("recent_calls", [])
     calls = [_call_line(c, languages, highlight(c) if i == 0 else 0.0)
              for i, c in enumerate(recent)]
+    current = _still_open(recent, calls, state.get("windows", []))
     return Screen(
         languages=languages,
         hall_name=hall.get("name", ""),
@@ -126,8 +128,8 @@ def build_screen(state: dict | None, connected: bool, now: float,
         hours=_hours(hall.get("hours") or {}, languages),
         issuing_note=_issuing_note(hall, languages),
         issuing_stopped=bool(hall.get("last_ticket_passed")),
-        current=calls[0] if calls else None,
-        history=_history(calls),
+        current=current,
+        history=_history(calls, current),
         windows=tuple(_window(w, languages) for w in state.get("windows", [])),
         services=tuple(_service(s, languages) for s in state.get("services", [])),
         notice=(hall.get("notice") or "").strip(),
@@ -146,11 +148,27 @@ def _call_line(call: dict, languages: tuple[str, ...], highlight: float) -> Call
                     recalls=call.get("recalls", 0), highlight=highlight)
 
 
-def _history(calls: list[CallLine]) -> tuple[CallLine, ...]:
-    """The calls before the current one; a recalled number appears once."""
-    seen = {(calls[0].number, calls[0].window)} if calls else set()
+def _still_open(recent: list[dict], calls: list[CallLine],
+                windows: list[dict]) -> CallLine | None:
+    """The newest call whose customer is still called or served at that window. A call whose
+    ticket was finished, or whose window went away or closed, is no longer "now calling": a
+    customer would walk to an empty window."""
+    at_window = {w.get("number"): w for w in windows}
+    for call, line in zip(recent, calls, strict=True):
+        window = at_window.get(call["window"]) or {}
+        ticket = window.get("ticket") or {}
+        if window.get("status") in ("calling", "serving") and \
+                ticket.get("number") == call["number"]:
+            return line
+    return None
+
+
+def _history(calls: list[CallLine], current: CallLine | None) -> tuple[CallLine, ...]:
+    """The calls but the current one, newest first; a recalled number appears once, with its
+    latest recall count."""
+    seen = {(current.number, current.window)} if current else set()
     out = []
-    for call in calls[1:]:
+    for call in calls:
         if (call.number, call.window) in seen:
             continue
         seen.add((call.number, call.window))

@@ -70,6 +70,30 @@ def test_recall_is_the_current_call_again_and_listed_once(hall):
     assert [c.number for c in screen.history].count("A003") == 0
 
 
+def test_a_finished_call_leaves_the_big_panel_for_the_latest_call_still_open(hall):
+    scene = busy_hall(hall).do(3, "start").do(3, "finish")  # B002, the newest call, is done
+    screen = screen_of(scene)
+    assert (screen.current.number, screen.current.window) == ("E001", 5)
+    assert screen.current.highlight == 0  # not a new call: no blinking
+    assert [c.number for c in screen.history][:2] == ["B002", "B001"]
+
+
+@pytest.mark.parametrize("leaves", ["away", "close"])
+def test_a_call_whose_window_went_away_or_closed_is_no_longer_now_calling(hall, leaves):
+    scene = Scene(hall).open(1).issue("pay", 2).do(1, "call-next").do(1, "finish")
+    scene.do(1, "away", reason="暂离") if leaves == "away" else scene.do(1, "close")
+    screen = screen_of(scene)
+    assert screen.current is None
+    assert [c.number for c in screen.history] == ["A001"]
+
+
+def test_a_recalled_number_is_listed_once_with_its_recall_count(hall):
+    scene = busy_hall(hall).do(4, "recall").do(4, "recall").do(4, "start").do(4, "finish")
+    screen = screen_of(scene)
+    listed = [(c.number, c.recalls) for c in screen.history]
+    assert listed.count(("A003", 2)) == 1 and [n for n, _ in listed].count("A003") == 1
+
+
 def test_screen_shows_numbers_never_names(hall):
     text = screen_of(busy_hall(hall)).all_text()
     for staff in hall.config.staff:
@@ -138,7 +162,7 @@ def test_font_search_fails_clearly():
         find_font([("/nowhere/font.ttc", 0)])
 
 
-SCENES = ["quiet", "calling", "away", "closed", "stopped", "offline"]
+SCENES = ["quiet", "calling", "away", "closed", "stopped", "offline", "recalled"]
 
 
 @pytest.mark.parametrize("name", SCENES)
@@ -158,6 +182,9 @@ def test_scene_renders_to_png(hall, clock, artifacts, name):
         clock.set("2026-11-23 23:58")
     elif name == "offline":
         scene = busy_hall(hall)
+    elif name == "recalled":  # A003 called three times, then served; B002 finished
+        scene = busy_hall(hall).do(4, "recall").do(4, "recall").do(4, "start").do(4, "finish")
+        scene.do(3, "start").do(3, "finish")
     screen = screen_of(scene, connected=name != "offline", live_call=name == "calling")
     path = artifacts / f"display-{name}.png"
     surface = render(screen, path)
