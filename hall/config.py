@@ -61,6 +61,15 @@ class Service:
     avg_minutes: float
     daily_cap: int | None = None
     target_wait_minutes: float = 20
+    number_digits: int = 3  # A001; 4 for a service that passes 999 a day (A1000)
+
+    @property
+    def last_number(self) -> int:
+        """The day's numbers run out here: 999, or 9999 with four digits."""
+        return 10**self.number_digits - 1
+
+    def ticket_number(self, n: int) -> str:
+        return f"{self.prefix}{n:0{self.number_digits}d}"
 
 
 @dataclass(frozen=True)
@@ -191,7 +200,9 @@ def _build(r: _Reader, raw: dict[str, Any], source: str) -> HallConfig:
     if not languages:
         raise ConfigError("hall.languages: name at least one language")
 
-    services = tuple(_service(r, s, f"services[{i}]") for i, s in enumerate(r.array("services")))
+    digits = _number_digits(r, hall, "hall.number_digits", 3)
+    services = tuple(_service(r, s, f"services[{i}]", digits)
+                     for i, s in enumerate(r.array("services")))
     _unique([s.id for s in services], "services", "id")
     _unique([s.prefix for s in services], "services", "prefix")
     service_ids = {s.id for s in services}
@@ -244,14 +255,21 @@ def _public_url(url: str | None) -> str | None:
     return url.rstrip("/")
 
 
-def _service(r: _Reader, t: dict, key: str) -> Service:
+def _number_digits(r: _Reader, t: dict, key: str, default: int) -> int:
+    """Digits of a ticket number: 3 (A001 … A999) or 4 (A0001 … A9999), for the hall or one
+    service; the display, the voice, the ticket and the kiosk all take either."""
+    return r.integer(t, key, default=default, minimum=3, maximum=4)
+
+
+def _service(r: _Reader, t: dict, key: str, hall_digits: int) -> Service:
     sid = r.string(t, f"{key}.id")
     if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", sid):
         raise ConfigError(f"{key}.id: use lower-case letters, digits, - or _ (got {sid!r})")
     prefix = r.string(t, f"{key}.prefix")
     if not re.fullmatch(r"[A-Z]{1,2}", prefix):
         raise ConfigError(f"{key}.prefix: one or two capital letters A-Z (got {prefix!r})")
-    cap = r.integer(t, f"{key}.daily_cap", default=None, minimum=1, maximum=999)
+    digits = _number_digits(r, t, f"{key}.number_digits", hall_digits)
+    cap = r.integer(t, f"{key}.daily_cap", default=None, minimum=1, maximum=10**digits - 1)
     return Service(
         id=sid,
         prefix=prefix,
@@ -261,6 +279,7 @@ def _service(r: _Reader, t: dict, key: str) -> Service:
         target_wait_minutes=r.number(
             t, f"{key}.target_wait_minutes", default=20, minimum=1, maximum=600
         ),
+        number_digits=digits,
     )
 
 

@@ -332,9 +332,9 @@ class Hall:
             if svc.daily_cap and last > svc.daily_cap:
                 raise HallError("service_full", f"{svc.name['zh']}今日号已取完 · "
                                 f"No more {svc.name['en']} tickets today")
-            if last > 999:
+            if last > svc.last_number:
                 raise HallError("service_full", "今日号码已用完 · Numbers used up today")
-            number = f"{svc.prefix}{last:03d}"
+            number = svc.ticket_number(last)
             ticket_id = insert(cmd.db, "tickets", {
                 "public_id": secrets.token_urlsafe(12), "day": cmd.day, "number": number,
                 "service": svc.id, "issued_service": svc.id, "priority": priority,

@@ -46,6 +46,8 @@ def broken(change) -> str:
     (lambda r: r["hall"].update(timezone="Mars/Olympus"), "hall.timezone"),
     (lambda r: r["services"][0]["name"].pop("en"), "services[0].name.en"),
     (lambda r: r.pop("hours"), "[hours]"),
+    (lambda r: r["hall"].update(number_digits=5), "hall.number_digits: must be between 3 and 4"),
+    (lambda r: r["services"][0].update(daily_cap=1000), "services[0].daily_cap: must be between"),
 ])
 def test_a_config_error_names_the_key(change, names):
     assert names in broken(change)

@@ -253,3 +253,20 @@ def test_a_big_hall_with_long_texts_still_fits(hall, artifacts):
     screen = build_screen(state, True, hall.clock(), highlight=lambda c: 3.0)
     assert len(screen.windows) == 12 and screen.current.go_to[0] == "Please go to Window 3"
     render(screen, artifacts / "display-big-hall.png")
+
+
+def test_a_four_digit_call_renders_big(tmp_path, clock, artifacts):
+    from support import demo_toml
+
+    from hall.config import parse_config
+    from hall.hall import Hall
+    from hall.store import Store
+
+    raw = demo_toml()
+    raw["hall"]["number_digits"] = 4
+    raw["services"][1]["prefix"] = "BA"
+    hall = Hall(parse_config(raw), Store(tmp_path / "h.db"), clock=clock)
+    screen = screen_of(busy_hall(hall))
+    assert (screen.current.number, screen.current.window) == ("BA0002", 3)
+    surface = render(screen, artifacts / "display-calling-4-digits.png")
+    assert has_ink(surface, pygame.Rect(40, 230, 1160, 240), surface.get_at((60, 300)))

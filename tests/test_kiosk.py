@@ -427,3 +427,16 @@ def test_words_for_hours_and_when_issuing_resumes():
     zh, en = hours_line(hours)
     assert zh == "营业时间 周一至周五 09:00–17:00（午休 12:00–13:00），16:45 停止取号"
     assert en == "Open Mon–Fri 09:00–17:00 (break 12:00–13:00), last ticket 16:45"
+
+
+def test_a_four_digit_number_fits_the_issued_screen(artifacts):
+    state = {"hall": {"name": "示范营业厅", "timezone": "Asia/Shanghai", "issuing": True,
+                      "hours": {"open": "09:00", "close": "17:00"}},
+             "services": [{"id": "pay", "prefix": "AB", "name": {"zh": "缴费", "en": "Payment"},
+                           "waiting": 120, "estimated_wait_min": 35}]}
+    ticket = {"number": "AB1234", "service": "pay", "priority": "normal", "ahead": 119,
+              "estimated_wait_min": 35, "status_url": "/t/x", "issued_at": "2026-11-23T10:02:00"}
+    for lang in ("zh", "en"):
+        render(KioskView(screen="issued", lang=lang, state=state, ticket=ticket,
+                         status_url="http://127.0.0.1/t/x"),
+               artifacts / f"kiosk-issued-4-digits-{lang}.png")

@@ -75,6 +75,18 @@ def test_ticket_bytes_decode_to_the_ticket(width, artifacts):
     assert "投诉电话" in footer
 
 
+@pytest.mark.parametrize("width", [58, 80])
+def test_the_longest_number_fits_the_paper_big(width, artifacts):
+    """Two prefix letters and four digits: a big hall's 1000th customer of a day."""
+    printer = TicketPrinter(Dummy(), width_mm=width)
+    printer.print_ticket(ticket(number="AB1234"))
+    printed = decode(printer.device.output)
+    draw_paper(printed, DOTS[width]).save(artifacts / f"ticket-{width}mm-4-digits.png")
+    assert printed.big() == ["AB1234"]
+    size = next(s for s, t in printed.lines if t == "AB1234")
+    assert len("AB1234") * 12 * ((size >> 4) + 1) <= DOTS[width]  # font A: 12 dots a sign
+
+
 def test_long_lines_split_by_language_on_58_mm():
     printer = TicketPrinter(Dummy(), width_mm=58)
     printer.print_ticket(ticket(ahead=123, wait_min=245))

@@ -116,6 +116,37 @@ def test_a_daily_cap_stops_that_service_only(tmp_path, clock):
     assert issue(hall, kiosk)["number"] == "A001"
 
 
+def _jump_counter(hall, service: str, last: int) -> None:
+    """As if `last` tickets of `service` had been issued today (a thousand would be slow)."""
+    with hall.store.write() as db:
+        db.execute("UPDATE counters SET last = ? WHERE service = ?", [last, service])
+
+
+@pytest.mark.parametrize("where", ["hall", "service"])
+def test_four_digit_numbers_pass_999_where_the_hall_asks_for_them(tmp_path, clock, where):
+    raw = demo_toml()
+    (raw["hall"] if where == "hall" else raw["services"][0])["number_digits"] = 4
+    hall = Hall(parse_config(raw), Store(tmp_path / "h.db"), clock=clock)
+    kiosk = hall.authenticate("demo-kiosk-1-token")
+    assert issue(hall, kiosk)["number"] == "A0001"
+    _jump_counter(hall, "pay", 999)
+    assert issue(hall, kiosk)["number"] == "A1000"
+    _jump_counter(hall, "pay", 9999)
+    with pytest.raises(HallError) as error:
+        issue(hall, kiosk)
+    assert error.value.code == "service_full"  # the cap of four digits stays
+    assert issue(hall, kiosk, "account")["number"] == ("B0001" if where == "hall" else "B001")
+
+
+def test_three_digit_numbers_stop_at_999(hall, kiosk):
+    issue(hall, kiosk)
+    _jump_counter(hall, "pay", 998)
+    assert issue(hall, kiosk)["number"] == "A999"
+    with pytest.raises(HallError) as error:
+        issue(hall, kiosk)
+    assert error.value.code == "service_full"
+
+
 @pytest.mark.parametrize("service, priority", [
     ("tea", "normal"), (None, "normal"), (7, "normal"), ("pay", "king"), ("pay", 1)])
 def test_bad_issue_requests_change_nothing(hall, kiosk, service, priority):

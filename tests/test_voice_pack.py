@@ -75,6 +75,11 @@ def test_window_numbers_read_as_numbers():
     assert cardinal(120, "zh") is None
 
 
+def test_four_digit_numbers_are_read_sign_by_sign_too(tmp_path):
+    pack = VoicePack.load(make_pack(tmp_path / "p"), RATE)
+    assert pack.text("AB1000", 3, "zh") == "请 A B 1 0 0 0 号 到 3 号窗口"
+
+
 def test_window_falls_back_to_digits_without_a_clip(tmp_path):
     pack = VoicePack.load(make_pack(tmp_path / "p"), RATE)
     assert pack.text("B012", 12, "zh") == "请 B 0 1 2 号 到 十 2 号窗口"
