@@ -39,6 +39,7 @@ import math
 import sqlite3
 import sys
 import threading
+import unicodedata
 from array import array
 from bisect import bisect_left
 from collections import Counter, defaultdict
@@ -835,15 +836,16 @@ def cli(argv: list[str]) -> int:
 def format_text(report: dict) -> str:
     """A terminal-sized summary: one line per service, window, clerk and hour."""
     def line(label: str, r: dict) -> str:
-        cells = [f"{label:<16}", f"{r['issued']:>6}", f"{r['served']:>6}", f"{r['no_show']:>5}",
-                 f"{r['transferred']:>5}", f"{r['cancelled'] + r['expired']:>5}",
+        cells = [_pad(label, LABEL_COLUMNS), f"{r['issued']:>6}", f"{r['served']:>6}",
+                 f"{r['no_show']:>5}", f"{r['transferred']:>5}",
+                 f"{r['cancelled'] + r['expired']:>5}",
                  _cell(r["wait_mean_min"]), _cell(r["wait_p90_min"]),
                  _cell(r["within_target"], pct=True), _cell(r["handling_mean_min"]),
                  f"{r['away_count']:>4}", _cell(r["away_min"]), f"{r['away_overdue']:>3}",
                  f"{r['rated']:>5}", _cell(r["satisfaction"], pct=True)]
         return " ".join(cells)
 
-    head = " ".join([f"{'':<16}", f"{'issued':>6}", f"{'served':>6}", f"{'noshw':>5}",
+    head = " ".join([_pad("", LABEL_COLUMNS), f"{'issued':>6}", f"{'served':>6}", f"{'noshw':>5}",
                      f"{'trans':>5}", f"{'c+exp':>5}", f"{'wait':>6}", f"{'p90':>6}",
                      f"{'<=tgt':>6}", f"{'handl':>6}", f"{'away':>4}", f"{'a.min':>6}",
                      f"{'ovd':>3}", f"{'rated':>5}", f"{'satis':>6}"])
@@ -862,6 +864,23 @@ def format_text(report: dict) -> str:
         out += [f"  {x['day']} {x['at']}  {x['staff_id']} {x['name']}  窗口 {x['window']}"
                 for x in report["first_logins"]]
     return "\n".join(out)
+
+
+LABEL_COLUMNS = 18
+
+
+def _pad(text: str, columns: int) -> str:
+    """`text` filled or cut to `columns` as a terminal shows it: a Chinese character takes two
+    columns, so padding by characters would push every figure after a Chinese name askew."""
+    if _columns(text) > columns:
+        while _columns(text) > columns - 1:
+            text = text[:-1]
+        text += "…"
+    return text + " " * (columns - _columns(text))
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _cell(value: float | None, pct: bool = False) -> str:

@@ -330,6 +330,23 @@ def test_report_command_line(hall, clock, day_report, tmp_path):
     assert bad.returncode == 2 and "from" in bad.stderr
 
 
+def test_the_text_report_lines_up_with_chinese_names(day_report):
+    import unicodedata
+
+    from hall.reports import format_text
+
+    def columns(text):
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    report = {**day_report, "services": [{**day_report["services"][0],
+                                          "name": {"zh": "用水性质变更与过户联办", "en": "x"}}]}
+    lines = format_text(report).splitlines()
+    table = [line for line in lines[1:] if line.rstrip().endswith(("%", "—"))]
+    assert len(table) > 5
+    assert {columns(line) for line in table} == {columns(lines[1])}  # each figure in its column
+    assert any("  用水性质变更与… " in line for line in table)  # too long: cut, marked
+
+
 def _plain(leaves):
     return {leaf: (b.c, sorted(b.waits), sorted(b.handles)) for leaf, b in leaves.items()}
 
