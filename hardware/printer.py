@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import struct
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,18 +110,19 @@ class TicketPrinter:
         out = Buffer(self.device.profile)
         cols = COLUMNS[self.width_mm]
         out.raw(INIT + CHINESE_MODE_ON)
-        out.set(align="center", bold=True, double_height=True, double_width=False)
+        out.set(align="center")
+        out.style(height=2, bold=True)
         out.line(t.hall_name)
-        out.set(normal_textsize=True, bold=False)
+        out.style()
         out.line("-" * cols)
-        out.set(bold=True, double_height=True, double_width=True)
+        out.style(width=2, height=2, bold=True)
         out.line(t.service_zh)
-        out.set(normal_textsize=True, bold=False)
+        out.style()
         out.line(t.service_en)
         big = BIG_NUMBER_SIZE[self.width_mm]
-        out.set(custom_size=True, width=big, height=big, bold=True)
+        out.style(width=big, height=big, bold=True)
         out.line(t.number)
-        out.set(normal_textsize=True, bold=False)
+        out.style()
         if t.priority in PRIORITY_MARK:
             out.set(invert=True, bold=True)
             out.line(f" {PRIORITY_MARK[t.priority]} ")
@@ -230,6 +230,13 @@ class Buffer(Dummy):
     def raw(self, data: bytes) -> None:
         self._raw(data)
 
+    def style(self, width: int = 1, height: int = 1, bold: bool = False) -> None:
+        """Size and weight of what follows; plain text without arguments. Sizes always go as
+        `GS ! n` (a custom size to python-escpos), never its double_* `ESC !`: on Epson's
+        Chinese models and many Chinese clones `ESC !` sizes only letters and digits and does
+        not undo a `GS !`, so Chinese printed small and every line after the big number big."""
+        self.set(custom_size=True, width=width, height=height, bold=bold)
+
     def line(self, text: str) -> None:
         self._raw(text.encode("gb18030") + b"\n")
 
@@ -272,8 +279,9 @@ def raster(image: Image.Image) -> bytes:
 
 
 def text_width(text: str) -> int:
-    """Printed columns: CJK and full-width characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    """Printed columns in Chinese mode: every character sent as two or more GB18030 bytes prints
+    two columns wide, `·`, `★` and `→` too, which Unicode calls narrow or "ambiguous"."""
+    return sum(1 if c.isascii() else 2 for c in text)
 
 
 def wrap(text: str, columns: int) -> list[str]:

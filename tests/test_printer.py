@@ -4,9 +4,10 @@ import pytest
 import qrcode
 from escpos.printer import Dummy
 from PIL import Image
-from test_printer_decode import decode, draw_paper
+from test_printer_decode import decode, draw_paper, paper_mm
 
 from hardware.printer import (
+    BIG_NUMBER_SIZE,
     COLUMNS,
     DOTS,
     PrintFailed,
@@ -85,6 +86,32 @@ def test_the_longest_number_fits_the_paper_big(width, artifacts):
     assert printed.big() == ["AB1234"]
     size = next(s for s, t in printed.lines if t == "AB1234")
     assert len("AB1234") * 12 * ((size >> 4) + 1) <= DOTS[width]  # font A: 12 dots a sign
+
+
+@pytest.mark.parametrize("width", [58, 80])
+@pytest.mark.parametrize("priority", ["normal", "priority", "vip", "appointment"])
+def test_strict_and_lenient_printers_print_the_same_ticket(width, priority):
+    """Sizes by GS ! only: a printer that reads ESC ! the strict way (letters only, GS ! kept)
+    prints what a lenient one prints, whatever the class and however many are ahead."""
+    for ahead in (0, 9, 10, 99, 100):
+        data = TicketPrinter(Dummy(), width_mm=width).layout(
+            ticket(priority=priority, ahead=ahead, wait_min=ahead * 2))
+        strict, lenient = decode(data, "strict"), decode(data, "lenient")
+        assert strict.layout() == lenient.layout()
+        sizes = {text: (w, h) for w, h, text in strict.layout()}
+        assert sizes["示范营业厅"] == (1, 2) and sizes["缴费"] == (2, 2)
+        assert sizes["A007"] == (BIG_NUMBER_SIZE[width],) * 2
+        after_number = strict.layout()[[t for *_, t in strict.layout()].index("A007") + 1:]
+        assert {(w, h) for w, h, _ in after_number} == {(1, 1)}
+        assert max(strict.columns) <= COLUMNS[width], (ahead, strict.lines)  # nothing wraps
+        assert paper_mm(strict) == paper_mm(lenient) < (135 if width == 58 else 150)
+
+
+def test_the_ahead_line_fits_58_mm_with_two_digits():
+    """`·` is two columns wide in Chinese mode: "… ahead of you" must not lose its "u"."""
+    printed = decode(TicketPrinter(Dummy(), width_mm=58).layout(ticket(ahead=42)))
+    assert "前面还有 42 人" in printed.text() and "42 ahead of you" in printed.text()
+    assert max(printed.columns) <= COLUMNS[58]
 
 
 def test_long_lines_split_by_language_on_58_mm():
