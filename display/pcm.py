@@ -1,5 +1,5 @@
-"""Plain-Python PCM helpers (no numpy): read any integer PCM WAV as 16-bit mono at one sample
-rate, write WAVs, silence, trimming, and the synthesized chime.
+"""Plain-Python PCM helpers (no numpy): read a WAV as 16-bit mono at one sample rate (through
+sox when it is stored otherwise), write WAVs, silence, trimming, and the synthesized chime.
 
 One format throughout: signed 16-bit mono, native byte order in `array("h")`, bytes in
 little-endian order (what SDL and WAV files use).
@@ -8,6 +8,8 @@ little-endian order (what SDL and WAV files use).
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 import sys
 import wave
 from array import array
@@ -21,21 +23,47 @@ class WavError(ValueError):
 
 
 def read_wav(path: Path, sample_rate: int) -> bytes:
-    """The clip as 16-bit little-endian mono PCM at `sample_rate`."""
+    """The clip as 16-bit little-endian mono PCM at `sample_rate`. A clip in another format
+    (another rate, stereo, 8 or 24 bits) is converted by sox, whose resampler filters out what
+    the new rate cannot carry: interpolating samples folds a 15 kHz hiss of a 48 kHz recording
+    back into the speech as a 7 kHz whistle."""
     try:
         with wave.open(str(path), "rb") as w:
-            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            form = (w.getnchannels(), w.getsampwidth(), w.getframerate())
             raw = w.readframes(w.getnframes())
     except FileNotFoundError:
         raise WavError(f"{path}: file not found") from None
     except (wave.Error, EOFError) as error:
         raise WavError(f"{path}: not a PCM WAV file ({error}); save it as 16-bit PCM WAV") \
             from None
-    samples = _to_int16(raw, width, path)
-    if channels > 1:
-        samples = _downmix(samples, channels)
-    samples = resample(samples, rate, sample_rate)
-    return to_bytes(samples)
+    if form == (1, 2, sample_rate):
+        return raw  # WAV samples are little-endian, as ours
+    return convert(path, sample_rate)
+
+
+def wav_form(path: Path) -> tuple[int, int, int] | None:
+    """(channels, bytes per sample, rate) of a WAV file, or None if it is not one."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnchannels(), w.getsampwidth(), w.getframerate()
+    except (OSError, wave.Error, EOFError):
+        return None
+
+
+def convert(path: Path, sample_rate: int) -> bytes:
+    """Any WAV sox reads, as 16-bit little-endian mono PCM at `sample_rate`."""
+    sox = shutil.which("sox")
+    if sox is None:
+        raise WavError(f"{path}: not 16-bit mono at {sample_rate} Hz, and converting it needs "
+                       "sox (Debian: apt install sox)")
+    result = subprocess.run(
+        [sox, "-V1", "-D", str(path), "-t", "raw", "-e", "signed-integer", "-b", "16", "-L",
+         "-c", "1", "-", "rate", "-v", str(sample_rate)],
+        capture_output=True, timeout=60)
+    if result.returncode != 0:
+        raise WavError(f"{path}: sox could not convert it: "
+                       f"{result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
 
 
 def write_wav(path: Path, pcm: bytes, sample_rate: int) -> None:
@@ -68,43 +96,6 @@ def silence(milliseconds: float, sample_rate: int) -> bytes:
 
 def duration(pcm: bytes, sample_rate: int) -> float:
     return len(pcm) / 2 / sample_rate
-
-
-def _to_int16(raw: bytes, width: int, path: Path) -> array:
-    if width == 2:
-        return samples_of(raw)
-    if width == 1:  # WAV 8-bit is unsigned
-        return array("h", ((b - 128) << 8 for b in raw))
-    if width in (3, 4):  # keep the two most significant bytes of each little-endian sample
-        top = bytearray()
-        for i in range(0, len(raw) - width + 1, width):
-            top += raw[i + width - 2:i + width]
-        return samples_of(bytes(top))
-    raise WavError(f"{path}: {8 * width}-bit samples are not supported; use 16-bit PCM")
-
-
-def _downmix(samples: array, channels: int) -> array:
-    return array("h", (sum(samples[i:i + channels]) // channels
-                       for i in range(0, len(samples) - channels + 1, channels)))
-
-
-def resample(samples: array, source_rate: int, target_rate: int) -> array:
-    """Linear interpolation: plenty for speech clips, and done once when a pack loads."""
-    if source_rate == target_rate or not samples:
-        return samples
-    count = max(1, int(len(samples) * target_rate / source_rate))
-    step = source_rate / target_rate
-    last = len(samples) - 1
-    out = array("h", bytes(2 * count))
-    for i in range(count):
-        pos = i * step
-        j = int(pos)
-        if j >= last:
-            out[i] = samples[last]
-        else:
-            frac = pos - j
-            out[i] = int(samples[j] + (samples[j + 1] - samples[j]) * frac)
-    return out
 
 
 def trim(pcm: bytes, sample_rate: int, threshold: int = 300, pad_ms: float = 15) -> bytes:

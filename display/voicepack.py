@@ -38,6 +38,7 @@ DEFAULT_GAP_MS = 40
 DEFAULT_PAUSE_MS = 450
 CHIME_PAUSE_MS = 250
 TAIL_MS = 600
+SAMPLE_RATE = 22050  # the speaker's default rate (hardware/sound.py): packs are stored at it
 
 
 class VoicePackError(ValueError):
@@ -130,7 +131,7 @@ class VoicePack:
         self.chime = chime
 
     @classmethod
-    def load(cls, path: Path | str, sample_rate: int = 22050) -> VoicePack:
+    def load(cls, path: Path | str, sample_rate: int = SAMPLE_RATE) -> VoicePack:
         """Read and check a pack; every clip is converted to 16-bit mono at `sample_rate`."""
         path = Path(path)
         manifest_path = path / MANIFEST
@@ -293,6 +294,40 @@ def build_default(target: Path | str, espeak: str = "espeak-ng", force: bool = F
     return target
 
 
+def store_at_rate(root: Path, sample_rate: int) -> list[str]:
+    """Rewrite every clip of the pack at `root` that is not stored as 16-bit mono at
+    `sample_rate`, converted by sox, so that the display loads it as it is. A hall's own
+    recording is kept under `originals/` (and converted again from there, never twice over).
+    Returns a line for each clip converted."""
+    try:
+        manifest = tomllib.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise VoicePackError(f"{root / MANIFEST}: {error}") from None
+    names = [manifest["chime"]] if isinstance(manifest.get("chime"), str) else []
+    for code in manifest.get("languages", []):
+        table = manifest.get(code)
+        clips = table.get("clips") if isinstance(table, dict) else None
+        names += [n for n in (clips or {}).values() if isinstance(n, str)]
+    done = []
+    for name in dict.fromkeys(names):
+        path = root / name
+        form = pcm.wav_form(path)
+        if form is None or form == (1, 2, sample_rate):
+            continue  # unreadable ones are reported by loading the pack
+        original = root / "originals" / name
+        if not original.exists():
+            original.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, original)
+        try:
+            pcm.write_wav(path, pcm.convert(original, sample_rate), sample_rate)
+        except pcm.WavError as error:
+            raise VoicePackError(str(error)) from None
+        channels, width, rate = form
+        done.append(f"{name}: {rate} Hz, {channels} channel(s), {8 * width} bit → "
+                    f"{sample_rate} Hz mono 16 bit (converted; the recording is in originals/)")
+    return done
+
+
 def _parent(target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     return target.parent
@@ -346,8 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     build = sub.add_parser("build", help="generate the default pack with espeak-ng")
     build.add_argument("dir", type=Path)
     build.add_argument("--force", action="store_true", help="replace an existing pack")
-    check = sub.add_parser("check", help="load a pack and list what it holds")
+    check = sub.add_parser("check", help="store every clip at the display's playback rate, "
+                           "then load the pack and list what it holds")
     check.add_argument("dir", type=Path)
+    check.add_argument("--rate", type=int, default=SAMPLE_RATE,
+                       help=f"the display's playback rate in Hz (default {SAMPLE_RATE})")
     say = sub.add_parser("say", help="assemble one call into a WAV file")
     say.add_argument("dir", type=Path)
     say.add_argument("number")
@@ -362,7 +400,10 @@ def main(argv: list[str] | None = None) -> int:
             path = build_default(args.dir, force=args.force)
             print(f"voice pack written to {path}")
             args.dir = path
-        pack = VoicePack.load(args.dir)
+        if args.command == "check":
+            for line in store_at_rate(args.dir, args.rate):
+                print(line)
+        pack = VoicePack.load(args.dir, getattr(args, "rate", SAMPLE_RATE))
         if args.command == "say":
             announcement = assemble({"number": args.number, "window": args.window}, pack,
                                      pcm.chime(pack.sample_rate), pack.sample_rate,

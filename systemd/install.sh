@@ -72,7 +72,7 @@ SCREEN_APT="python3-pygame libsdl2-2.0-0 libsdl2-ttf-2.0-0 libsdl2-image-2.0-0 l
 case "$ROLE" in
   server)      APT=""; GROUPS_NEEDED="" ;;
   kiosk)       APT="$SCREEN_APT libusb-1.0-0 python3-lgpio"; GROUPS_NEEDED="video render input lp dialout gpio" ;;
-  display)     APT="$SCREEN_APT libsdl2-mixer-2.0-0 espeak-ng alsa-utils"; GROUPS_NEEDED="video render audio" ;;
+  display)     APT="$SCREEN_APT libsdl2-mixer-2.0-0 espeak-ng sox alsa-utils"; GROUPS_NEEDED="video render audio" ;;
   counter-box|evaluator) APT="python3-lgpio"; GROUPS_NEEDED="gpio" ;;
 esac
 
