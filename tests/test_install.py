@@ -115,6 +115,27 @@ def test_units_ask_for_what_each_role_needs():
         assert "PrivateDevices=yes" not in text or text is server  # hardware stays reachable
 
 
+# systemd-analyze security's exposure (0 = fully sandboxed, 10 = not at all): the server needs
+# no device at all; the others keep only the devices their role uses.
+EXPOSURE_AT_MOST = {"server": 2.5, "kiosk": 2.0, "display": 2.0, "counter-box": 2.0,
+                    "evaluator": 2.0}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_unit_is_sandboxed_as_far_as_its_devices_allow(role, tmp_path):
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is missing: Debian's package `systemd` has it")
+    unit = tmp_path / UNIT_FILES[role].replace("@", "@3")
+    unit.write_text((ROOT / "systemd" / UNIT_FILES[role]).read_text())
+    done = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)],
+                          capture_output=True, text=True, timeout=60)
+    exposure = float(done.stdout.split("Overall exposure level for")[1].split(":")[1].split()[0])
+    assert exposure <= EXPOSURE_AT_MOST[role], done.stdout
+    unit_text = unit.read_text()
+    assert "RestartPreventExitStatus=2" in unit_text  # a config error is not restarted forever
+    assert "MemoryMax=" in unit_text and "SystemCallFilter=@system-service" in unit_text
+
+
 def test_uninstall_removes_the_program_but_keeps_config_and_data(tmp_path, source):
     prefix = tmp_path / "root"
     install(prefix, "kiosk", "--token", "kiosk-token-1", script=source)
