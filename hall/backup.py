@@ -73,19 +73,34 @@ def backup(db_path: str | Path, dest: str | Path) -> Path:
 def backup_into(db_path: str | Path, directory: str | Path, keep: int = DEFAULT_KEEP,
                 when: datetime | None = None) -> Path:
     """A backup named by its time into `directory`; then keep only the newest `keep`."""
-    when = when or datetime.now().astimezone()
-    dest = Path(directory) / f"{PREFIX}{when:%Y%m%d-%H%M%S}{SUFFIX}"
+    dest = Path(directory) / f"{PREFIX}{stamp(when)}{SUFFIX}"
     backup(db_path, dest)
     prune(directory, keep)
     return dest
 
 
+def stamp(when: datetime | None = None) -> str:
+    """A backup's time in its name, with its offset from UTC, so that the name says which clock
+    it read: the nightly backup takes the hall's time, a backup by hand the machine's."""
+    return f"{when or datetime.now().astimezone():%Y%m%d-%H%M%S%z}"
+
+
+def taken_at(path: Path) -> float:
+    """When a backup was taken, by its name (by the file's time for a name without offset)."""
+    try:
+        return datetime.strptime(path.name[len(PREFIX):-len(SUFFIX)], "%Y%m%d-%H%M%S%z") \
+            .timestamp()
+    except ValueError:
+        return path.stat().st_mtime
+
+
 def backups(directory: str | Path) -> list[Path]:
-    """The backups in `directory`, oldest first (their names sort by time)."""
+    """The backups in `directory`, oldest first."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.glob(f"{PREFIX}*{SUFFIX}") if p.is_file())
+    return sorted((p for p in directory.glob(f"{PREFIX}*{SUFFIX}") if p.is_file()),
+                  key=taken_at)
 
 
 def prune(directory: str | Path, keep: int) -> list[Path]:
@@ -114,8 +129,7 @@ def restore(backup_file: str | Path, db_path: str | Path, force: bool = False) -
         if db_path.is_file():
             if not force:
                 _refuse_if_in_use(db_path)
-            stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
-            aside = backup(db_path, db_path.with_name(f"{db_path.name}.before-restore-{stamp}"))
+            aside = backup(db_path, db_path.with_name(f"{db_path.name}.before-restore-{stamp()}"))
         db_path.parent.mkdir(parents=True, exist_ok=True)
         target = sqlite3.connect(db_path, timeout=30)
         try:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from support import KIOSK, ROOT, SHANGHAI, FakeClock, ServerProcess
@@ -69,11 +70,22 @@ def test_backup_into_a_folder_keeps_the_newest_n(hall, tmp_path):
         bk.backup_into(hall.store.path, folder, keep=3,
                        when=datetime(2026, 11, day, 2, 30, tzinfo=SHANGHAI))
     assert [p.name for p in bk.backups(folder)] == [
-        "hall-20261103-023000.db", "hall-20261104-023000.db", "hall-20261105-023000.db"]
+        "hall-20261103-023000+0800.db", "hall-20261104-023000+0800.db",
+        "hall-20261105-023000+0800.db"]
     with pytest.raises(bk.BackupError):
         bk.prune(folder, 0)
     with pytest.raises(bk.BackupError, match="no database"):
         bk.backup(tmp_path / "missing.db", tmp_path / "x.db")
+
+
+def test_backups_by_two_clocks_are_kept_in_the_order_they_were_taken(hall, tmp_path):
+    folder = tmp_path / "backups"
+    utc = datetime(2026, 11, 24, 1, 0, tzinfo=ZoneInfo("UTC"))  # 09:00 in the hall
+    bk.backup_into(hall.store.path, folder, keep=5,
+                   when=datetime(2026, 11, 24, 2, 30, tzinfo=SHANGHAI))  # the night before
+    bk.backup_into(hall.store.path, folder, keep=5, when=utc)  # by hand on a UTC machine
+    assert [p.name for p in bk.backups(folder)] == ["hall-20261124-023000+0800.db",
+                                                    "hall-20261124-010000+0000.db"]
 
 
 def test_nightly_backup_runs_at_once_when_none_is_recent_then_every_night(hall, tmp_path):
@@ -81,16 +93,16 @@ def test_nightly_backup_runs_at_once_when_none_is_recent_then_every_night(hall, 
     folder = tmp_path / "backups"
     nightly = bk.NightlyBackup(hall.store.path, folder, keep=2, at="02:30", tz=SHANGHAI,
                                clock=clock)
-    assert nightly.run_pending().name == "hall-20261123-100000.db"  # none yet: at once
+    assert nightly.run_pending().name == "hall-20261123-100000+0800.db"  # none yet: at once
     assert nightly.status()["next"] == "2026-11-24T02:30:00+08:00"
     clock.set("2026-11-24 02:29")
     assert nightly.run_pending() is None
     for night in ("2026-11-24 02:30", "2026-11-25 02:31"):
         clock.set(night)
         assert nightly.run_pending() is not None
-    assert [p.name for p in bk.backups(folder)] == ["hall-20261124-023000.db",
-                                                    "hall-20261125-023100.db"]
-    assert nightly.status()["last"] == "hall-20261125-023100.db"
+    assert [p.name for p in bk.backups(folder)] == ["hall-20261124-023000+0800.db",
+                                                    "hall-20261125-023100+0800.db"]
+    assert nightly.status()["last"] == "hall-20261125-023100+0800.db"
     # a server started the next morning finds a fresh backup and waits for the night
     clock.set("2026-11-25 09:00")
     later = bk.NightlyBackup(hall.store.path, folder, keep=2, at="02:30", tz=SHANGHAI,
