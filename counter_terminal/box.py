@@ -26,6 +26,7 @@ from typing import Any
 
 from client.live import CommandFailed
 from counter_terminal.device import WindowDevice, arguments, run_until_stopped, settings
+from hall import logs
 from hardware.gpio import DEBOUNCE_S, HOLD_S, Beeper, Light, PushButton
 
 log = logging.getLogger("hallq.box")
@@ -109,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold", type=float, default=HOLD_S,
                         help="seconds to hold the away button for a no-show (default 1.5)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(message)s")
+    logs.setup(logging.DEBUG if args.verbose else logging.INFO)
     server, token, window, pins = settings(args, DEFAULT_PINS, parser)
     box = CounterBox(server, token, window, pins, hold_seconds=args.hold)
     return run_until_stopped(box, box.close)

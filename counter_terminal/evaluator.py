@@ -19,6 +19,7 @@ from typing import Any
 
 from client.live import CommandFailed
 from counter_terminal.device import WindowDevice, arguments, run_until_stopped, settings
+from hall import logs
 from hardware.gpio import DEBOUNCE_S, Beeper, Light, PushButton
 
 log = logging.getLogger("hallq.evaluator")
@@ -144,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                        "buzzer; defaults b5=17,b4=27,b3=22,b2=23,b1=24,led5=5,led4=6,"
                        "led3=13,led2=19,led1=26, no buzzer")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(message)s")
+    logs.setup(logging.DEBUG if args.verbose else logging.INFO)
     server, token, window, pins = settings(args, DEFAULT_PINS, parser)
     evaluator = GpioEvaluator(server, token, window, pins)
     return run_until_stopped(evaluator, evaluator.close)

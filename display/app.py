@@ -22,6 +22,7 @@ from display.announcer import Announcer, load_pack
 from display.model import DisplayModel
 from display.render import FontMissingError, Renderer
 from display.view import build_screen
+from hall import logs
 
 log = logging.getLogger("hallq.display")
 
@@ -157,7 +158,7 @@ def _quit_requested() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.setup()
     args = parse_args(argv)
     try:
         if args.screenshot:

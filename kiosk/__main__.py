@@ -8,12 +8,12 @@ optional GPIO service buttons. `--screenshot FILE` renders the current screen to
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 
 import pygame
 
+from hall import logs
 from hardware.printer import open_printer
 from kiosk.kiosk import Kiosk
 from kiosk.screen import Screen
@@ -113,7 +113,7 @@ def run(kiosk: Kiosk, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.setup()
     try:
         printer = open_printer(args.printer, width_mm=args.paper, profile=args.printer_profile,
                                native_qr=False if args.raster_qr else None)
