@@ -1,0 +1,181 @@
+"""Who may have a PIN checked now: failures counted per client address and per staff id.
+
+An attempt is counted *before* its PIN is checked, in the write transaction that checks the
+locks, and taken back if the PIN was right. So parallel requests cannot slip past the allowance
+between check and count, and a lock is only ever lifted by time, a right PIN, a supervisor or a
+PIN reset.
+
+- Per address and staff id: MAX_PIN_FAILURES wrong PINs lock that id *for that address only*:
+  whoever guesses from one laptop cannot lock the clerk out at her own counter.
+- Per address: MAX_ADDRESS_FAILURES failures a minute (any ids) block the address for a minute,
+  then for twice as long at each repeat, up to an hour.
+
+Unknown ids are counted like real ones (or a lock would tell which ids exist); the rows are
+bounded in size (ids ≤ 32 characters) and number (pruned to MAX_FAILURE_ROWS every tick).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hall import auth
+from hall.errors import HallError, bad_request
+from hall.hours import local_time
+from hall.store import Database, one, scalar
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS login_failures (
+    address TEXT NOT NULL,
+    staff_id TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    last_at REAL NOT NULL,
+    locked_until REAL,
+    PRIMARY KEY (address, staff_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS login_failures_by_time ON login_failures (last_at);
+CREATE INDEX IF NOT EXISTS login_failures_by_id ON login_failures (staff_id);
+CREATE TABLE IF NOT EXISTS address_failures (
+    address TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    window_start REAL NOT NULL,
+    strikes INTEGER NOT NULL DEFAULT 0,
+    blocked_until REAL,
+    last_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS address_failures_by_time ON address_failures (last_at);
+"""
+
+WRONG = "工号或密码错误 · Wrong staff id or PIN"
+
+
+def check_fields(staff_id: Any, pin: Any) -> tuple[str, str]:
+    """Bounded strings, refused before anything is read or written."""
+    if not isinstance(staff_id, str) or not 0 < len(staff_id) <= auth.STAFF_ID_MAX:
+        raise bad_request(f"staff_id: a text of 1 to {auth.STAFF_ID_MAX} characters")
+    if not isinstance(pin, str) or not 0 < len(pin) <= auth.PIN_MAX or \
+            not (pin.isascii() and pin.isdigit()):
+        raise bad_request(f"pin: 1 to {auth.PIN_MAX} digits")
+    return staff_id, pin
+
+
+def address_key(address: Any) -> str:
+    if not isinstance(address, str) or not address:
+        return "local"
+    return address[:auth.ADDRESS_MAX]
+
+
+def reserve(db: Database, now: float, tz: Any, address: str, staff_id: str) -> str | None:
+    """Count one attempt of `address` at `staff_id`, or refuse it (`locked`,
+    `too_many_attempts`) without writing. Returns what the attempt locked, if it did
+    ("id" or "address"), for the caller to announce."""
+    _refuse_if_blocked(db, now, tz, address, staff_id)
+    locked = None
+    row = one(db, "SELECT failures, last_at FROM login_failures"
+              " WHERE address = ? AND staff_id = ?", [address, staff_id])
+    failures = 1 if row is None or row["last_at"] < now - auth.LOCK_SECONDS \
+        else row["failures"] + 1
+    until = None
+    if failures >= auth.MAX_PIN_FAILURES:
+        until, locked = now + auth.LOCK_SECONDS, "id"
+    db.execute("INSERT OR REPLACE INTO login_failures"
+               " (address, staff_id, failures, last_at, locked_until) VALUES (?, ?, ?, ?, ?)",
+               [address, staff_id, failures, now, until])
+    if _count_address(db, now, address):
+        locked = locked or "address"
+    return locked
+
+
+def _refuse_if_blocked(db: Database, now: float, tz: Any, address: str, staff_id: str) -> None:
+    blocked = scalar(db, "SELECT blocked_until FROM address_failures WHERE address = ?",
+                     [address])
+    if blocked and blocked > now:
+        raise _refusal("too_many_attempts", blocked, now, tz,
+                       "尝试次数过多，请于 {until} 后再试 · Too many attempts; try again after "
+                       "{until}")
+    locked = scalar(db, "SELECT locked_until FROM login_failures"
+                    " WHERE address = ? AND staff_id = ?", [address, staff_id])
+    if locked and locked > now:
+        raise _refusal("locked", locked, now, tz,
+                       "密码错误次数过多，请于 {until} 后再试 · Too many wrong PINs; "
+                       "try again after {until}")
+
+
+def _refusal(code: str, until: float, now: float, tz: Any, text: str) -> HallError:
+    at = local_time(until, tz).strftime("%H:%M:%S")
+    return HallError(code, text.format(until=at), retry_after=max(1, round(until - now)))
+
+
+def _count_address(db: Database, now: float, address: str) -> bool:
+    """One more failure of `address` in its current minute; True if it now blocks."""
+    row = one(db, "SELECT * FROM address_failures WHERE address = ?", [address])
+    if row is None or row["last_at"] < now - auth.ADDRESS_BLOCK_MAX_SECONDS:  # calm forgives
+        row = {"failures": 0, "window_start": now, "strikes": 0}
+    elif row["window_start"] <= now - auth.ADDRESS_WINDOW_SECONDS:
+        row = {**row, "failures": 0, "window_start": now}
+    failures, strikes, blocked = row["failures"] + 1, row["strikes"], None
+    if failures >= auth.MAX_ADDRESS_FAILURES:
+        seconds = min(auth.ADDRESS_WINDOW_SECONDS * 2 ** strikes, auth.ADDRESS_BLOCK_MAX_SECONDS)
+        blocked, strikes, failures = now + seconds, strikes + 1, 0
+    db.execute("INSERT OR REPLACE INTO address_failures"
+               " (address, failures, window_start, strikes, blocked_until, last_at)"
+               " VALUES (?, ?, ?, ?, ?, ?)",
+               [address, failures, row["window_start"], strikes, blocked, now])
+    return blocked is not None
+
+
+def release(db: Database, address: str, staff_id: str) -> bool:
+    """The PIN was right: forget this pair's failures and take back this attempt from the
+    address's count. Returns whether a lock was lifted (for the dashboard)."""
+    locked = scalar(db, "SELECT locked_until FROM login_failures"
+                    " WHERE address = ? AND staff_id = ?", [address, staff_id])
+    db.execute("DELETE FROM login_failures WHERE address = ? AND staff_id = ?",
+               [address, staff_id])
+    db.execute("UPDATE address_failures SET failures = max(failures - 1, 0)"
+               " WHERE address = ?", [address])
+    return locked is not None
+
+
+def lift(db: Database, staff_id: str | None = None, address: str | None = None) -> int:
+    """A supervisor lifts locks: of one id (every address), one address (every id and its
+    block), or one pair. Returns how many records went."""
+    where, params = [], []
+    for column, value in (("staff_id", staff_id), ("address", address)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    gone = db.execute("DELETE FROM login_failures WHERE " + " AND ".join(where), params).rowcount
+    if staff_id is None:
+        gone += db.execute("DELETE FROM address_failures WHERE address = ?", [address]).rowcount
+    return gone
+
+
+def current(db: Database, now: float) -> list[dict]:
+    """The locks in force: an id locked for an address, or a whole address blocked."""
+    ids = [{"staff_id": r["staff_id"], "address": r["address"], "until": r["locked_until"],
+            "failures": r["failures"]}
+           for r in db.query("SELECT * FROM login_failures WHERE locked_until > ?"
+                             " ORDER BY locked_until", [now])]
+    addresses = [{"staff_id": None, "address": r["address"], "until": r["blocked_until"],
+                  "failures": None}
+                 for r in db.query("SELECT * FROM address_failures WHERE blocked_until > ?"
+                                   " ORDER BY blocked_until", [now])]
+    return addresses + ids
+
+
+def count(db: Database, now: float) -> int:
+    return scalar(db, "SELECT (SELECT count(*) FROM login_failures WHERE locked_until > ?)"
+                  " + (SELECT count(*) FROM address_failures WHERE blocked_until > ?)",
+                  [now, now])
+
+
+def prune(db: Database, now: float) -> None:
+    """Forget what no longer counts, and keep at most MAX_FAILURE_ROWS of each table (the
+    oldest go first) whatever an attacker sends."""
+    stale = now - auth.ADDRESS_BLOCK_MAX_SECONDS
+    db.execute("DELETE FROM login_failures WHERE last_at < ? AND"
+               " coalesce(locked_until, 0) < ?", [now - auth.LOCK_SECONDS, now])
+    db.execute("DELETE FROM address_failures WHERE last_at < ? AND"
+               " coalesce(blocked_until, 0) < ?", [stale, now])
+    for table in ("login_failures", "address_failures"):
+        db.execute(f"DELETE FROM {table} WHERE last_at <= (SELECT last_at FROM {table}"
+                   f" ORDER BY last_at DESC LIMIT 1 OFFSET ?)", [auth.MAX_FAILURE_ROWS])
