@@ -215,3 +215,33 @@ def test_ending_a_session_is_seen_by_the_cheap_check(hall, ending):
     assert not hall.session_alive(clerk)
     assert hall.authenticate(token) is None
     assert ended
+
+
+def test_beyond_the_kdf_slots_a_login_is_busy_at_once_and_counts_nothing(hall):
+    slots = auth.KDF_THREADS + auth.KDF_WAITING
+    for _ in range(slots):
+        assert auth._kdf_slots.acquire(blocking=False)
+    try:
+        with pytest.raises(HallError) as info:
+            hall.login("1001", "1234", 1, address=A)
+        assert info.value.code == "busy" and info.value.extra["retry_after"] >= 1
+        assert scalar(hall.store.db, "SELECT count(*) FROM login_failures") == 0
+    finally:
+        for _ in range(slots):
+            auth._kdf_slots.release()
+    assert hall.login("1001", "1234", 1, address=A)
+
+
+def test_an_old_hash_verifies_and_is_rewritten_with_the_new_parameters(hall):
+    old = "scrypt$16384$8$1$opBZRfWaV/MWz96f5LIAYQ==$A83ZzJks0urEAFazZB41v6+ilFMTM3wu+/82oZTb" \
+          "4I6Tjli4uAcuOiuMK/MaDkrZ6kJSS6+jbKYsv2e9I6odEg=="  # PIN 1234, the earlier demo's
+    with hall.store.write() as db:
+        db.execute("UPDATE staff SET pin_hash = ? WHERE id = '1001'", [old])
+    assert auth.needs_rehash(old)
+    hall.login("1001", "1234", 1, address=A)
+    new = scalar(hall.store.db, "SELECT pin_hash FROM staff WHERE id = '1001'")
+    assert new.startswith("scrypt$8192$8$1$") and auth.verify_pin("1234", new)
+
+
+def test_a_hash_that_asks_for_too_much_memory_is_refused_not_computed():
+    assert not auth.verify_pin("1234", "scrypt$1048576$8$1$AAAA$AAAA")
