@@ -293,6 +293,8 @@ class Hall:
         address = logins.address_key(address)
         if window is not None:
             window = self.window_number(window)
+        with self.store.read() as db:  # a blocked address is turned away without a KDF slot
+            logins.refuse_if_blocked(db, self.clock(), self.config.tz, address, staff_id)
         with auth.kdf_slot():
             self._reserve_attempt(address, staff_id)
             with self.store.read() as db:

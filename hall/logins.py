@@ -68,7 +68,7 @@ def reserve(db: Database, now: float, tz: Any, address: str, staff_id: str) -> s
     """Count one attempt of `address` at `staff_id`, or refuse it (`locked`,
     `too_many_attempts`) without writing. Returns what the attempt locked, if it did
     ("id" or "address"), for the caller to announce."""
-    _refuse_if_blocked(db, now, tz, address, staff_id)
+    refuse_if_blocked(db, now, tz, address, staff_id)
     locked = None
     row = one(db, "SELECT failures, last_at FROM login_failures"
               " WHERE address = ? AND staff_id = ?", [address, staff_id])
@@ -85,7 +85,7 @@ def reserve(db: Database, now: float, tz: Any, address: str, staff_id: str) -> s
     return locked
 
 
-def _refuse_if_blocked(db: Database, now: float, tz: Any, address: str, staff_id: str) -> None:
+def refuse_if_blocked(db: Database, now: float, tz: Any, address: str, staff_id: str) -> None:
     blocked = scalar(db, "SELECT blocked_until FROM address_failures WHERE address = ?",
                      [address])
     if blocked and blocked > now:
