@@ -341,7 +341,7 @@ class Hall:
         def body(cmd: Command) -> dict:
             locked = logins.reserve(cmd.db, cmd.now, cmd.tz, address, staff_id)
             if locked:
-                cmd.log("login_locked", staff_id=staff_id if locked == "id" else None,
+                cmd.log("login_locked", staff_id=None if locked == "address" else staff_id,
                         address=address, kind=locked)
                 cmd.notify("lockouts", {"count": logins.count(cmd.db, cmd.now)})
             return {}
@@ -351,7 +351,7 @@ class Hall:
     @staticmethod
     def _release_attempt(cmd: Command, address: str, staff_id: str) -> bool:
         """The PIN was right: the attempt is taken back, a lock on it lifted (and shown)."""
-        unlocked = logins.release(cmd.db, address, staff_id)
+        unlocked = logins.release(cmd.db, cmd.now, address, staff_id)
         if unlocked:
             cmd.notify("lockouts", {"count": logins.count(cmd.db, cmd.now)})
         return unlocked

@@ -9,6 +9,10 @@ PIN reset.
   whoever guesses from one laptop cannot lock the clerk out at her own counter.
 - Per address: MAX_ADDRESS_FAILURES failures a minute (any ids) block the address for a minute,
   then for twice as long at each repeat, up to an hour.
+- Per staff id, from all addresses together: after MAX_ID_FAILURES wrong PINs within
+  LOCK_SECONDS (someone guessing from many addresses), the id is locked for every address
+  where it never logged in: the clerk at her usual counter carries on, a laptop that changes
+  its address every five tries does not.
 
 Unknown ids are counted like real ones (or a lock would tell which ids exist); the rows are
 bounded in size (ids ≤ 32 characters) and number (pruned to MAX_FAILURE_ROWS every tick).
@@ -43,7 +47,16 @@ CREATE TABLE IF NOT EXISTS address_failures (
     last_at REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS address_failures_by_time ON address_failures (last_at);
+-- Where each staff member has logged in (with the right PIN), for the id-wide lock.
+CREATE TABLE IF NOT EXISTS login_known (
+    staff_id TEXT NOT NULL,
+    address TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (staff_id, address)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS login_known_by_time ON login_known (at);
 """
+KNOWN_KEPT_SECONDS = 90 * 24 * 3600
 
 WRONG = "工号或密码错误 · Wrong staff id or PIN"
 
@@ -67,7 +80,7 @@ def address_key(address: Any) -> str:
 def reserve(db: Database, now: float, tz: Any, address: str, staff_id: str) -> str | None:
     """Count one attempt of `address` at `staff_id`, or refuse it (`locked`,
     `too_many_attempts`) without writing. Returns what the attempt locked, if it did
-    ("id" or "address"), for the caller to announce."""
+    ("id", "address" or "id_wide"), for the caller to announce."""
     refuse_if_blocked(db, now, tz, address, staff_id)
     locked = None
     row = one(db, "SELECT failures, last_at FROM login_failures"
@@ -82,6 +95,10 @@ def reserve(db: Database, now: float, tz: Any, address: str, staff_id: str) -> s
                [address, staff_id, failures, now, until])
     if _count_address(db, now, address):
         locked = locked or "address"
+    wide = scalar(db, "SELECT sum(failures) FROM login_failures WHERE staff_id = ?"
+                  " AND last_at > ?", [staff_id, now - auth.LOCK_SECONDS])
+    if wide == auth.MAX_ID_FAILURES:
+        locked = locked or "id_wide"
     return locked
 
 
@@ -94,10 +111,25 @@ def refuse_if_blocked(db: Database, now: float, tz: Any, address: str, staff_id:
                        "{until}")
     locked = scalar(db, "SELECT locked_until FROM login_failures"
                     " WHERE address = ? AND staff_id = ?", [address, staff_id])
+    if not (locked and locked > now):
+        locked = _id_wide_lock(db, now, staff_id)
+        if locked and scalar(db, "SELECT 1 FROM login_known WHERE staff_id = ?"
+                             " AND address = ?", [staff_id, address]):
+            locked = None
     if locked and locked > now:
         raise _refusal("locked", locked, now, tz,
                        "密码错误次数过多，请于 {until} 后再试 · Too many wrong PINs; "
                        "try again after {until}")
+
+
+def _id_wide_lock(db: Database, now: float, staff_id: str) -> float | None:
+    """Until when `staff_id` is locked for unknown addresses, if it is: it has had
+    MAX_ID_FAILURES wrong PINs from all addresses within LOCK_SECONDS."""
+    row = one(db, "SELECT sum(failures) AS failures, max(last_at) AS last FROM login_failures"
+              " WHERE staff_id = ? AND last_at > ?", [staff_id, now - auth.LOCK_SECONDS])
+    if row and (row["failures"] or 0) >= auth.MAX_ID_FAILURES:
+        return row["last"] + auth.LOCK_SECONDS
+    return None
 
 
 def _refusal(code: str, until: float, now: float, tz: Any, text: str) -> HallError:
@@ -123,15 +155,18 @@ def _count_address(db: Database, now: float, address: str) -> bool:
     return blocked is not None
 
 
-def release(db: Database, address: str, staff_id: str) -> bool:
-    """The PIN was right: forget this pair's failures and take back this attempt from the
-    address's count. Returns whether a lock was lifted (for the dashboard)."""
+def release(db: Database, now: float, address: str, staff_id: str) -> bool:
+    """The PIN was right: forget this pair's failures, take back this attempt from the
+    address's count, and remember the address as one of this id's. Returns whether a lock
+    was lifted (for the dashboard)."""
     locked = scalar(db, "SELECT locked_until FROM login_failures"
                     " WHERE address = ? AND staff_id = ?", [address, staff_id])
     db.execute("DELETE FROM login_failures WHERE address = ? AND staff_id = ?",
                [address, staff_id])
     db.execute("UPDATE address_failures SET failures = max(failures - 1, 0)"
                " WHERE address = ?", [address])
+    db.execute("INSERT OR REPLACE INTO login_known (staff_id, address, at) VALUES (?, ?, ?)",
+               [staff_id, address, now])
     return locked is not None
 
 
@@ -159,13 +194,21 @@ def current(db: Database, now: float) -> list[dict]:
                   "failures": None}
                  for r in db.query("SELECT * FROM address_failures WHERE blocked_until > ?"
                                    " ORDER BY blocked_until", [now])]
-    return addresses + ids
+    id_wide = [{"staff_id": r["staff_id"], "address": None,
+                "until": r["last"] + auth.LOCK_SECONDS, "failures": r["failures"]}
+               for r in db.query(_ID_WIDE, [now - auth.LOCK_SECONDS, auth.MAX_ID_FAILURES])]
+    return addresses + id_wide + ids
+
+
+# Ids locked for every address where they never logged in (see _id_wide_lock).
+_ID_WIDE = """
+SELECT staff_id, sum(failures) AS failures, max(last_at) AS last FROM login_failures
+WHERE last_at > ? GROUP BY staff_id HAVING sum(failures) >= ? ORDER BY staff_id
+"""
 
 
 def count(db: Database, now: float) -> int:
-    return scalar(db, "SELECT (SELECT count(*) FROM login_failures WHERE locked_until > ?)"
-                  " + (SELECT count(*) FROM address_failures WHERE blocked_until > ?)",
-                  [now, now])
+    return len(current(db, now))
 
 
 def prune(db: Database, now: float) -> None:
@@ -176,6 +219,8 @@ def prune(db: Database, now: float) -> None:
                " coalesce(locked_until, 0) < ?", [now - auth.LOCK_SECONDS, now])
     db.execute("DELETE FROM address_failures WHERE last_at < ? AND"
                " coalesce(blocked_until, 0) < ?", [stale, now])
-    for table in ("login_failures", "address_failures"):
-        db.execute(f"DELETE FROM {table} WHERE last_at <= (SELECT last_at FROM {table}"
-                   f" ORDER BY last_at DESC LIMIT 1 OFFSET ?)", [auth.MAX_FAILURE_ROWS])
+    db.execute("DELETE FROM login_known WHERE at < ?", [now - KNOWN_KEPT_SECONDS])
+    for table, column in (("login_failures", "last_at"), ("address_failures", "last_at"),
+                          ("login_known", "at")):
+        db.execute(f"DELETE FROM {table} WHERE {column} <= (SELECT {column} FROM {table}"
+                   f" ORDER BY {column} DESC LIMIT 1 OFFSET ?)", [auth.MAX_FAILURE_ROWS])

@@ -85,6 +85,18 @@ def test_parallel_guessing_across_many_ids_checks_ten_pins_a_minute(fresh):
     assert status == 429 and 1 <= body["error"]["retry_after"] <= 60
 
 
+def test_guessing_from_many_addresses_checks_twenty_pins_of_an_id(fresh):
+    assert code(login(fresh, "9001", "9999", source=BOSS)) == "ok"  # the boss's own desk
+    tries = [(f"{n:04d}", f"127.0.4.{n % 100 + 1}") for n in range(300)]
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda t: code(login(fresh, "9001", t[0], source=t[1])), tries))
+    codes += [code(login(fresh, "9001", "0001", source=f"127.0.5.{n + 1}")) for n in range(30)]
+    assert codes.count("unauthorized") <= auth.MAX_ID_FAILURES and "ok" not in codes
+    assert codes[-1] == "locked"
+    assert code(login(fresh, "9001", "9999", source="127.0.5.99")) == "locked"
+    assert code(login(fresh, "9001", "9999", source=BOSS)) == "ok"
+
+
 def test_locking_out_a_clerk_from_another_address_does_not_lock_her_out(server):
     for _ in range(20):
         assert code(login(server, "1002", "0000", 2)) in {"unauthorized", "locked"}

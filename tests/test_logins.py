@@ -245,3 +245,19 @@ def test_an_old_hash_verifies_and_is_rewritten_with_the_new_parameters(hall):
 
 def test_a_hash_that_asks_for_too_much_memory_is_refused_not_computed():
     assert not auth.verify_pin("1234", "scrypt$1048576$8$1$AAAA$AAAA")
+
+
+def test_guessing_one_id_from_many_addresses_stops_but_not_at_her_counter(hall):
+    hall.login("1001", "1234", 1, address=B)  # her counter, known for her id
+    codes = [code_of(hall.login, "1001", f"{n:04d}", 1, address=f"10.2.0.{n}")
+             for n in range(40)]
+    assert codes.count("unauthorized") == auth.MAX_ID_FAILURES
+    assert set(codes[auth.MAX_ID_FAILURES:]) == {"locked"}
+    assert code_of(hall.login, "1001", "1234", 1, address="10.3.0.1") == "locked"
+    assert hall.login("1001", "1234", 1, address=B)["staff"]["id"] == "1001"
+    sup = hall.authenticate(hall.login("9001", "9999", address=B)["token"])
+    lockouts = supervision.dashboard(hall, sup)["lockouts"]
+    assert {"staff_id": "1001", "address": None} in [
+        {k: x[k] for k in ("staff_id", "address")} for x in lockouts]
+    supervision.COMMANDS["unlock"](hall, sup, {"staff_id": "1001"})
+    assert hall.login("1001", "1234", 1, address="10.3.0.1")

@@ -212,11 +212,13 @@
   function renderLockouts() {
     const lockouts = extra.lockouts || [];
     $("#lockouts tbody").replaceChildren(...lockouts.map(x => el("tr", {
-        "data-lockout": (x.staff_id || "*") + "@" + x.address},
-      el("td", {}, x.staff_id || "（全部 · all ids）"), el("td", {}, x.address),
+        "data-lockout": (x.staff_id || "*") + "@" + (x.address || "*")},
+      el("td", {}, x.staff_id || "（全部 · all ids）"),
+      el("td", {}, x.address || "（新地址 · new addresses）"),
       el("td", {}, hhmm(x.until)),
       el("td", {}, el("button", {onclick: () => {
-        const body = {address: x.address};
+        const body = {};
+        if (x.address) body.address = x.address;
         if (x.staff_id) body.staff_id = x.staff_id;
         run("unlock", body).catch(() => {});
       }}, "解除 · Lift")))));
