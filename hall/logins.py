@@ -20,6 +20,7 @@ bounded in size (ids ≤ 32 characters) and number (pruned to MAX_FAILURE_ROWS e
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from hall import auth
@@ -72,9 +73,19 @@ def check_fields(staff_id: Any, pin: Any) -> tuple[str, str]:
 
 
 def address_key(address: Any) -> str:
+    """What failures are counted against: the client's IPv4 address, or its IPv6 /64 (one
+    host picks any address it likes inside its /64)."""
     if not isinstance(address, str) or not address:
         return "local"
-    return address[:auth.ADDRESS_MAX]
+    try:
+        ip = ipaddress.ip_address(address[:auth.ADDRESS_MAX])
+    except ValueError:
+        return address[:auth.ADDRESS_MAX]
+    if ip.version == 6 and ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def reserve(db: Database, now: float, tz: Any, address: str, staff_id: str) -> str | None:

@@ -261,3 +261,11 @@ def test_guessing_one_id_from_many_addresses_stops_but_not_at_her_counter(hall):
         {k: x[k] for k in ("staff_id", "address")} for x in lockouts]
     supervision.COMMANDS["unlock"](hall, sup, {"staff_id": "1001"})
     assert hall.login("1001", "1234", 1, address="10.3.0.1")
+
+
+def test_one_ipv6_host_counts_as_one_address_whatever_address_of_its_64_it_takes(hall):
+    codes = [code_of(hall.login, f"40{n:02d}", "1111", address=f"fd00:1:2:3::{n + 1:x}")
+             for n in range(auth.MAX_ADDRESS_FAILURES + 1)]
+    assert codes[-1] == "too_many_attempts"
+    assert code_of(hall.login, "1001", "1234", 1, address="::ffff:10.0.0.9") == "ok"
+    assert code_of(hall.login, "1002", "2345", 2, address="fd00:1:2:4::1") == "ok"
