@@ -151,7 +151,9 @@ def _refusal(code: str, until: float, now: float, tz: Any, text: str) -> HallErr
 def _count_address(db: Database, now: float, address: str) -> bool:
     """One more failure of `address` in its current minute; True if it now blocks."""
     row = one(db, "SELECT * FROM address_failures WHERE address = ?", [address])
-    if row is None or row["last_at"] < now - auth.ADDRESS_BLOCK_MAX_SECONDS:  # calm forgives
+    # An hour of calm after the last failure and the last block forgives the strikes.
+    if row is None or max(row["last_at"], row["blocked_until"] or 0) < \
+            now - auth.ADDRESS_BLOCK_MAX_SECONDS:
         row = {"failures": 0, "window_start": now, "strikes": 0}
     elif row["window_start"] <= now - auth.ADDRESS_WINDOW_SECONDS:
         row = {**row, "failures": 0, "window_start": now}
@@ -228,8 +230,8 @@ def prune(db: Database, now: float) -> None:
     stale = now - auth.ADDRESS_BLOCK_MAX_SECONDS
     db.execute("DELETE FROM login_failures WHERE last_at < ? AND"
                " coalesce(locked_until, 0) < ?", [now - auth.LOCK_SECONDS, now])
-    db.execute("DELETE FROM address_failures WHERE last_at < ? AND"
-               " coalesce(blocked_until, 0) < ?", [stale, now])
+    db.execute("DELETE FROM address_failures WHERE max(last_at, coalesce(blocked_until, 0)) < ?",
+               [stale])
     db.execute("DELETE FROM login_known WHERE at < ?", [now - KNOWN_KEPT_SECONDS])
     for table, column in (("login_failures", "last_at"), ("address_failures", "last_at"),
                           ("login_known", "at")):

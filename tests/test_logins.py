@@ -269,3 +269,21 @@ def test_one_ipv6_host_counts_as_one_address_whatever_address_of_its_64_it_takes
     assert codes[-1] == "too_many_attempts"
     assert code_of(hall.login, "1001", "1234", 1, address="::ffff:10.0.0.9") == "ok"
     assert code_of(hall.login, "1002", "2345", 2, address="fd00:1:2:4::1") == "ok"
+
+
+def test_the_backoff_keeps_growing_until_an_hour_of_calm(hall, clock):
+    def fail_ten() -> None:
+        for n in range(auth.MAX_ADDRESS_FAILURES):
+            assert code_of(hall.login, f"50{n:02d}", "1111", address=A) == "unauthorized"
+
+    blocks = [1, 2, 4, 8, 16, 32, 60, 60]
+    for minutes in blocks:
+        fail_ten()
+        clock.advance(minutes=minutes - 0.1)
+        hall.tick()  # pruning must not forget the strikes
+        assert code_of(hall.login, "5099", "1111", address=A) == "too_many_attempts"
+        clock.advance(minutes=0.2)
+    clock.advance(minutes=61)
+    fail_ten()
+    clock.advance(minutes=1.1)
+    assert code_of(hall.login, "5099", "1111", address=A) == "unauthorized"
