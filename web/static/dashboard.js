@@ -66,7 +66,11 @@
   async function run(name, body) {
     showError(null);
     try { const answer = await live.command(name, body); refreshSoon(); return answer; }
-    catch (e) { showError(e); throw e; }
+    catch (e) {
+      if (e.code === "unauthorized") { sessionStorage.clear(); location.reload(); }  // ended
+      showError(e);
+      throw e;
+    }
   }
 
   // -- times -------------------------------------------------------------------------------
