@@ -124,16 +124,18 @@ def test_the_supervisor_sees_the_lockout_and_lifts_it_over_the_wire(server):
 def test_an_unknown_id_and_a_wrong_pin_answer_alike_in_about_the_same_time(fresh):
     times: dict[str, list[float]] = {"unknown": [], "wrong": [], "no window": []}
     bodies = set()
+    kinds = [("unknown", "7777", 1), ("wrong", "1001", 1), ("no window", "1002", None)]
     for n in range(12):
         source = f"127.0.1.{n + 1}"
-        for kind, staff_id, window in (("unknown", "7777", 1), ("wrong", "1001", 1),
-                                       ("no window", "1002", None)):
+        # in turn first: an address's first attempt writes its rows, the later ones update
+        for kind, staff_id, window in kinds[n % 3:] + kinds[:n % 3]:
             started = time.perf_counter()
             status, body = login(fresh, staff_id, "0001", window, source=source)
             times[kind].append(time.perf_counter() - started)
             bodies.add((status, json.dumps(body, sort_keys=True)))
     assert len(bodies) == 1 and next(iter(bodies))[0] == 401
     medians = {kind: statistics.median(t) for kind, t in times.items()}
+    print("login medians: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in medians.items()))
     fastest, slowest = min(medians.values()), max(medians.values())
     assert slowest - fastest < max(0.010, 0.5 * fastest), medians
 
