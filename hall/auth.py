@@ -29,7 +29,8 @@ _MAX_SCRYPT_MEMORY = 64 * 2**20  # a hand-edited pin_hash cannot make a check ta
 # failures in a minute block it for one minute, then two, four ... up to an hour.
 MAX_PIN_FAILURES = 5
 LOCK_SECONDS = 5 * 60
-MAX_ID_FAILURES = 20  # from all addresses together, then only known addresses may try
+MAX_ID_FAILURES = 20  # an hour, from all addresses together; then only known addresses may try
+ID_WINDOW_SECONDS = 3600
 MAX_ADDRESS_FAILURES = 10
 ADDRESS_WINDOW_SECONDS = 60
 ADDRESS_BLOCK_MAX_SECONDS = 3600

@@ -10,9 +10,9 @@ PIN reset.
 - Per address: MAX_ADDRESS_FAILURES failures a minute (any ids) block the address for a minute,
   then for twice as long at each repeat, up to an hour.
 - Per staff id, from all addresses together: after MAX_ID_FAILURES wrong PINs within
-  LOCK_SECONDS (someone guessing from many addresses), the id is locked for every address
-  where it never logged in: the clerk at her usual counter carries on, a laptop that changes
-  its address every five tries does not.
+  ID_WINDOW_SECONDS (someone guessing from many addresses), the id is locked, until that hour
+  is over, for every address where it never logged in: the clerk at her usual counter
+  carries on, a laptop that changes its address every five tries does not.
 
 Unknown ids are counted like real ones (or a lock would tell which ids exist); the rows are
 bounded in size (ids ≤ 32 characters) and number (pruned to MAX_FAILURE_ROWS every tick).
@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS login_known (
     PRIMARY KEY (staff_id, address)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS login_known_by_time ON login_known (at);
+-- Per staff id, wrong PINs from all addresses in the hour that began at window_start.
+CREATE TABLE IF NOT EXISTS id_failures (
+    staff_id TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    window_start REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS id_failures_by_time ON id_failures (window_start);
 """
 KNOWN_KEPT_SECONDS = 90 * 24 * 3600
 
@@ -106,11 +113,21 @@ def reserve(db: Database, now: float, tz: Any, address: str, staff_id: str) -> s
                [address, staff_id, failures, now, until])
     if _count_address(db, now, address):
         locked = locked or "address"
-    wide = scalar(db, "SELECT sum(failures) FROM login_failures WHERE staff_id = ?"
-                  " AND last_at > ?", [staff_id, now - auth.LOCK_SECONDS])
-    if wide == auth.MAX_ID_FAILURES:
+    if _count_id(db, now, staff_id):
         locked = locked or "id_wide"
     return locked
+
+
+def _count_id(db: Database, now: float, staff_id: str) -> bool:
+    """One more failure of `staff_id` from any address; True if it now locks the id."""
+    row = one(db, "SELECT failures, window_start FROM id_failures WHERE staff_id = ?",
+              [staff_id])
+    if row is None or row["window_start"] <= now - auth.ID_WINDOW_SECONDS:
+        row = {"failures": 0, "window_start": now}
+    failures = row["failures"] + 1
+    db.execute("INSERT OR REPLACE INTO id_failures (staff_id, failures, window_start)"
+               " VALUES (?, ?, ?)", [staff_id, failures, row["window_start"]])
+    return failures == auth.MAX_ID_FAILURES
 
 
 def refuse_if_blocked(db: Database, now: float, tz: Any, address: str, staff_id: str) -> None:
@@ -135,11 +152,11 @@ def refuse_if_blocked(db: Database, now: float, tz: Any, address: str, staff_id:
 
 def _id_wide_lock(db: Database, now: float, staff_id: str) -> float | None:
     """Until when `staff_id` is locked for unknown addresses, if it is: it has had
-    MAX_ID_FAILURES wrong PINs from all addresses within LOCK_SECONDS."""
-    row = one(db, "SELECT sum(failures) AS failures, max(last_at) AS last FROM login_failures"
-              " WHERE staff_id = ? AND last_at > ?", [staff_id, now - auth.LOCK_SECONDS])
-    if row and (row["failures"] or 0) >= auth.MAX_ID_FAILURES:
-        return row["last"] + auth.LOCK_SECONDS
+    MAX_ID_FAILURES wrong PINs from all addresses in its current hour."""
+    row = one(db, "SELECT failures, window_start FROM id_failures WHERE staff_id = ?",
+              [staff_id])
+    if row and row["failures"] >= auth.MAX_ID_FAILURES:
+        return row["window_start"] + auth.ID_WINDOW_SECONDS
     return None
 
 
@@ -178,6 +195,8 @@ def release(db: Database, now: float, address: str, staff_id: str) -> bool:
                [address, staff_id])
     db.execute("UPDATE address_failures SET failures = max(failures - 1, 0)"
                " WHERE address = ?", [address])
+    db.execute("UPDATE id_failures SET failures = max(failures - 1, 0) WHERE staff_id = ?",
+               [staff_id])
     db.execute("INSERT OR REPLACE INTO login_known (staff_id, address, at) VALUES (?, ?, ?)",
                [staff_id, address, now])
     return locked is not None
@@ -192,6 +211,8 @@ def lift(db: Database, staff_id: str | None = None, address: str | None = None) 
             where.append(f"{column} = ?")
             params.append(value)
     gone = db.execute("DELETE FROM login_failures WHERE " + " AND ".join(where), params).rowcount
+    if staff_id is not None and address is None:
+        gone += db.execute("DELETE FROM id_failures WHERE staff_id = ?", [staff_id]).rowcount
     if staff_id is None:
         gone += db.execute("DELETE FROM address_failures WHERE address = ?", [address]).rowcount
     return gone
@@ -208,16 +229,11 @@ def current(db: Database, now: float) -> list[dict]:
                  for r in db.query("SELECT * FROM address_failures WHERE blocked_until > ?"
                                    " ORDER BY blocked_until", [now])]
     id_wide = [{"staff_id": r["staff_id"], "address": None,
-                "until": r["last"] + auth.LOCK_SECONDS, "failures": r["failures"]}
-               for r in db.query(_ID_WIDE, [now - auth.LOCK_SECONDS, auth.MAX_ID_FAILURES])]
+                "until": r["window_start"] + auth.ID_WINDOW_SECONDS, "failures": r["failures"]}
+               for r in db.query("SELECT * FROM id_failures WHERE window_start > ?"
+                                 " AND failures >= ? ORDER BY window_start",
+                                 [now - auth.ID_WINDOW_SECONDS, auth.MAX_ID_FAILURES])]
     return addresses + id_wide + ids
-
-
-# Ids locked for every address where they never logged in (see _id_wide_lock).
-_ID_WIDE = """
-SELECT staff_id, sum(failures) AS failures, max(last_at) AS last FROM login_failures
-WHERE last_at > ? GROUP BY staff_id HAVING sum(failures) >= ? ORDER BY staff_id
-"""
 
 
 def count(db: Database, now: float) -> int:
@@ -233,7 +249,9 @@ def prune(db: Database, now: float) -> None:
     db.execute("DELETE FROM address_failures WHERE max(last_at, coalesce(blocked_until, 0)) < ?",
                [stale])
     db.execute("DELETE FROM login_known WHERE at < ?", [now - KNOWN_KEPT_SECONDS])
+    db.execute("DELETE FROM id_failures WHERE window_start <= ?",
+               [now - auth.ID_WINDOW_SECONDS])
     for table, column in (("login_failures", "last_at"), ("address_failures", "last_at"),
-                          ("login_known", "at")):
+                          ("login_known", "at"), ("id_failures", "window_start")):
         db.execute(f"DELETE FROM {table} WHERE {column} <= (SELECT {column} FROM {table}"
                    f" ORDER BY {column} DESC LIMIT 1 OFFSET ?)", [auth.MAX_FAILURE_ROWS])

@@ -287,3 +287,14 @@ def test_the_backoff_keeps_growing_until_an_hour_of_calm(hall, clock):
     fail_ten()
     clock.advance(minutes=1.1)
     assert code_of(hall.login, "5099", "1111", address=A) == "unauthorized"
+
+
+def test_the_id_wide_lock_lasts_until_the_hour_of_its_first_failure_is_over(hall, clock):
+    for n in range(auth.MAX_ID_FAILURES):
+        clock.advance(minutes=2)  # slow enough for every per-address limit
+        assert code_of(hall.login, "1003", "0000", 3, address=f"10.4.0.{n}") == "unauthorized"
+    assert code_of(hall.login, "1003", "3456", 3, address="10.4.1.1") == "locked"
+    clock.set("2026-11-23 10:31:59")
+    assert code_of(hall.login, "1003", "3456", 3, address="10.4.1.1") == "locked"
+    clock.set("2026-11-23 10:32:01")  # the hour that began with the first failure is over
+    assert code_of(hall.login, "1003", "3456", 3, address="10.4.1.1") == "ok"
