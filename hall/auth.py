@@ -23,7 +23,7 @@ from hall.errors import HallError
 # Hashes made with other parameters keep verifying with the ones written in them, and are
 # rewritten with these at the owner's next login.
 _SCRYPT = {"n": 2**13, "r": 8, "p": 1}
-_MAX_SCRYPT_MEMORY = 64 * 2**20  # a hand-edited pin_hash cannot make a check take more
+_MAX_SCRYPT_MEMORY = 32 * 2**20  # hashlib's own default: no pin_hash makes a check take more
 
 # Per address and staff id: five wrong PINs lock that pair for five minutes. Per address, ten
 # failures in a minute block it for one minute, then two, four ... up to an hour.

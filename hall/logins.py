@@ -15,7 +15,8 @@ PIN reset.
   carries on, a laptop that changes its address every five tries does not.
 
 Unknown ids are counted like real ones (or a lock would tell which ids exist); the rows are
-bounded in size (ids ≤ 32 characters) and number (pruned to MAX_FAILURE_ROWS every tick).
+bounded in size (ids ≤ 32 characters) and number (pruned to MAX_FAILURE_ROWS a table by the
+hall's tick, at most every 10 s).
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ def _count_id(db: Database, now: float, staff_id: str) -> bool:
 
 
 def refuse_if_blocked(db: Database, now: float, tz: Any, address: str, staff_id: str) -> None:
+    """Raise `too_many_attempts` or `locked` if this attempt may not have its PIN checked."""
     blocked = scalar(db, "SELECT blocked_until FROM address_failures WHERE address = ?",
                      [address])
     if blocked and blocked > now:
