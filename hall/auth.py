@@ -1,7 +1,8 @@
 """PINs, tokens and who may do what.
 
 PINs are hashed with scrypt (a standard memory-hard KDF from the standard library); tokens are
-random and stored only as their SHA-256, so a copied database does not log anyone in.
+random and stored only as their SHA-256, so a copied database does not log anyone in. How many
+derivations run at once is bounded here, as each holds 8 MiB.
 """
 
 from __future__ import annotations
@@ -10,35 +11,103 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-# n=2**14, r=8 costs 16 MiB and ~50 ms on a Raspberry Pi 4: cheap for one login, dear for a
-# brute force of the 10,000 four-digit PINs (which the lockout stops long before anyway).
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+from hall.errors import HallError
 
+# New hashes use n=2**13, r=8: 8 MiB and ~14 ms per check on the development machine, so
+# 40-70 ms on a Raspberry Pi 4 (3-5x slower), inside the 50-100 ms a login may take. n=2**14
+# (the earlier setting, 16 MiB) would be 85-140 ms there and doubles the memory of each check.
+# Hashes made with other parameters keep verifying with the ones written in them, and are
+# rewritten with these at the owner's next login.
+_SCRYPT = {"n": 2**13, "r": 8, "p": 1}
+_MAX_SCRYPT_MEMORY = 32 * 2**20  # hashlib's own default: no pin_hash makes a check take more
+
+# Per address and staff id: five wrong PINs lock that pair for five minutes. Per address, ten
+# failures in a minute block it for one minute, then two, four ... up to an hour.
 MAX_PIN_FAILURES = 5
 LOCK_SECONDS = 5 * 60
+MAX_ID_FAILURES = 20  # an hour, from all addresses together; then only known addresses may try
+ID_WINDOW_SECONDS = 3600
+MAX_ADDRESS_FAILURES = 10
+ADDRESS_WINDOW_SECONDS = 60
+ADDRESS_BLOCK_MAX_SECONDS = 3600
+MAX_FAILURE_ROWS = 2000  # failure records kept, whatever ids and addresses are sent
+STAFF_ID_MAX = 32
+PIN_MAX = 12
+ADDRESS_MAX = 64
+
+# At most KDF_THREADS derivations run at once, and at most KDF_WAITING more wait for one; any
+# further login is answered `busy` at once instead of holding a thread and 8 MiB each. Only the
+# pool's own threads ever run scrypt, so only their malloc arenas hold its big buffers: memory
+# after a burst stays at a few times 8 MiB, where every request thread kept its own before.
+KDF_THREADS = 2
+KDF_WAITING = 6
+_kdf_pool = ThreadPoolExecutor(max_workers=KDF_THREADS, thread_name_prefix="kdf")
+_kdf_slots = threading.BoundedSemaphore(KDF_THREADS + KDF_WAITING)
+_dummy_hash: str | None = None
+
+
+class KdfSlot:
+    """`with kdf_slot():` around a login's checks: taken at once, or `busy`."""
+
+    def __enter__(self) -> None:
+        if not _kdf_slots.acquire(blocking=False):
+            raise HallError("busy", "服务器忙，请稍后再试 · Busy, try again in a moment",
+                            retry_after=1)
+
+    def __exit__(self, *exc: object) -> None:
+        _kdf_slots.release()
+
+
+kdf_slot = KdfSlot
+
+
+def _scrypt(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return _kdf_pool.submit(hashlib.scrypt, pin.encode(), salt=salt, n=n, r=r, p=p,
+                            maxmem=_MAX_SCRYPT_MEMORY).result()
 
 
 def hash_pin(pin: str) -> str:
     """Return a `scrypt$n$r$p$salt$hash` string for the config's `pin_hash`."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(pin.encode(), salt=salt, **_SCRYPT)
+    digest = _scrypt(pin, salt, **_SCRYPT)
     return "scrypt${n}${r}${p}$".format(**_SCRYPT) + "$".join(
         base64.b64encode(v).decode() for v in (salt, digest)
     )
 
 
-def verify_pin(pin: str, pin_hash: str) -> bool:
+def verify_pin(pin: str, pin_hash: str | None) -> bool:
+    """Whether `pin` matches `pin_hash`. With no hash (an unknown staff id) a dummy hash of
+    the current parameters is checked, so that the answer takes as long as for a real id."""
+    if pin_hash is None:
+        _matches(pin, _dummy())
+        return False
+    return _matches(pin, pin_hash)
+
+
+def _matches(pin: str, pin_hash: str) -> bool:
     try:
         _, n, r, p, salt, digest = pin_hash.split("$")
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(
-            pin.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p)
-        )
-    except (ValueError, TypeError):
+        actual = _scrypt(pin, base64.b64decode(salt), int(n), int(r), int(p))
+    except (ValueError, TypeError, OverflowError, MemoryError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+def needs_rehash(pin_hash: str) -> bool:
+    """Whether a hash was made with other parameters than new ones are."""
+    return not pin_hash.startswith("scrypt${n}${r}${p}$".format(**_SCRYPT))
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = hash_pin(secrets.token_hex(8))
+    return _dummy_hash
 
 
 def new_token() -> str:

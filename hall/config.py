@@ -51,6 +51,7 @@ class Rules:
     rating_minutes: float = 5
     call_policy: str = "priority_first"
     no_paper_no_ticket: bool = False
+    supervisor_session_hours: float = 12  # a clerk's session ends with the hall day
 
 
 @dataclass(frozen=True)
@@ -360,6 +361,8 @@ def _rules(r: _Reader, t: dict) -> Rules:
         rating_minutes=r.number(t, "rules.rating_minutes", default=5, minimum=0.1, maximum=60),
         call_policy=r.choice(t, "rules.call_policy", CALL_POLICIES, default="priority_first"),
         no_paper_no_ticket=r.value(t, "rules.no_paper_no_ticket", bool, default=False),
+        supervisor_session_hours=r.number(t, "rules.supervisor_session_hours", default=12,
+                                          minimum=0.1, maximum=24 * 7),
     )
 
 

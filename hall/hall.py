@@ -13,15 +13,17 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from hall import auth, policy, supervision
-from hall.auth import Actor
+from hall import auth, logins, policy, supervision
+from hall.auth import VIEWER, Actor
 from hall.config import PRIORITY_CLASSES, HallConfig
 from hall.errors import HallError, bad_request
 from hall.hours import hall_day, issuing_at, local_time
 from hall.presence import Presence
 from hall.snapshot import View
+from hall.staff import execute_script
 from hall.staff import member as staff_member
 from hall.store import Database, Store, insert, one, scalar, to_json, update
 
@@ -37,6 +39,14 @@ PRINTER_STATES = ("ok", "no_paper", "offline", "cover_open", "error", "unknown")
 AWAY_REASON_MAX = 40
 REQUEST_ID_MAX = 64
 REQUESTS_KEPT_SECONDS = 2 * 24 * 3600
+
+# A session that stands: not ended, not expired (one from before sessions carried an expiry
+# lasts twelve hours), its staff member active. Read by the sessions' primary key.
+_LIVE_SESSION = """
+SELECT s.staff_id, s.role, s.window FROM sessions s JOIN staff ON staff.id = s.staff_id
+WHERE s.token_key = ? AND s.ended_at IS NULL AND staff.active
+AND coalesce(s.expires_at, s.created_at + 43200) > ?
+"""
 
 REASON_TEXT = {
     "closed_day": "今天不办理业务 · Closed today",
@@ -57,6 +67,7 @@ class Command(View):
         self.actor = actor
         self.seq: int | None = None
         self.events: list[tuple[str, dict]] = []
+        self.ends_sessions = False  # set by logout, disabling, a PIN reset
 
     def log(self, type_: str, window: int | None = None, ticket_id: int | None = None,
             staff_id: str | None = None, **data: Any) -> int:
@@ -126,6 +137,8 @@ class Hall:
         self._pending: list[_Job] = []  # commands waiting for the next commit
         self._pending_lock = threading.Lock()
         self._checked_day: str | None = None
+        self._session_listeners: list[Callable[[], None]] = []
+        self._pruned_at = 0.0
         self._seed_windows_and_devices()
         self.presence = Presence(store)  # counts this process's device connections
 
@@ -185,6 +198,8 @@ class Hall:
                     self._publish(job.cmd)
             except Exception:  # committed all the same: the answer stands, clients resync
                 log.exception("publishing the events of seq %s failed", job.cmd.seq)
+            if job.cmd is not None and job.cmd.ends_sessions:
+                self.sessions_ended()
             job.finish()
 
     def _run_job(self, db: Database, job: _Job) -> None:
@@ -220,6 +235,7 @@ class Hall:
     def _seed_windows_and_devices(self) -> None:
         with self.store.write() as db:
             supervision.prepare(db, self.config)  # staff directory, callbacks
+            execute_script(db, logins.SCHEMA)
             for w in self.config.windows:
                 db.execute("INSERT OR IGNORE INTO windows (number) VALUES (?)", [w.number])
             for d in self.config.devices:
@@ -240,42 +256,110 @@ class Hall:
         if device:
             return Actor(role=device.role, device_id=device.id, window=device.window, key=key)
         with self.store.read() as db:
-            session = one(db, "SELECT * FROM sessions WHERE token_key = ?"
-                          " AND ended_at IS NULL", [key])
-            if not session or not staff_member(db, session["staff_id"]):
-                return None
+            session = one(db, _LIVE_SESSION, [key, self.clock()])
+        if not session:
+            return None
         return Actor(role=session["role"], staff_id=session["staff_id"],
                      window=session["window"], key=key)
 
-    def login(self, staff_id: Any, pin: Any, window: Any = None) -> dict:
-        """Check a PIN; for a clerk, open the window (the start of the shift) and bind to it."""
-        if not isinstance(staff_id, str) or not isinstance(pin, str):
-            raise bad_request("staff_id and pin are strings")
+    def session_alive(self, actor: Actor) -> bool:
+        """Whether a staff actor's session still stands (not ended, expired or disabled): one
+        read by primary key, cheap enough to ask before every Socket.IO command."""
+        if not actor.is_staff:
+            return True
         with self.store.read() as db:
-            staff = staff_member(db, staff_id)
+            return one(db, _LIVE_SESSION, [actor.key, self.clock()]) is not None
+
+    def on_sessions_ended(self, listener: Callable[[], None]) -> None:
+        """`listener()` is called after a command that ended sessions (logout, disabling, a
+        PIN reset), so that the server can drop their open sockets."""
+        self._session_listeners.append(listener)
+
+    def sessions_ended(self) -> None:
+        for listener in self._session_listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a sessions-ended listener failed")
+
+    def login(self, staff_id: Any, pin: Any, window: Any = None,
+              address: str | None = None) -> dict:
+        """Check a PIN; for a clerk, open the window (the start of the shift) and bind to it.
+
+        `address` is the client's: failures are counted and locked per address (hall.logins).
+        A wrong PIN and an unknown id get the same answer after the same work; a clerk without
+        a window is told so only once the PIN was right."""
+        staff_id, pin = logins.check_fields(staff_id, pin)
+        address = logins.address_key(address)
         if window is not None:
             window = self.window_number(window)
-        elif staff and staff.role == "clerk":
+        with self.store.read() as db:  # a blocked address is turned away without a KDF slot
+            logins.refuse_if_blocked(db, self.clock(), self.config.tz, address, staff_id)
+        with auth.kdf_slot():
+            self._reserve_attempt(address, staff_id)
+            with self.store.read() as db:
+                staff = staff_member(db, staff_id)
+            if not auth.verify_pin(pin, staff.pin_hash if staff else None):
+                raise HallError("unauthorized", logins.WRONG)
+            rehashed = auth.hash_pin(pin) if auth.needs_rehash(staff.pin_hash) else None
+        if window is None and staff.role == "clerk":
+            self.run(VIEWER, None, lambda cmd: self._undo_attempt(cmd, address, staff_id))
             raise bad_request("window: a clerk logs in at a window")
-        self._check_not_locked(staff_id)
-        if not staff or not auth.verify_pin(pin, staff.pin_hash):
-            self._count_pin_failure(staff_id)
-            raise HallError("unauthorized", "工号或密码错误 · Wrong staff id or PIN")
         token = auth.new_token()
 
         def body(cmd: Command) -> dict:
-            cmd.db.execute("DELETE FROM pin_failures WHERE staff_id = ?", [staff_id])
+            unlocked = self._release_attempt(cmd, address, staff_id)
+            if rehashed:
+                cmd.db.execute("UPDATE staff SET pin_hash = ? WHERE id = ? AND pin_hash = ?",
+                               [rehashed, staff_id, staff.pin_hash])
             insert(cmd.db, "sessions", {"token_key": auth.token_key(token), "staff_id": staff_id,
                                        "role": staff.role, "window": window,
-                                       "created_at": cmd.now})
+                                       "created_at": cmd.now,
+                                       "expires_at": self._session_end(staff.role, cmd.now)})
             if window is not None:
                 self._take_window(cmd, window, staff_id)
-            cmd.log("login", window=window, staff_id=staff_id, role=staff.role)
+            cmd.log("login", window=window, staff_id=staff_id, role=staff.role,
+                    **({"unlocked": address} if unlocked else {}))
             return {"token": token, "staff": {"id": staff.id, "name": staff.name,
                                               "role": staff.role},
                     "window": cmd.window(window) if window is not None else None}
 
         return self.run(Actor(role=staff.role, staff_id=staff_id), None, body)
+
+    def _session_end(self, role: str, now: float) -> float:
+        """A clerk's session ends with the hall day; a supervisor's or admin's after
+        `rules.supervisor_session_hours`."""
+        if role == "clerk":
+            tomorrow = local_time(now, self.config.tz).date() + timedelta(days=1)
+            return datetime.combine(tomorrow, datetime.min.time(), self.config.tz).timestamp()
+        return now + self.config.rules.supervisor_session_hours * 3600
+
+    def _reserve_attempt(self, address: str, staff_id: str) -> None:
+        """Count the attempt before the PIN is checked (hall.logins); a lock it sets is an
+        event, so the dashboard shows it at once."""
+
+        def body(cmd: Command) -> dict:
+            locked = logins.reserve(cmd.db, cmd.now, cmd.tz, address, staff_id)
+            if locked:
+                cmd.log("login_locked", staff_id=None if locked == "address" else staff_id,
+                        address=address, kind=locked)
+                cmd.notify("lockouts", {"count": logins.count(cmd.db, cmd.now)})
+            return {}
+
+        self.run(VIEWER, None, body)
+
+    @staticmethod
+    def _release_attempt(cmd: Command, address: str, staff_id: str) -> bool:
+        """The PIN was right: the attempt is taken back, a lock on it lifted (and shown)."""
+        unlocked = logins.release(cmd.db, cmd.now, address, staff_id)
+        if unlocked:
+            cmd.notify("lockouts", {"count": logins.count(cmd.db, cmd.now)})
+        return unlocked
+
+    def _undo_attempt(self, cmd: Command, address: str, staff_id: str) -> dict:
+        if self._release_attempt(cmd, address, staff_id):
+            cmd.log("login_unlocked", staff_id=staff_id, address=address, by=None)
+        return {}
 
     def logout(self, token: str) -> dict:
         actor = self.authenticate(token)
@@ -286,29 +370,10 @@ class Hall:
             cmd.db.execute("UPDATE sessions SET ended_at = ? WHERE token_key = ?",
                            [cmd.now, actor.key])
             cmd.log("logout", window=actor.window, staff_id=actor.staff_id)
+            cmd.ends_sessions = True
             return {"ok": True}
 
         return self.run(actor, None, body)
-
-    def _check_not_locked(self, staff_id: str) -> None:
-        with self.store.read() as db:
-            row = one(db, "SELECT locked_until FROM pin_failures WHERE staff_id = ?",
-                      [staff_id])
-        if row and row["locked_until"] and row["locked_until"] > self.clock():
-            until = local_time(row["locked_until"], self.config.tz).strftime("%H:%M")
-            raise HallError("locked", f"密码错误次数过多，请于 {until} 后再试 · "
-                            f"Too many wrong PINs; try again after {until}")
-
-    def _count_pin_failure(self, staff_id: str) -> None:
-        with self.store.write() as db:
-            row = one(db, "SELECT failures FROM pin_failures WHERE staff_id = ?", [staff_id])
-            failures = (row["failures"] if row else 0) + 1
-            locked = self.clock() + auth.LOCK_SECONDS if failures >= auth.MAX_PIN_FAILURES else None
-            db.execute(
-                "INSERT OR REPLACE INTO pin_failures (staff_id, failures, locked_until)"
-                " VALUES (?, ?, ?)",
-                [staff_id, 0 if locked else failures, locked],
-            )
 
     # -- tickets -----------------------------------------------------------------------------
     def issue(self, actor: Actor, service: Any, priority: Any = "normal",
@@ -620,6 +685,7 @@ class Hall:
         """Called every second or so: day rollover and overdue-away alerts."""
         self.roll_over_day()
         self.presence.beat()
+        self._prune_login_failures()
         limit_s = self.config.rules.away_limit_minutes * 60
         now = self.clock()
         with self.store.read() as db:
@@ -628,6 +694,14 @@ class Hall:
                 " AND away_since + ? <= ?", [limit_s, now]).fetchall()
         for (number,) in overdue:
             self.run(auth.VIEWER, None, lambda cmd, n=number: self._mark_overdue(cmd, n))
+
+    def _prune_login_failures(self) -> None:
+        now = self.clock()
+        if now - self._pruned_at < 10:
+            return
+        self._pruned_at = now
+        with self.store.write() as db:
+            logins.prune(db, now)
 
     def _mark_overdue(self, cmd: Command, number: int) -> dict:
         row = cmd.window_row(number)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hall import auth, reports, staff
+from hall import auth, logins, reports, staff
 from hall.auth import Actor
 from hall.config import STAFF_ROLES, HallConfig
 from hall.errors import HallError, bad_request
@@ -386,8 +386,7 @@ def _set_active(active: bool) -> Callable[[Hall, Actor, dict], dict]:
             update(cmd.db, "staff", "id", staff_id, {"active": int(active),
                                                      "changed_at": cmd.now})
             if not active:  # their tokens stop working now, not at their next login
-                cmd.db.execute("UPDATE sessions SET ended_at = ? WHERE staff_id = ?"
-                               " AND ended_at IS NULL", [cmd.now, staff_id])
+                _end_sessions(cmd, staff_id)
             cmd.log("staff_enable" if active else "staff_disable", staff_id=staff_id,
                     by=actor.staff_id)
             return _staff_event(cmd, staff_id)
@@ -406,11 +405,50 @@ def reset_pin(hall: Hall, actor: Actor, body: dict) -> dict:
         row = _staff_row(cmd, staff_id)
         _may_manage_role(actor, row["role"])
         update(cmd.db, "staff", "id", staff_id, {"pin_hash": pin_hash, "changed_at": cmd.now})
-        cmd.db.execute("DELETE FROM pin_failures WHERE staff_id = ?", [staff_id])
+        # Whoever knew the old PIN is out, and the owner may log in at once with the new one.
+        _end_sessions(cmd, staff_id)
+        lifted = logins.lift(cmd.db, staff_id=staff_id)
         cmd.log("staff_pin", staff_id=staff_id, by=actor.staff_id)
+        if lifted:
+            cmd.notify("lockouts", {"count": logins.count(cmd.db, cmd.now)})
         return _staff_event(cmd, staff_id)
 
     return hall.run(actor, body.get("request_id"), run)
+
+
+def _end_sessions(cmd: Command, staff_id: str) -> None:
+    cmd.db.execute("UPDATE sessions SET ended_at = ? WHERE staff_id = ? AND ended_at IS NULL",
+                   [cmd.now, staff_id])
+    cmd.ends_sessions = True
+
+
+# -- login lockouts (hall/logins.py) ----------------------------------------------------------
+def unlock(hall: Hall, actor: Actor, body: dict) -> dict:
+    """Lift login locks: of a staff id (from every address), of an address (its block and
+    every id it locked), or of one pair."""
+    hall.require(actor, "manage")
+    staff_id, address = body.get("staff_id"), body.get("address")
+    if staff_id is None and address is None:
+        raise bad_request("unlock: give staff_id, address or both")
+    for key, value, limit in (("staff_id", staff_id, auth.STAFF_ID_MAX),
+                              ("address", address, auth.ADDRESS_MAX)):
+        if value is not None and (not isinstance(value, str) or not 0 < len(value) <= limit):
+            raise bad_request(f"{key}: a text of 1 to {limit} characters")
+
+    def run(cmd: Command) -> dict:
+        lifted = logins.lift(cmd.db, staff_id=staff_id, address=address)
+        if not lifted:
+            raise HallError("not_found", "没有这项锁定 · No such lockout")
+        cmd.log("login_unlocked", staff_id=staff_id, address=address, by=actor.staff_id)
+        cmd.notify("lockouts", {"count": logins.count(cmd.db, cmd.now)})
+        return {"lockouts": _lockouts(cmd)}
+
+    return hall.run(actor, body.get("request_id"), run)
+
+
+def _lockouts(view: Any) -> list[dict]:
+    return [{**lock, "until": view.iso(lock["until"])}
+            for lock in logins.current(view.db, view.now)]
 
 
 # -- what the dashboard reads beside the state snapshot ---------------------------------------
@@ -431,7 +469,7 @@ def dashboard(hall: Hall, actor: Actor) -> dict:
         callbacks = [_callback_json(v, r) for r in v.db.query(
             "SELECT * FROM callbacks WHERE done_at IS NULL ORDER BY id")]
         return {"now": v.iso(v.now), "waiting": waiting, "callbacks": callbacks,
-                "staff": staff.listing(v.db), "seq": v.seq()}
+                "staff": staff.listing(v.db), "lockouts": _lockouts(v), "seq": v.seq()}
 
 
 COMMANDS: dict[str, Callable[[Hall, Actor, dict], dict]] = {
@@ -447,4 +485,5 @@ COMMANDS: dict[str, Callable[[Hall, Actor, dict], dict]] = {
     "staff-disable": _set_active(False),
     "staff-enable": _set_active(True),
     "staff-reset-pin": reset_pin,
+    "unlock": unlock,
 }

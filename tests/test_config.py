@@ -39,6 +39,7 @@ def broken(change) -> str:
     (lambda r: r["hours"].update(days=["monday"]), "hours.days"),
     (lambda r: r["rules"].update(away_limit_minutes="ten"), "rules.away_limit_minutes"),
     (lambda r: r["rules"].update(max_recalls=-1), "rules.max_recalls"),
+    (lambda r: r["rules"].update(supervisor_session_hours=0), "rules.supervisor_session_hours"),
     (lambda r: r["staff"][0].update(pin_hash="1234"), "staff[0].pin_hash"),
     (lambda r: r["staff"][0].update(role="boss"), "staff[0].role"),
     (lambda r: r["devices"][2].pop("window"), "devices[2].window"),

@@ -223,3 +223,18 @@ def test_the_summary_route_is_for_this_windows_clerk_only(hall_server):
     assert hall_server.get("/api/v1/windows/9/summary", token=token).status_code == 404
     box = hall_server.get("/api/v1/windows/1/summary", token="demo-counter-box-1-token")
     assert box.json()["staff_id"] == "1001"
+
+
+def test_an_expired_session_sends_the_clerk_back_to_the_login(browser, hall_server):
+    page = open_counter(browser, hall_server.url, "1001", "1234", 1)
+    hall_server.issue("pay")
+    expect(button(page, "call-next")).to_be_enabled()
+    with sqlite3.connect(hall_server.db) as db:  # the hall day ended while the page was open
+        db.execute("UPDATE sessions SET expires_at = 0 WHERE staff_id = '1001'")
+    # The next thing the page asks the server (this key, or a summary refresh) is refused.
+    page.keyboard.press("N")
+    expect(page.locator("#login")).to_be_visible()
+    assert page.evaluate("localStorage.getItem('hallq.counter.token')") is None
+    assert hall_server.get("/api/v1/state").json()["services"][0]["waiting"] == 1
+    assert not page.errors, page.errors
+    page.context.close()

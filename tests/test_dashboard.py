@@ -236,3 +236,20 @@ def test_devices_online_and_the_kiosk_paper(page, short_away_server):
     finally:
         kiosk.disconnect()
     kiosk_row.locator("text=离线").wait_for(timeout=20000)
+
+
+def test_lockouts_appear_live_and_are_lifted(page, short_away_server, artifacts):
+    from test_hostile_logins import login
+
+    srv = short_away_server
+    log_in(page, srv.url, "/dashboard")
+    page.locator("#lockout-count", has_text="none").wait_for()
+    laptop = "127.0.0.7"
+    for _ in range(5):
+        login(srv, "1002", "0000", 2, source=laptop)
+    row = page.locator(f"#lockouts tr[data-lockout='1002@{laptop}']")
+    row.wait_for(timeout=5000)  # pushed by the `lockouts` event, no reload
+    page.screenshot(path=str(artifacts / "dashboard-lockouts.png"), full_page=True)
+    row.locator("button").click()
+    row.wait_for(state="detached", timeout=5000)
+    assert login(srv, "1002", "2345", 2, source=laptop)[0] == 200

@@ -160,7 +160,10 @@ def _reply(status: int, body: dict) -> Response:
 
 
 def _error(error: HallError) -> Response:
-    return _reply(status_for(error), error.as_json())
+    response = _reply(status_for(error), error.as_json())
+    if "retry_after" in error.extra:  # locked, too_many_attempts, busy
+        response.headers["Retry-After"] = str(error.extra["retry_after"])
+    return response
 
 
 def _api_routes(app: Flask, hall: Hall) -> None:
@@ -189,7 +192,8 @@ def _api_routes(app: Flask, hall: Hall) -> None:
     @app.post("/api/v1/login")
     def login() -> Response:
         body = _json_body()
-        result = hall.login(body.get("staff_id"), body.get("pin"), body.get("window"))
+        result = hall.login(body.get("staff_id"), body.get("pin"), body.get("window"),
+                            address=request.remote_addr)
         return _reply(200, result)
 
     @app.post("/api/v1/logout")
@@ -240,8 +244,31 @@ def _page_routes(app: Flask, hall: Hall) -> None:
         return render_template("overview.html", hall_name=hall.config.name, links=PAGE_LINKS)
 
 
+SESSION_SWEEP_SECONDS = 30  # expired sessions' sockets are dropped within this
+
+
 def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
     actors: dict[str, Actor] = {}
+
+    def drop_dead_sessions() -> None:
+        """Disconnect the sockets whose staff session ended (logout, disabling, PIN reset,
+        expiry). Every command checks the session anyway; this frees the connection."""
+        for sid, actor in list(actors.items()):
+            if actor.is_staff and not hall.session_alive(actor):
+                actors.pop(sid, None)
+                socketio.server.disconnect(sid)
+
+    hall.on_sessions_ended(lambda: socketio.start_background_task(drop_dead_sessions))
+
+    def sweep() -> None:
+        while True:
+            socketio.sleep(SESSION_SWEEP_SECONDS)
+            try:
+                drop_dead_sessions()
+            except Exception:
+                log.exception("dropping ended sessions failed")
+
+    socketio.start_background_task(sweep)
 
     @socketio.on("connect")
     def connect(auth: Any = None) -> None:
@@ -266,6 +293,9 @@ def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
     @socketio.on("command")
     def command(body: Any) -> dict:
         actor = actors.get(request.sid, VIEWER)
+        if not hall.session_alive(actor):  # ended since the socket connected
+            error = HallError("unauthorized", "登录已失效，请重新登录 · Session ended")
+            return {**error.as_json(), "status": status_for(error)}
         status, answer = socket_command(hall, actor, body)
         return {**answer, "status": status}
 

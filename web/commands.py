@@ -21,6 +21,8 @@ HTTP_STATUS = {
     "unknown_window": 404,
     "unknown_ticket": 404,
     "locked": 429,
+    "too_many_attempts": 429,
+    "busy": 503,
     "internal": 500,
 }
 CONFLICT = 409  # every other code: the hall's state forbids the command right now

@@ -124,6 +124,10 @@ def _routes(app: Flask, hall: Hall) -> None:
         if action not in ("disable", "enable", "reset-pin"):
             raise HallError("not_found", "disable, enable or reset-pin")
         return _command(hall, f"staff-{action}", id=staff_id)
+
+    @app.post("/api/v1/lockouts/unlock")
+    def unlock() -> Response:
+        return _command(hall, "unlock")
     # force-close and callback need no route of their own: POST /api/v1/windows/{n}/force-close
     # and /api/v1/windows/{n}/callback reach them through the core window route.
 

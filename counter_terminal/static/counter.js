@@ -164,6 +164,7 @@
       const key = {"call-next": "done_call", "no-show": "done_no_show"}[name] || "done_" + name;
       showMessage(t(key, number), "ok");
     }).catch(error => {
+      if (error.code === "unauthorized") { forget(); return; }  // the session ended
       showMessage(error.message || error.code, "bad");
     }).finally(() => { page.busy = false; render(); });
   }

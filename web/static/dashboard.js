@@ -11,7 +11,7 @@
   const DEVICES_EVERY_MS = 10000;
   let live = null;
   let state = null;
-  let extra = {waiting: [], callbacks: [], staff: []};
+  let extra = {waiting: [], callbacks: [], staff: [], lockouts: []};
   let now = () => Date.now();
   let refreshTimer = null;
   let audio = null;
@@ -27,7 +27,7 @@
       onState: s => { state = s; now = HallQ.serverClock(s); render(); refresh(); },
       onEvent: (name, p, s) => {
         state = s;
-        if (["ticket_issued", "ticket", "queue", "window", "callback", "staff"].includes(name)) {
+        if (["ticket_issued", "ticket", "queue", "window", "callback", "staff", "lockouts"].includes(name)) {
           refreshSoon();
         }
         render();
@@ -66,7 +66,11 @@
   async function run(name, body) {
     showError(null);
     try { const answer = await live.command(name, body); refreshSoon(); return answer; }
-    catch (e) { showError(e); throw e; }
+    catch (e) {
+      if (e.code === "unauthorized") { sessionStorage.clear(); location.reload(); }  // ended
+      showError(e);
+      throw e;
+    }
   }
 
   // -- times -------------------------------------------------------------------------------
@@ -203,7 +207,26 @@
           const pin = prompt(`${s.name} 的新密码（4–12 位数字） · New PIN`);
           if (pin) run("staff-reset-pin", {id: s.id, pin: pin}).catch(() => {});
         }}, "重置密码 · PIN")))));
+    renderLockouts();
     tick();
+  }
+
+  // A staff id locked for one address (wrong PINs from there), or a whole address blocked
+  // (too many failures a minute). Lifting one lets that address try again now.
+  function renderLockouts() {
+    const lockouts = extra.lockouts || [];
+    $("#lockouts tbody").replaceChildren(...lockouts.map(x => el("tr", {
+        "data-lockout": (x.staff_id || "*") + "@" + (x.address || "*")},
+      el("td", {}, x.staff_id || "（全部 · all ids）"),
+      el("td", {}, x.address || "（新地址 · new addresses）"),
+      el("td", {}, hhmm(x.until)),
+      el("td", {}, el("button", {onclick: () => {
+        const body = {};
+        if (x.address) body.address = x.address;
+        if (x.staff_id) body.staff_id = x.staff_id;
+        run("unlock", body).catch(() => {});
+      }}, "解除 · Lift")))));
+    $("#lockout-count").textContent = lockouts.length ? `${lockouts.length} 项` : "无 · none";
   }
 
   // Countdowns and waits move every second without rebuilding the tables.
