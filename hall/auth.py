@@ -164,10 +164,6 @@ def may(actor: Actor, command: str, window: int | None = None) -> bool:
     return True
 
 
-# hashlib.scrypt refuses more memory than this by default; such a hash would never verify.
-_SCRYPT_MAX_MEMORY = 32 * 1024 * 1024
-
-
 def pin_hash_problem(pin_hash: str) -> str | None:
     """What is wrong with a `pin_hash` from the config, or None: a placeholder or a damaged
     hash would otherwise load and only fail, unexplained, at the clerk's first login."""
@@ -177,7 +173,7 @@ def pin_hash_problem(pin_hash: str) -> str | None:
     n, r, p = (int(v) if v.isascii() and v.isdigit() else 0 for v in fields[1:4])
     if not (n >= 2**10 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16):
         return "its scrypt parameters n, r, p are out of range"
-    if 128 * n * r * p > _SCRYPT_MAX_MEMORY:
+    if 128 * n * r * p > _MAX_SCRYPT_MEMORY:
         return "its scrypt parameters need more memory than a check may take"
     try:
         salt, digest = (base64.b64decode(v, validate=True) for v in fields[4:])
