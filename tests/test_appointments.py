@@ -356,3 +356,104 @@ def test_no_slot_is_overbooked_and_no_code_checks_in_twice(tmp_path_factory, ste
         linked = scalar(db, "SELECT count(DISTINCT ticket_id) FROM appointments")
     assert (per_slot or 0) <= 4
     assert tickets == checked == linked
+
+
+# -- a scripted day over HTTP, with the real server ------------------------------------------
+BOOKING_TOKEN = "demo-booking-1-token"
+
+
+def now_slot(server, service="account"):
+    """The slot of `service` running now (the demo hall is open round the clock)."""
+    r = server.get(f"/api/v1/appointments/slots?service={service}", token=BOOKING_TOKEN)
+    assert r.status_code == 200, r.text
+    return next(s for s in r.json()["slots"] if not s["past"])
+
+
+def test_a_day_of_bookings_and_walk_ins_over_http(server):
+    from support import listening_display, wait_until
+
+    from client.live import CommandFailed, LiveHall
+
+    slot = now_slot(server)
+    # The external system books; a full slot, a bad phone, an unknown service are refused.
+    booked = []
+    for _ in range(slot["free"]):
+        r = server.post("/api/v1/appointments", {"service": "account", "phone": PHONE,
+                                                 "slot_start": slot["start"]},
+                        token=BOOKING_TOKEN)
+        assert r.status_code == 201, r.text
+        booked.append(r.json()["appointment"])
+    assert {b["slot_start"] for b in booked} == {slot["start"]}
+    full = server.post("/api/v1/appointments", {"service": "account", "phone": PHONE,
+                                                "slot_start": slot["start"]}, token=BOOKING_TOKEN)
+    assert (full.status_code, full.json()["error"]["code"]) == (409, "slot_full")
+    for body, status, code in [({"service": "tea"}, 404, "unknown_service"),
+                               ({"phone": "x"}, 400, "bad_request"),
+                               ({"slot_start": "soon"}, 400, "bad_request")]:
+        r = server.post("/api/v1/appointments", {"service": "account", "phone": PHONE,
+                                                 "slot_start": slot["start"], **body},
+                        token=BOOKING_TOKEN)
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code)
+    r = server.post("/api/v1/appointments", {"service": "account", "phone": PHONE,
+                                             "slot_start": slot["start"]}, token=KIOSK)
+    assert r.status_code == 403
+    # One is cancelled; its place is free again.
+    r = requests_delete(server, f"/api/v1/appointments/{booked[0]['code']}", BOOKING_TOKEN)
+    assert r.status_code == 200 and r.json()["appointment"]["status"] == "cancelled"
+    assert now_slot(server)["free"] == 1
+
+    with listening_display(server.url) as display:
+        walk_in = server.issue("account")["number"]
+        # Check-in at the kiosk answers as issuing does, with the slot.
+        r = server.post(f"/api/v1/appointments/{booked[1]['code']}/check-in", token=KIOSK)
+        assert r.status_code == 201, r.text
+        ticket = r.json()["ticket"]
+        issued = server.post("/api/v1/tickets", {"service": "account"}, token=KIOSK).json()
+        assert set(ticket) - set(issued["ticket"]) == {"slot"}
+        assert ticket["priority"] == "appointment" and ticket["slot"]["start"] == slot["start"]
+        again = server.post(f"/api/v1/appointments/{booked[1]['code']}/check-in", token=KIOSK)
+        assert (again.status_code, again.json()["error"]["code"]) == \
+            (409, "appointment_checked_in")
+        unknown = server.post("/api/v1/appointments/12345x/check-in", token=KIOSK)
+        assert unknown.status_code == 400
+        # Over Socket.IO, the kiosk's check-in answers the same.
+        kiosk = LiveHall(server.url, token=KIOSK)
+        kiosk.start()
+        kiosk.wait_for_state()
+        over_socket = kiosk.command("check-in", code=booked[2]["code"])
+        assert over_socket["status"] == 201 and over_socket["ticket"]["priority"] == "appointment"
+        with pytest.raises(CommandFailed) as failed:
+            kiosk.command("check-in", code=booked[2]["code"])
+        assert failed.value.answer["error"]["code"] == "appointment_checked_in"
+        kiosk.stop()
+        # At its slot the appointment goes before the walk-in who came just now.
+        clerk = server.login("1003", "3456", 3)
+        called = server.post("/api/v1/windows/3/call-next", token=clerk).json()["ticket"]
+        assert called["number"] == ticket["number"] and called["number"] != walk_in
+        wait_until(lambda: display.calls)
+        assert display.calls[0]["priority"] == "appointment"
+
+    # A clerk turns a callback into a booking in one step, and tells the customer the code.
+    callback = server.post("/api/v1/windows/3/callback", {"phone": "13900001111"},
+                           token=clerk)
+    assert callback.status_code == 200, callback.text
+    later = now_slot(server, "transfer")
+    r = server.post("/api/v1/appointments", {"service": "transfer", "phone": "13900001111",
+                                             "slot_start": later["start"],
+                                             "callback": callback.json()["callback"]["id"]},
+                    token=clerk)
+    assert r.status_code == 201 and re.fullmatch(r"\d{6}", r.json()["appointment"]["code"])
+
+    # The supervisor's list: every booking of the day, phones masked.
+    boss = server.login("9001", "9999")
+    listed = server.get("/api/v1/appointments", token=boss).json()["appointments"]
+    assert len(listed) == len(booked) + 1
+    assert {a["phone"] for a in listed} == {"138****5678", "139****1111"}
+    assert server.get("/api/v1/appointments", token=BOOKING_TOKEN).status_code == 403
+
+
+def requests_delete(server, path, token):
+    import requests
+
+    return requests.delete(server.url + path, headers={"Authorization": f"Bearer {token}"},
+                           timeout=10)
