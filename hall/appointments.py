@@ -81,11 +81,13 @@ def _taken_by_slot(v: View, service: str, day: date) -> dict[float, int]:
 
 # -- booking ---------------------------------------------------------------------------------
 def book(hall: Hall, actor: Actor, body: dict) -> dict:
-    """Book a slot: `{service, slot_start, phone, name?, callback?}` → the code. A clerk may
-    turn a callback of their window into the booking in the same step (`callback`: its id)."""
+    """Book a slot: `{service, slot_start, phone, name?, callback?}` → the code. Staff may turn
+    an open callback into the booking in the same step (`callback`: its id; without a phone,
+    the callback's number and name are taken)."""
     hall.require(actor, "book")
     svc = _bookable(hall, body.get("service"))
-    phone = parse_phone(body.get("phone"))
+    from_callback = body.get("callback") is not None and body.get("phone") is None
+    phone = None if from_callback else parse_phone(body.get("phone"))  # None: the callback's
     name = _name(body)
     callback_id = body.get("callback")
     if callback_id is not None and (isinstance(callback_id, bool)
@@ -103,17 +105,23 @@ def book(hall: Hall, actor: Actor, body: dict) -> dict:
                        [svc.id, start.timestamp(), *TAKEN])
         if taken >= svc.booking.capacity:
             raise HallError("slot_full", "该时段已约满 · This slot is fully booked")
-        callback = _close_callback(cmd, actor, callback_id) if callback_id is not None else None
+        booked_phone, booked_name, callback = phone, name, None
+        if callback_id is not None:
+            answered = _close_callback(cmd, actor, callback_id)
+            callback = answered["id"]
+            if booked_phone is None:
+                booked_phone, booked_name = answered["phone"], name or answered["name"]
         code = _new_code(cmd, day)
         appointment_id = insert(cmd.db, "appointments", {
             "day": day, "code": code, "service": svc.id, "slot_start": start.timestamp(),
-            "slot_end": end.timestamp(), "phone": phone, "name": name, "status": "booked",
-            "source": SOURCES.get(actor.role, actor.role), "window": actor.window,
+            "slot_end": end.timestamp(), "phone": booked_phone, "name": booked_name,
+            "status": "booked", "source": SOURCES.get(actor.role, actor.role),
+            "window": actor.window,
             "callback_id": callback, "booked_at": cmd.now,
             "booked_by": actor.staff_id or actor.device_id})
         cmd.log("appointment_book", window=actor.window, staff_id=actor.staff_id,
                 id=appointment_id, service=svc.id, slot_start=start.isoformat(),
-                phone=mask_phone(phone), callback=callback)
+                phone=mask_phone(booked_phone), callback=callback)
         row = _row(cmd, appointment_id)
         _notify(cmd, row)
         return {"appointment": _json(cmd, row, with_code=True)}
@@ -192,8 +200,9 @@ def _new_code(cmd: Command, day: str) -> str:
     raise HallError("day_full", "当日预约已满 · No more bookings for that day")
 
 
-def _close_callback(cmd: Command, actor: Actor, callback_id: int) -> int:
-    """The callback this booking answers is done: its number is masked from now on."""
+def _close_callback(cmd: Command, actor: Actor, callback_id: int) -> dict:
+    """The callback this booking answers is done: its number is masked from now on. Returns
+    the callback as it was."""
     row = one(cmd.db, "SELECT * FROM callbacks WHERE id = ?", [callback_id])
     if row is None:
         raise HallError("not_found", "没有这条回访记录 · No such callback")
@@ -205,7 +214,7 @@ def _close_callback(cmd: Command, actor: Actor, callback_id: int) -> int:
         "done_at": cmd.now, "done_by": actor.staff_id, "phone": mask_phone(row["phone"]),
         "name": None})
     cmd.notify("callback", {"id": callback_id, "window": row["window"], "done": True})
-    return callback_id
+    return row
 
 
 # -- cancel ----------------------------------------------------------------------------------

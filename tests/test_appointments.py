@@ -317,6 +317,16 @@ def test_a_clerk_turns_a_callback_into_a_booking_in_one_step(hall):
     assert row[0] == "138****5678" and row[1] is None and row[2] is not None
     refused("wrong_state", lambda: book(hall, actor=clerk, callback=callback["id"]))
     assert count(hall) == 1
+    # Without a phone, the callback's own number and name are booked (the dashboard's way).
+    second = supervision.record_callback(hall, clerk, {"window": 3, "phone": "13900001111",
+                                                       "name": "赵六"})["callback"]
+    booked = appointments.book(hall, SUPERVISOR, {
+        "service": "account", "slot_start": "2026-11-23T11:00", "callback": second["id"]})
+    assert booked["appointment"]["phone"] == "139****1111"
+    assert booked["appointment"]["name"] == "赵*" and booked["appointment"]["source"] == "dashboard"
+    other_window = Actor(role="clerk", staff_id="1001", window=1, key="c1")
+    third = supervision.record_callback(hall, clerk, {"window": 3, "phone": PHONE})["callback"]
+    refused("forbidden", lambda: book(hall, actor=other_window, callback=third["id"]))
 
 
 # -- properties ------------------------------------------------------------------------------
