@@ -21,13 +21,12 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hall import auth, policy
+from hall import auth, policy, supervision  # module: supervision imports us via reports
 from hall.auth import Actor
 from hall.config import HallConfig, Service, Window
 from hall.errors import HallError, bad_request
 from hall.hours import is_open_day, local_time, open_periods
 from hall.store import insert, one, scalar, update
-from hall.supervision import NAME_MAX, mask_name, mask_phone, parse_phone
 
 if TYPE_CHECKING:
     from hall.hall import Command, Hall
@@ -87,7 +86,8 @@ def book(hall: Hall, actor: Actor, body: dict) -> dict:
     hall.require(actor, "book")
     svc = _bookable(hall, body.get("service"))
     from_callback = body.get("callback") is not None and body.get("phone") is None
-    phone = None if from_callback else parse_phone(body.get("phone"))  # None: the callback's
+    # Without a phone, the callback's number is booked.
+    phone = None if from_callback else supervision.parse_phone(body.get("phone"))
     name = _name(body)
     callback_id = body.get("callback")
     if callback_id is not None and (isinstance(callback_id, bool)
@@ -121,7 +121,7 @@ def book(hall: Hall, actor: Actor, body: dict) -> dict:
             "booked_by": actor.staff_id or actor.device_id})
         cmd.log("appointment_book", window=actor.window, staff_id=actor.staff_id,
                 id=appointment_id, service=svc.id, slot_start=start.isoformat(),
-                phone=mask_phone(booked_phone), callback=callback)
+                phone=supervision.mask_phone(booked_phone), callback=callback)
         row = _row(cmd, appointment_id)
         _notify(cmd, row)
         return {"appointment": _json(cmd, row, with_code=True)}
@@ -184,8 +184,8 @@ def _name(body: dict) -> str | None:
         value = body.get("name")
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if not isinstance(value, str) or len(value) > NAME_MAX:
-        raise bad_request(f"name: a text of at most {NAME_MAX} characters")
+    if not isinstance(value, str) or len(value) > supervision.NAME_MAX:
+        raise bad_request(f"name: a text of at most {supervision.NAME_MAX} characters")
     return value.strip()
 
 
@@ -211,8 +211,8 @@ def _close_callback(cmd: Command, actor: Actor, callback_id: int) -> dict:
     if not actor.is_manager and row["window"] != actor.window:
         raise HallError("forbidden", "不是本窗口的回访 · Not this window's callback")
     update(cmd.db, "callbacks", "id", callback_id, {
-        "done_at": cmd.now, "done_by": actor.staff_id, "phone": mask_phone(row["phone"]),
-        "name": None})
+        "done_at": cmd.now, "done_by": actor.staff_id,
+        "phone": supervision.mask_phone(row["phone"]), "name": None})
     cmd.notify("callback", {"id": callback_id, "window": row["window"], "done": True})
     return row
 
@@ -388,8 +388,8 @@ def _json(view: Any, row: dict, with_code: bool = False) -> dict:
     out = {"id": row["id"], "service": row["service"], "date": row["day"],
            "slot_start": view.iso(row["slot_start"]), "slot_end": view.iso(row["slot_end"]),
            "status": row["status"], "source": row["source"],
-           "phone": mask_phone(row["phone"]) if row["phone"] else None,
-           "name": mask_name(row["name"]), "booked_at": view.iso(row["booked_at"]),
+           "phone": supervision.mask_phone(row["phone"]) if row["phone"] else None,
+           "name": supervision.mask_name(row["name"]), "booked_at": view.iso(row["booked_at"]),
            "checked_in_at": view.iso(row["checked_in_at"])}
     if with_code:
         out = {"code": row["code"], **out}
@@ -412,3 +412,55 @@ COMMANDS: dict[str, Callable[[Hall, Actor, dict], dict]] = {
     "cancel-appointment": cancel,
     "check-in": check_in,
 }
+
+
+# -- report figures ------------------------------------------------------------------------------
+FIGURES = ("booked", "checked_in", "on_time", "no_show", "appointment_wait_mean_min",
+           "walk_in_wait_mean_min")
+
+_COUNTS_SQL = """
+SELECT day, service, sum(status != 'cancelled'), sum(status = 'checked_in'),
+       sum(status = 'checked_in' AND checked_in_at <= slot_end), sum(status = 'no_show')
+FROM appointments WHERE day BETWEEN ?1 AND ?2 GROUP BY day, service
+"""
+# Waits of the days and services that had bookings only: a hall without appointments reads
+# nothing more. An appointment waits from its check-in, or from its slot's start if it came
+# early; a walk-in (a normal ticket) from taking its number.
+_WAITS_SQL = """
+SELECT t.day, t.service, t.priority = 'appointment',
+       count(*), sum(t.called_at - max(t.issued_at, coalesce(a.slot_start, t.issued_at)))
+FROM (SELECT DISTINCT day, service FROM appointments WHERE day BETWEEN ?1 AND ?2) d
+JOIN tickets t ON t.day = d.day AND t.service = d.service
+LEFT JOIN appointments a ON a.ticket_id = t.id
+WHERE t.called_at IS NOT NULL AND t.priority IN ('appointment', 'normal')
+GROUP BY t.day, t.service, t.priority = 'appointment'
+"""
+
+
+def report_figures(db: Any, start: str, end: str) -> dict[tuple[str, str], dict]:
+    """Per ("total", ""), ("service", id) and ("day", YYYY-MM-DD): booked (not cancelled),
+    checked in, on time (checked in by the slot's end), no-show, and the mean minutes from
+    check-in to call of appointment tickets against that of walk-ins of the same services
+    and days."""
+    sums: dict[tuple[str, str], list[float]] = {}
+
+    def add(day: str, service: str, values: list[float]) -> None:
+        for key in (("total", ""), ("service", service), ("day", day)):
+            into = sums.setdefault(key, [0.0] * 8)
+            for i, value in enumerate(values):
+                into[i] += value or 0
+
+    for day, service, *counts in db.execute(_COUNTS_SQL, [start, end]):
+        add(day, service, [*counts, 0, 0, 0, 0])
+    for day, service, booked, count, total in db.execute(_WAITS_SQL, [start, end]):
+        add(day, service, [0, 0, 0, 0, *((count, total, 0, 0) if booked else (0, 0, count, total))])
+    return {key: _figures(values) for key, values in sums.items()}
+
+
+def _figures(v: list[float]) -> dict:
+    def mean_min(count: float, total: float) -> float | None:
+        return round(total / count / 60, 1) if count else None
+
+    return {"booked": int(v[0]), "checked_in": int(v[1]), "on_time": int(v[2]),
+            "no_show": int(v[3]), "appointment_wait_mean_min": mean_min(v[4], v[5]),
+            "walk_in_wait_mean_min": mean_min(v[6], v[7])}

@@ -329,6 +329,46 @@ def test_a_clerk_turns_a_callback_into_a_booking_in_one_step(hall):
     refused("forbidden", lambda: book(hall, actor=other_window, callback=third["id"]))
 
 
+# -- reports ---------------------------------------------------------------------------------
+def test_reports_count_bookings_and_compare_waits_with_walk_ins(hall, kiosk, clock):
+    import csv
+    import io
+
+    from hall.reports import build_report, report_csv
+
+    a, b, _missed = (book(hall, slot)["code"] for slot in (
+        "2026-11-23T10:00", "2026-11-23T10:00", "2026-11-23T10:30"))
+    appointments.cancel(hall, BOOKING, {"code": book(hall)["code"]})
+    walk_in = hall.issue(kiosk, "account")["ticket"]["number"]  # 09:30
+    clock.set("2026-11-23 09:50")
+    check_in(hall, kiosk, a)  # early: waits from 10:00
+    clock.set("2026-11-23 10:35")
+    check_in(hall, kiosk, b)  # after its slot, within the grace: not on time
+    clerk = hall.authenticate(hall.login("1003", "3456", 3)["token"])
+    called = []
+    for at in ("10:40", "10:41", "10:42"):
+        clock.set(f"2026-11-23 {at}")
+        called.append(hall.window_command(clerk, 3, "call-next")["ticket"]["number"])
+        hall.window_command(clerk, 3, "finish")
+    assert called[0] == walk_in
+    clock.set("2026-11-23 11:16")
+    hall.tick()  # c: a no-show
+    report = build_report(hall.store, hall.config, "2026-11-23", "2026-11-23", clock())
+    expected = {"booked": 3, "checked_in": 2, "on_time": 1, "no_show": 1,
+                "appointment_wait_mean_min": 24.0, "walk_in_wait_mean_min": 70.0}
+    assert report["total"]["appointments"] == expected
+    assert next(s for s in report["services"] if s["service"] == "account")["appointments"] \
+        == expected
+    assert report["days"][0]["appointments"] == expected
+    assert next(s for s in report["services"] if s["service"] == "pay")["appointments"][
+        "booked"] is None
+    rows = list(csv.reader(io.StringIO(report_csv(report).decode("utf-8-sig"))))
+    total = dict(zip(rows[0], rows[1], strict=True))
+    assert (total["预约 booked"], total["准时签到 on time"], total["预约未到 booking no-show"],
+            total["预约等候(分) appointment wait mean min"],
+            total["现场等候(分) walk-in wait mean min"]) == ("3", "1", "1", "24.0", "70.0")
+
+
 # -- properties ------------------------------------------------------------------------------
 ops = st.lists(st.tuples(st.sampled_from(["book", "cancel", "check-in", "tick"]),
                          st.integers(0, 3), st.integers(0, 40)), max_size=40)
