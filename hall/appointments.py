@@ -137,15 +137,22 @@ def _bookable(hall: Hall, service: Any) -> Service:
     return svc
 
 
+DAYS_AROUND = 400  # how far from today a date may be asked about (lists, slots)
+
+
 def _day(value: Any, now: float, config: HallConfig) -> date:
+    today = local_time(now, config.tz).date()
     if value is None or value == "":
-        return local_time(now, config.tz).date()
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return today
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         raise bad_request("date: a date such as 2026-12-04")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise bad_request("date: a date such as 2026-12-04") from None
+    if abs((day - today).days) > DAYS_AROUND:
+        raise bad_request(f"date: within {DAYS_AROUND} days of today")
+    return day
 
 
 def _slot(cmd: Command, svc: Service, value: Any) -> tuple[datetime, datetime]:
@@ -159,9 +166,15 @@ def _slot(cmd: Command, svc: Service, value: Any) -> tuple[datetime, datetime]:
         raise bad_request("slot_start: the start of a slot, such as "
                           "2026-12-04T10:00:00+08:00") from None
     tz = cmd.config.tz
-    start = start.replace(tzinfo=tz) if start.tzinfo is None else start.astimezone(tz)
+    try:
+        start = start.replace(tzinfo=tz) if start.tzinfo is None else start.astimezone(tz)
+        start.timestamp()  # the years 1 and 9999 overflow here, not later
+    except (OverflowError, ValueError):
+        raise bad_request("slot_start: a time within the coming days") from None
     day = start.date()
     today = local_time(cmd.now, tz).date()
+    if day < today:
+        raise HallError("slot_past", "该时段已过 · This slot is over")
     if day > today + timedelta(days=cmd.config.appointments.book_days_ahead):
         raise HallError("too_far_ahead", f"最多可预约 {cmd.config.appointments.book_days_ahead}"
                         f" 天内 · Bookings open {cmd.config.appointments.book_days_ahead}"
@@ -252,7 +265,7 @@ def _code(value: Any) -> str:
     """A code as typed or scanned: 6 digits, spaces around it forgiven."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = f"{value:0{CODE_DIGITS}d}"
-    if not isinstance(value, str) or not re.fullmatch(rf"\d{{{CODE_DIGITS}}}", value.strip()):
+    if not isinstance(value, str) or not re.fullmatch(rf"[0-9]{{{CODE_DIGITS}}}", value.strip()):
         raise bad_request(f"code: the {CODE_DIGITS} digits of the booking")
     return value.strip()
 

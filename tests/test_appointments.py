@@ -129,6 +129,11 @@ def test_a_time_without_offset_is_the_halls_time(hall):
     ({"slot_start": "tomorrow"}, "bad_request"),
     ({"slot_start": 1763863200}, "bad_request"),
     ({"slot_start": "2026-11-23T10:00:00+08:00" + " " * 40}, "bad_request"),
+    ({"slot_start": "9999-12-31T23:30:00"}, "too_far_ahead"),
+    ({"slot_start": "9999-12-31T23:30:00-14:00"}, "bad_request"),
+    ({"slot_start": "0001-01-01T00:00:00+14:00"}, "bad_request"),
+    ({"slot_start": "0001-01-01T00:00:00"}, "slot_past"),
+    ({"slot_start": "2026-11-22T10:00:00"}, "slot_past"),
     ({"phone": "12"}, "bad_request"),
     ({"phone": None}, "bad_request"),
     ({"name": "x" * 21}, "bad_request"),
@@ -302,6 +307,8 @@ def test_the_list_is_for_supervisors_with_phones_masked(hall):
     listed = appointments.listing(hall, SUPERVISOR, None)["appointments"]
     assert listed[0]["phone"] == "138****5678" and listed[0]["name"] == "李*"
     refused("bad_request", appointments.listing, hall, SUPERVISOR, "23/11/2026")
+    refused("bad_request", appointments.listing, hall, SUPERVISOR, "9999-12-31")
+    refused("bad_request", appointments.slots, hall, SUPERVISOR, "account", "0001-01-01")
 
 
 def test_a_clerk_turns_a_callback_into_a_booking_in_one_step(hall):
