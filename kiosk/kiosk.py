@@ -118,6 +118,11 @@ class Kiosk:
             return "no_paper"
         return "home"
 
+    def checking_in_offered(self) -> bool:
+        """Booked customers check in while the kiosk issues, and also after the last ticket
+        or during a pause: their slot was promised (the server has the last word)."""
+        return self.offering() in ("home", "closed")
+
     def view(self) -> KioskView:
         self.tick()
         with self._lock:
@@ -176,7 +181,7 @@ class Kiosk:
             elif screen == "priority" and kind == "cancel":
                 self._show("home", keep_lang=True)
             elif screen == "home" and kind == "appointment":
-                if self.offering() == "home":
+                if self.checking_in_offered():
                     self._show("appointment", CODE_SCREEN_S)
             elif screen == "appointment":
                 self._keypad(kind, action[1:])
@@ -208,7 +213,7 @@ class Kiosk:
                 return
             if char.isdigit() and char.isascii():
                 if self._screen != "appointment":
-                    if self.offering() != "home":
+                    if not self.checking_in_offered():
                         return
                     self._show("appointment", CODE_SCREEN_S, keep_lang=True)
                 self._typed((self._code + char)[-CODE_DIGITS:])

@@ -473,6 +473,10 @@ class Screen:
                           (panel.centerx, y + panel.height * 0.05), INK,
                           panel.width * 0.9) + panel.height * 0.03
         error = view.error or {}
+        if view.screen == "closed" and any(s.get("bookable") for s in view.state["services"]):
+            button = pygame.Rect(0, 0, int(panel.width * 0.36), int(panel.height * 0.17))
+            button.midbottom = (panel.centerx, int(panel.bottom - panel.height * 0.06))
+            self.appointment_button(surface, view, button)
         if view.screen == "too_late" and error.get("service") and view.state:
             self.normal_ticket_button(surface, view, panel, error["service"])
         if view.screen in ("refused", "unreachable", "too_early", "too_late"):

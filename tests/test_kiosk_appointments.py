@@ -21,14 +21,20 @@ from kiosk.screen import Screen
 BOOKING = "demo-booking-1-token"
 
 
-@pytest.fixture
-def noon_server(tmp_path):
+def start_at_noon(tmp_path, *changes: tuple[str, str]) -> ServerProcess:
     """The demo hall where it is about 12:00 now."""
     offset = 12 - datetime.now(UTC).hour  # hours east of UTC: -11 … +12
     zone = f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"  # Etc/GMT-8 is UTC+8
-    config = config_file(tmp_path, ('timezone = "Asia/Shanghai"', f'timezone = "{zone}"'))
+    config = config_file(tmp_path, ('timezone = "Asia/Shanghai"', f'timezone = "{zone}"'),
+                         *changes)
     srv = ServerProcess(tmp_path / "hall.db", config=config).start()
     srv.zone_offset = timedelta(hours=offset)
+    return srv
+
+
+@pytest.fixture
+def noon_server(tmp_path):
+    srv = start_at_noon(tmp_path)
     yield srv
     srv.stop()
 
@@ -174,3 +180,24 @@ def test_the_keypad_goes_home_when_left(noon_server, make_kiosk):  # noqa: F811
     assert kiosk.view().code == "12"
     clock.advance(2)
     assert kiosk.view().screen == "home" and kiosk.view().code == ""
+
+
+def test_after_the_last_ticket_a_booked_customer_still_checks_in(
+        tmp_path, make_kiosk, artifacts):  # noqa: F811
+    server = start_at_noon(tmp_path, ('last_ticket = "23:55"', 'last_ticket = "00:05"'))
+    try:
+        booked = book(server)
+        kiosk, _ = ready(make_kiosk, server)
+        assert kiosk.view().screen == "closed"
+        surface = pygame.Surface((1280, 720))
+        buttons = Screen().draw(surface, kiosk.view())
+        assert ("appointment",) in [action for _, action in buttons]
+        render(kiosk, artifacts / "kiosk-appointment-closed.png")
+        kiosk.tap(("appointment",))
+        assert kiosk.view().screen == "appointment"
+        for char in booked["code"] + "\r":
+            kiosk.key(char)
+        wait_until(lambda: kiosk.issued and not kiosk.busy, timeout=10)
+        assert kiosk.issued[0]["priority"] == "appointment"
+    finally:
+        server.stop()
