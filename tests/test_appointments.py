@@ -50,6 +50,24 @@ def refused(code, call, *args):
     return caught.value
 
 
+# -- schema --------------------------------------------------------------------------------
+def test_a_database_of_the_version_before_gets_the_table(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    Store(path).close()
+    with sqlite3.connect(path) as db:  # as the version before appointments left it
+        db.execute("DROP TABLE appointments")
+        assert not db.execute("SELECT 1 FROM sqlite_master WHERE name LIKE 'appointments%'"
+                              ).fetchall()
+    store = Store(path)
+    with store.read() as db:
+        names = {r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'appointments%'")}
+    assert names == {"appointments", "appointments_by_slot", "appointments_due",
+                     "appointments_phones", "appointments_by_day"}
+
+
 # -- config ----------------------------------------------------------------------------------
 def test_a_service_is_bookable_with_slot_length_and_capacity(demo_config):
     account = demo_config.service("account")
