@@ -222,7 +222,8 @@ class Hall:
             supervision.prepare(db, self.config)  # staff directory, callbacks
             for w in self.config.windows:
                 db.execute("INSERT OR IGNORE INTO windows (number) VALUES (?)", [w.number])
-            for d in self.config.devices:
+            # A booking back end calls over HTTP now and then: it is no device to watch.
+            for d in (d for d in self.config.devices if d.role != "booking"):
                 db.execute(
                     "INSERT INTO devices (id, role, window) VALUES (?, ?, ?)"
                     " ON CONFLICT (id) DO UPDATE SET role = excluded.role,"
