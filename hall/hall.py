@@ -625,7 +625,6 @@ class Hall:
         """Called every second or so: day rollover, overdue-away alerts, missed bookings."""
         self.roll_over_day()
         self.presence.beat()
-        appointments.tick(self)  # no-shows, phone numbers past keeping
         limit_s = self.config.rules.away_limit_minutes * 60
         now = self.clock()
         with self.store.read() as db:
@@ -634,6 +633,7 @@ class Hall:
                 " AND away_since + ? <= ?", [limit_s, now]).fetchall()
         for (number,) in overdue:
             self.run(auth.VIEWER, None, lambda cmd, n=number: self._mark_overdue(cmd, n))
+        appointments.tick(self)  # no-shows, phone numbers past keeping
 
     def _mark_overdue(self, cmd: Command, number: int) -> dict:
         row = cmd.window_row(number)

@@ -201,6 +201,9 @@ FILL_QUEUE_LENGTHS = """
 INSERT INTO queue_lengths SELECT service, coalesce(target_window, 0), priority, count(*)
 FROM tickets WHERE status = 'waiting' GROUP BY 1, 2, 3
 """
+# Made by _upgrade, each step's last object last: a step is done when that one exists.
+UPGRADED = ("ratings_by_day", "ratings_filled", "queue_moved")
+
 # Appointments (hall/appointments.py): a booked slot of a service. `code` is the 6 digits the
 # customer types or scans at the kiosk, unique within the slot's day; `phone` and `name` are
 # erased (NULL) some days after the slot (HALL-RULES.md #11).
@@ -231,13 +234,14 @@ CREATE INDEX IF NOT EXISTS appointments_phones ON appointments (slot_end)
     WHERE phone IS NOT NULL;
 CREATE INDEX IF NOT EXISTS appointments_by_day ON appointments (day, slot_start)
 """
-# Made by _upgrade, each step's last object last: a step is done when that one exists.
-UPGRADED = ("ratings_by_day", "ratings_filled", "queue_moved", "appointments_by_day")
+UPGRADED += ("appointments_by_day",)  # its step's mark
 
 
 def _upgrade(db: Database) -> None:
     """Bring a database made by an earlier version up to SCHEMA, inside the caller's write
     transaction. Each step is skipped if done (another server process may have done it)."""
+    for statement in APPOINTMENTS.split(";"):  # a new table: nothing to carry over
+        db.execute(statement)
     columns = {row[1] for row in db.execute("PRAGMA table_info(ratings)")}
     for column in ("service", "day"):  # ratings from before they carried them
         if column not in columns:
@@ -252,8 +256,6 @@ def _upgrade(db: Database) -> None:
     db.execute(FILL_QUEUE_LENGTHS)
     for trigger in QUEUE_TRIGGERS:
         db.execute(trigger)
-    for statement in APPOINTMENTS.split(";"):  # a new table: nothing to carry over
-        db.execute(statement)
 
 
 def _upgraded(db: Database) -> bool:
