@@ -9,8 +9,14 @@ import sqlite3
 
 import pytest
 from playwright.sync_api import expect
+from support import FakeClock, ServerProcess
+from test_appointments import script_booked_day
 from test_counter_page import key, open_counter
 from test_dashboard import log_in, page  # noqa: F401
+
+from hall.config import load_config
+from hall.hall import Hall
+from hall.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -63,3 +69,26 @@ def test_the_dashboard_books_lists_and_cancels(server, page, artifacts):  # noqa
     with sqlite3.connect(server.db) as db:
         assert sorted(db.execute("SELECT status, source FROM appointments").fetchall()) == [
             ("booked", "dashboard"), ("cancelled", "dashboard")]
+
+
+def test_the_reports_page_shows_bookings_beside_walk_ins(page, tmp_path, artifacts):  # noqa: F811
+    db = tmp_path / "hall.db"
+    hall = Hall(load_config(), Store(db), clock=(clock := FakeClock()))
+    script_booked_day(hall, clock)
+    hall.store.close()
+    srv = ServerProcess(db).start()
+    try:
+        log_in(page, srv.url, "/reports")
+        page.locator("#cards .card").first.wait_for()
+        page.fill("#range input[name=from]", "2026-11-23")
+        page.fill("#range input[name=to]", "2026-11-23")
+        page.click("#range button[type=submit]")
+        page.wait_for_selector("#status:has-text('2026-11-23 – 2026-11-23')")
+        rows = page.locator("#t-appointments tbody tr")
+        expect(rows).to_have_count(3)  # total, 新装开户, the day
+        cells = [rows.nth(1).locator("td").nth(i).inner_text() for i in range(7)]
+        assert cells == ["新装开户 · New connection", "3", "2", "1", "1", "24", "70"]
+        page.locator("#appointments-section").screenshot(
+            path=str(artifacts / "appointments-report.png"))
+    finally:
+        srv.stop()

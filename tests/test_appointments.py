@@ -355,12 +355,10 @@ def test_a_clerk_turns_a_callback_into_a_booking_in_one_step(hall):
 
 
 # -- reports ---------------------------------------------------------------------------------
-def test_reports_count_bookings_and_compare_waits_with_walk_ins(hall, kiosk, clock):
-    import csv
-    import io
-
-    from hall.reports import build_report, report_csv
-
+def script_booked_day(hall, clock) -> None:
+    """2026-11-23: three bookings of 新装开户 (one cancelled besides), a walk-in at 09:30, an early
+    check-in for 10:00, a late one (10:35) within the grace, all called 10:40-10:42, one missed."""
+    kiosk = hall.authenticate(KIOSK)
     a, b, _missed = (book(hall, slot)["code"] for slot in (
         "2026-11-23T10:00", "2026-11-23T10:00", "2026-11-23T10:30"))
     appointments.cancel(hall, BOOKING, {"code": book(hall)["code"]})
@@ -377,7 +375,16 @@ def test_reports_count_bookings_and_compare_waits_with_walk_ins(hall, kiosk, clo
         hall.window_command(clerk, 3, "finish")
     assert called[0] == walk_in
     clock.set("2026-11-23 11:16")
-    hall.tick()  # c: a no-show
+    hall.tick()  # the 10:30 booking: a no-show
+
+
+def test_reports_count_bookings_and_compare_waits_with_walk_ins(hall, clock):
+    import csv
+    import io
+
+    from hall.reports import build_report, report_csv
+
+    script_booked_day(hall, clock)
     report = build_report(hall.store, hall.config, "2026-11-23", "2026-11-23", clock())
     expected = {"booked": 3, "checked_in": 2, "on_time": 1, "no_show": 1,
                 "appointment_wait_mean_min": 24.0, "walk_in_wait_mean_min": 70.0}
