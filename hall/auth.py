@@ -122,7 +122,8 @@ def token_key(token: str) -> str:
 class Actor:
     """Who sent a command: a logged-in staff member, a device from the config, or nobody."""
 
-    role: str  # clerk | supervisor | admin | kiosk | display | evaluator | counter | viewer
+    role: str  # clerk | supervisor | admin | kiosk | display | evaluator | counter | booking
+    #          | viewer
     staff_id: str | None = None
     device_id: str | None = None
     window: int | None = None
@@ -151,6 +152,8 @@ _ALLOWED = {
     "stats": {"supervisor", "admin"},
     "manage": {"supervisor", "admin"},
     "callback": {"clerk", "supervisor", "admin"},
+    "book": {"booking", "clerk", "supervisor", "admin"},  # appointments: slots, book, cancel
+    "check-in": {"kiosk"},
     **{c: {"clerk", "counter", "supervisor", "admin"} for c in _WINDOW_COMMANDS - {"open"}},
 }
 

@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from hall.auth import pin_hash_problem
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PRIORITY_CLASSES = ("normal", "priority", "vip", "appointment")
 STAFF_ROLES = ("clerk", "supervisor", "admin")
-DEVICE_ROLES = ("kiosk", "display", "evaluator", "counter")
+DEVICE_ROLES = ("kiosk", "display", "evaluator", "counter", "booking")
 WINDOW_FLAGS = ("priority", "vip")
 CALL_POLICIES = ("priority_first", "service_order")
 LANGUAGES = ("zh", "en")
@@ -42,6 +43,7 @@ class Hours:
     close: int
     last_ticket: int
     breaks: tuple[tuple[int, int], ...]
+    closed_dates: frozenset[str] = frozenset()  # ISO dates (国庆 …): no tickets, no slots
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,25 @@ class Rules:
 
 
 @dataclass(frozen=True)
+class Booking:
+    """A bookable service's slots: `capacity` customers per `slot_minutes`."""
+
+    slot_minutes: int
+    capacity: int
+
+
+@dataclass(frozen=True)
+class Appointments:
+    """When a booked customer may check in, and how long their phone number is kept."""
+
+    checkin_early_minutes: float = 30  # check-in opens this long before the slot starts
+    grace_minutes: float = 15  # and closes this long after it ends; later is a no-show
+    head_start_minutes: float = 15  # how far ahead of walk-ins a slot's customer is called
+    book_days_ahead: int = 30  # the last day that may be booked, counted from today
+    purge_phone_days: int = 30  # phone numbers and names are erased this long after the slot
+
+
+@dataclass(frozen=True)
 class Service:
     id: str
     prefix: str
@@ -63,6 +84,7 @@ class Service:
     daily_cap: int | None = None
     target_wait_minutes: float = 20
     number_digits: int = 3  # A001; 4 for a service that passes 999 a day (A1000)
+    booking: Booking | None = None  # None: not bookable
 
     @property
     def last_number(self) -> int:
@@ -112,6 +134,7 @@ class HallConfig:
     notice: str = ""
     ticket_footer: str = ""
     source: str = ""
+    appointments: Appointments = field(default_factory=Appointments)
     _by_id: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -162,7 +185,7 @@ def parse_config(raw: dict[str, Any], source: str = "") -> HallConfig:
 
 
 # The config's top level: [table] or [[array of tables]].
-TABLES = ("hall", "hours", "rules")
+TABLES = ("hall", "hours", "rules", "appointments")
 ARRAYS = ("services", "windows", "staff", "devices")
 
 
@@ -237,6 +260,7 @@ def _build(r: _Reader, raw: dict[str, Any], source: str) -> HallConfig:
         notice=r.optional_text(hall, "hall.notice"),
         ticket_footer=r.optional_text(hall, "hall.ticket_footer"),
         source=source,
+        appointments=_appointments(r, r.table("appointments", required=False)),
     )
     return config
 
@@ -281,6 +305,33 @@ def _service(r: _Reader, t: dict, key: str, hall_digits: int) -> Service:
             t, f"{key}.target_wait_minutes", default=20, minimum=1, maximum=600
         ),
         number_digits=digits,
+        booking=_booking(r, t, f"{key}.booking"),
+    )
+
+
+def _booking(r: _Reader, t: dict, key: str) -> Booking | None:
+    """`booking = { slot_minutes = 30, capacity = 4 }`: a service without it is not bookable."""
+    booking = r.value(t, key, dict, default=None)
+    if booking is None:
+        return None
+    return Booking(
+        slot_minutes=r.integer(booking, f"{key}.slot_minutes", minimum=5, maximum=240),
+        capacity=r.integer(booking, f"{key}.capacity", minimum=1, maximum=100),
+    )
+
+
+def _appointments(r: _Reader, t: dict) -> Appointments:
+    key = "appointments."
+    return Appointments(
+        checkin_early_minutes=r.number(t, key + "checkin_early_minutes", default=30,
+                                       minimum=0, maximum=240),
+        grace_minutes=r.number(t, key + "grace_minutes", default=15, minimum=0, maximum=240),
+        head_start_minutes=r.number(t, key + "head_start_minutes", default=15, minimum=0,
+                                    maximum=240),
+        book_days_ahead=r.integer(t, key + "book_days_ahead", default=30, minimum=0,
+                                  maximum=366),
+        purge_phone_days=r.integer(t, key + "purge_phone_days", default=30, minimum=1,
+                                   maximum=3650),
     )
 
 
@@ -350,7 +401,15 @@ def _hours(r: _Reader, t: dict) -> Hours:
         if not opens <= start < end <= closes:
             raise ConfigError(f"{key}: must lie within opening hours, start before end")
         breaks.append((start, end))
-    return Hours(tuple(days), opens, closes, last, tuple(sorted(breaks)))
+    closed = r.string_list(t, "hours.closed_dates", default=[])
+    for i, value in enumerate(closed):
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f'hours.closed_dates[{i}]: a date is "YYYY-MM-DD" '
+                              f"(got {value!r})") from None
+    return Hours(tuple(days), opens, closes, last, tuple(sorted(breaks)),
+                 frozenset(date.fromisoformat(v).isoformat() for v in closed))
 
 
 def _rules(r: _Reader, t: dict) -> Rules:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from hall import auth, logins, policy, supervision
+from hall import appointments, auth, logins, policy, supervision
 from hall.auth import VIEWER, Actor
 from hall.config import PRIORITY_CLASSES, HallConfig
 from hall.errors import HallError, bad_request
@@ -238,7 +238,8 @@ class Hall:
             execute_script(db, logins.SCHEMA)
             for w in self.config.windows:
                 db.execute("INSERT OR IGNORE INTO windows (number) VALUES (?)", [w.number])
-            for d in self.config.devices:
+            # A booking back end calls over HTTP now and then: it is no device to watch.
+            for d in (d for d in self.config.devices if d.role != "booking"):
                 db.execute(
                     "INSERT INTO devices (id, role, window) VALUES (?, ?, ?)"
                     " ON CONFLICT (id) DO UPDATE SET role = excluded.role,"
@@ -388,34 +389,38 @@ class Hall:
 
         def body(cmd: Command) -> dict:
             self._check_issuing(cmd)
-            last = scalar(
-                cmd.db,
-                "INSERT INTO counters (service, day, last) VALUES (?, ?, 1)"
-                " ON CONFLICT (service, day) DO UPDATE SET last = last + 1 RETURNING last",
-                [svc.id, cmd.day],
-            )
-            if svc.daily_cap and last > svc.daily_cap:
-                raise HallError("service_full", f"{svc.name['zh']}今日号已取完 · "
-                                f"No more {svc.name['en']} tickets today")
-            if last > svc.last_number:
-                raise HallError("service_full", "今日号码已用完 · Numbers used up today")
-            number = svc.ticket_number(last)
-            ticket_id = insert(cmd.db, "tickets", {
-                "public_id": secrets.token_urlsafe(12), "day": cmd.day, "number": number,
-                "service": svc.id, "issued_service": svc.id, "priority": priority,
-                "status": "waiting", "issued_at": cmd.now,
-            })
-            cmd.forget_cache()
-            row = cmd.ticket_row(ticket_id)
-            cmd.log("issue", ticket_id=ticket_id, number=number, service=svc.id,
-                    priority=priority)
-            waiting = cmd.queue_event(svc.id)
-            cmd.notify("ticket_issued", {"number": number, "service": svc.id,
-                                         "priority": priority, "waiting": waiting["waiting"]})
-            cmd.notify("queue", waiting)
-            return {"ticket": cmd.ticket(row)}
+            return self.new_ticket(cmd, svc, priority)
 
         return self.run(actor, request_id, body)
+
+    def new_ticket(self, cmd: Command, svc: Any, priority: str, **logged: Any) -> dict:
+        """Inside a command: the next number of `svc`, waiting (issue, appointment check-in)."""
+        last = scalar(
+            cmd.db,
+            "INSERT INTO counters (service, day, last) VALUES (?, ?, 1)"
+            " ON CONFLICT (service, day) DO UPDATE SET last = last + 1 RETURNING last",
+            [svc.id, cmd.day],
+        )
+        if svc.daily_cap and last > svc.daily_cap:
+            raise HallError("service_full", f"{svc.name['zh']}今日号已取完 · "
+                            f"No more {svc.name['en']} tickets today")
+        if last > svc.last_number:
+            raise HallError("service_full", "今日号码已用完 · Numbers used up today")
+        number = svc.ticket_number(last)
+        ticket_id = insert(cmd.db, "tickets", {
+            "public_id": secrets.token_urlsafe(12), "day": cmd.day, "number": number,
+            "service": svc.id, "issued_service": svc.id, "priority": priority,
+            "status": "waiting", "issued_at": cmd.now,
+        })
+        cmd.forget_cache()
+        row = cmd.ticket_row(ticket_id)
+        cmd.log("issue", ticket_id=ticket_id, number=number, service=svc.id,
+                priority=priority, **logged)
+        waiting = cmd.queue_event(svc.id)
+        cmd.notify("ticket_issued", {"number": number, "service": svc.id,
+                                     "priority": priority, "waiting": waiting["waiting"]})
+        cmd.notify("queue", waiting)
+        return {"ticket": cmd.ticket(row)}
 
     def _check_issuing(self, cmd: Command) -> None:
         paused = bool(cmd.setting("issuing_paused", False))
@@ -496,8 +501,8 @@ class Hall:
     def _call_next(self, cmd: Command, row: dict, params: dict) -> dict:
         self._require_ready(row)
         window = self.config.window(row["number"])
-        ticket = policy.next_ticket(window, cmd.waiting_for(window),
-                                    self.config.rules.call_policy)
+        waiting = appointments.for_calling(cmd, window, cmd.waiting_for(window))
+        ticket = policy.next_ticket(window, waiting, self.config.rules.call_policy)
         if ticket is None:
             raise HallError("queue_empty", "没有等候的客户 · Nobody is waiting")
         ticket = cmd.set_ticket(ticket["id"], status="called", called_at=cmd.now,
@@ -682,7 +687,7 @@ class Hall:
 
     # -- time passing --------------------------------------------------------------------------
     def tick(self) -> None:
-        """Called every second or so: day rollover and overdue-away alerts."""
+        """Called every second or so: day rollover, overdue-away alerts, missed bookings."""
         self.roll_over_day()
         self.presence.beat()
         self._prune_login_failures()
@@ -694,6 +699,7 @@ class Hall:
                 " AND away_since + ? <= ?", [limit_s, now]).fetchall()
         for (number,) in overdue:
             self.run(auth.VIEWER, None, lambda cmd, n=number: self._mark_overdue(cmd, n))
+        appointments.tick(self)  # no-shows, phone numbers past keeping
 
     def _prune_login_failures(self) -> None:
         now = self.clock()

@@ -42,7 +42,19 @@ def issuing_periods(hours: Hours) -> list[tuple[int, int]]:
 
 
 def is_open_day(hours: Hours, day: date) -> bool:
-    return DAY_NAMES[day.weekday()] in hours.days
+    """A working day of the week that is not one of the hall's closed dates (国庆 …)."""
+    return DAY_NAMES[day.weekday()] in hours.days and day.isoformat() not in hours.closed_dates
+
+
+def open_periods(hours: Hours) -> list[tuple[int, int]]:
+    """Minutes-after-midnight intervals of an open day in which the hall serves (the
+    appointment slots lie in these): opening to closing, less the breaks."""
+    periods, start = [], hours.open
+    for b_start, b_end in hours.breaks:
+        periods.append((start, b_start))
+        start = b_end
+    periods.append((start, hours.close))
+    return [(a, b) for a, b in periods if a < b]
 
 
 def issuing_at(hours: Hours, now: datetime, paused: bool = False) -> Issuing:

@@ -7,6 +7,13 @@ The call policy is one function a hall can choose in `[rules] call_policy`:
 - `service_order`: the window's first service first (in the order the config lists them), then
   as above within each service.
 A transferred ticket keeps its original issue time, so it is not sent to the back.
+
+Appointments (预约) are called at their slot: after the green channel and VIP, a checked-in
+appointment takes its place among everyone else as if it had taken a number
+`[appointments] head_start_minutes` before its slot started (its `call_at`). At its slot it so
+goes before every walk-in who has waited less than that head start, and behind those who have
+waited longer; a customer who checks in early does not pass those who came before the slot.
+With `head_start_minutes = 0` an appointment is a walk-in who took a number at the slot's start.
 """
 
 from __future__ import annotations
@@ -28,12 +35,24 @@ def may_take(window: Window, ticket: Ticket) -> bool:
     return ticket["service"] in window.services
 
 
+def appointment_call_at(slot_start: float, head_start_minutes: float) -> float:
+    """When an appointment counts as queued (see the module's note)."""
+    return slot_start - head_start_minutes * 60
+
+
 def _class_rank(window: Window, ticket: Ticket) -> int:
-    return -1 if ticket["priority"] in window.flags else CLASS_RANK[ticket["priority"]]
+    if ticket["priority"] in window.flags:
+        return -1
+    if ticket.get("call_at") is not None:  # an appointment with its slot: among walk-ins
+        return CLASS_RANK["normal"]
+    return CLASS_RANK[ticket["priority"]]
 
 
 def _priority_first(window: Window, ticket: Ticket) -> tuple:
-    return (_class_rank(window, ticket), ticket["issued_at"], ticket["id"])
+    queued_at = ticket.get("call_at")
+    if queued_at is None:
+        queued_at = ticket["issued_at"]
+    return (_class_rank(window, ticket), queued_at, ticket["id"])
 
 
 def _service_order(window: Window, ticket: Ticket) -> tuple:
@@ -45,7 +64,9 @@ def _service_order(window: Window, ticket: Ticket) -> tuple:
 
 
 # Every policy orders the tickets of one service, target window and priority class by
-# (issued_at, id): View.waiting_for hands it only the first in line of each of those.
+# (issued_at, id): View.waiting_for hands it only the first in line of each of those. The
+# appointments, ordered by their slots instead, come every one with their `call_at`
+# (appointments.for_calling).
 CALL_POLICIES: dict[str, Callable[[Window, Ticket], tuple]] = {
     "priority_first": _priority_first,
     "service_order": _service_order,

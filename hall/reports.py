@@ -49,6 +49,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from hall import appointments
 from hall.config import HallConfig
 from hall.store import Database, Store
 
@@ -248,9 +249,23 @@ def build_report(store: Store, config: HallConfig, start: str, end: str, now: fl
             kept = _stored_days(db, start, end, stamp)
             logins = _first_logins(db, config, [start, end])
             names = _staff_names(db, config)
+            booked = appointments.report_figures(db, start, end)
         parts = [_part(kept), *_read_parts(store, config, [d for d in days if d not in kept],
                                            now, stamp)]
-        return _assemble(config, start, end, now, _rows(parts), logins, names)
+        report = _assemble(config, start, end, now, _rows(parts), logins, names)
+    _add_appointments(report, booked)
+    return report
+
+
+def _add_appointments(report: dict, booked: dict[tuple[str, str], dict]) -> None:
+    """Appointments (预约) beside the tickets' figures: of the total, each service and day
+    (read afresh, not kept with the closed days: a booking's day may lie ahead)."""
+    empty = dict.fromkeys(appointments.FIGURES)
+    report["total"]["appointments"] = booked.get(("total", ""), empty)
+    for row in report["services"]:
+        row["appointments"] = booked.get(("service", row["service"]), empty)
+    for row in report["days"]:
+        row["appointments"] = booked.get(("day", row["day"]), empty)
 
 
 def _read_parts(store: Store, config: HallConfig, days: list[str], now: float,
@@ -759,6 +774,11 @@ CSV_COLUMNS = [
     ("away_overdue", "暂离超时 away overdue"), ("rated", "评价数 rated"),
     *[(f"rating_{k}", f"{LEVEL_NAMES[k]} rating {k}") for k in LEVELS],
     ("satisfaction", "满意率 satisfaction"),
+    ("appointments.booked", "预约 booked"), ("appointments.checked_in", "预约签到 checked in"),
+    ("appointments.on_time", "准时签到 on time"),
+    ("appointments.no_show", "预约未到 booking no-show"),
+    ("appointments.appointment_wait_mean_min", "预约等候(分) appointment wait mean min"),
+    ("appointments.walk_in_wait_mean_min", "现场等候(分) walk-in wait mean min"),
 ]
 DIM_NAMES = {"total": "合计 total", "service": "业务 service", "window": "窗口 window",
              "clerk": "工作人员 clerk", "hour": "时段 hour", "day": "日期 day"}
@@ -771,7 +791,8 @@ def report_rows(report: dict) -> list[list[Any]]:
     out = [header]
 
     def add(dim: str, key: Any, name: str, row: dict, logins: str = "") -> None:
-        values = ["" if row[k] is None else row[k] for k, _ in CSV_COLUMNS]
+        values = ["" if _csv_value(row, k) is None else _csv_value(row, k)
+                  for k, _ in CSV_COLUMNS]
         out.append([DIM_NAMES[dim], key, name, *values, logins])
 
     add("total", "", f"{report['from']} – {report['to']}", report["total"])
@@ -787,6 +808,12 @@ def report_rows(report: dict) -> list[list[Any]]:
     for r in report["days"]:
         add("day", r["day"], r["day"], r)
     return out
+
+
+def _csv_value(row: dict, key: str) -> Any:
+    """A row's figure; `appointments.x` is x of its appointments (services, days, total)."""
+    part, _, leaf = key.rpartition(".")
+    return (row.get(part) or {}).get(leaf) if part else row.get(key)
 
 
 def report_csv(report: dict) -> bytes:

@@ -161,6 +161,7 @@ class View:
             "avg_handling_min": round(avg, 1),
             "target_wait_minutes": svc.target_wait_minutes,
             "daily_cap": svc.daily_cap,
+            "bookable": svc.booking is not None,  # appointments (预约) may be made
         }
 
     def sent_to_window(self, number: int) -> int:

@@ -209,10 +209,44 @@ SESSIONS_BY_STAFF = "CREATE INDEX IF NOT EXISTS sessions_by_staff ON sessions (s
 # Made by _upgrade, each step's last object last: a step is done when that one exists.
 UPGRADED = ("ratings_by_day", "ratings_filled", "queue_moved", "sessions_by_staff")
 
+# Appointments (hall/appointments.py): a booked slot of a service. `code` is the 6 digits the
+# customer types or scans at the kiosk, unique within the slot's day; `phone` and `name` are
+# erased (NULL) some days after the slot (HALL-RULES.md #11).
+APPOINTMENTS = """
+CREATE TABLE IF NOT EXISTS appointments (
+    id INTEGER PRIMARY KEY,
+    day TEXT NOT NULL,
+    code TEXT NOT NULL CHECK (length(code) = 6),
+    service TEXT NOT NULL,
+    slot_start REAL NOT NULL,
+    slot_end REAL NOT NULL,
+    phone TEXT,
+    name TEXT,
+    status TEXT NOT NULL CHECK (status IN ('booked', 'checked_in', 'cancelled', 'no_show')),
+    source TEXT NOT NULL,
+    window INTEGER,
+    callback_id INTEGER,
+    booked_at REAL NOT NULL,
+    booked_by TEXT,
+    checked_in_at REAL,
+    ticket_id INTEGER UNIQUE REFERENCES tickets (id),
+    closed_at REAL,
+    UNIQUE (day, code)
+);
+CREATE INDEX IF NOT EXISTS appointments_by_slot ON appointments (service, slot_start, status);
+CREATE INDEX IF NOT EXISTS appointments_due ON appointments (slot_end) WHERE status = 'booked';
+CREATE INDEX IF NOT EXISTS appointments_phones ON appointments (slot_end)
+    WHERE phone IS NOT NULL;
+CREATE INDEX IF NOT EXISTS appointments_by_day ON appointments (day, slot_start)
+"""
+UPGRADED += ("appointments_by_day",)  # its step's mark
+
 
 def _upgrade(db: Database) -> None:
     """Bring a database made by an earlier version up to SCHEMA, inside the caller's write
     transaction. Each step is skipped if done (another server process may have done it)."""
+    for statement in APPOINTMENTS.split(";"):  # a new table: nothing to carry over
+        db.execute(statement)
     columns = {row[1] for row in db.execute("PRAGMA table_info(ratings)")}
     for column in ("service", "day"):  # ratings from before they carried them
         if column not in columns:

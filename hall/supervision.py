@@ -221,7 +221,7 @@ def mask_name(name: str | None) -> str | None:
     return name[0] + "*" * (len(name) - 1) if name else None
 
 
-def _phone(value: Any) -> str:
+def parse_phone(value: Any) -> str:
     if not isinstance(value, str):
         raise bad_request("phone: a phone number")
     phone = re.sub(r"[\s-]", "", value)
@@ -252,7 +252,7 @@ def record_callback(hall: Hall, actor: Actor, body: dict) -> dict:
     """A clerk (of that window) or a supervisor records a customer to call back."""
     number = hall.window_number(body.get("window"))
     hall.require(actor, "callback", number)
-    phone = _phone(body.get("phone"))
+    phone = parse_phone(body.get("phone"))
     name = _optional_text({"name": _field(body, "customer", "callback")}, "name", NAME_MAX)
     note = _optional_text(body, "note", NOTE_MAX)
 

@@ -72,6 +72,7 @@ class TicketText:
     issued: str  # "2026-11-23 10:02"
     status_url: str
     footer: str = ""
+    slot: str = ""  # an appointment's booked time, "10:00–10:30"
 
 
 class TicketPrinter:
@@ -127,6 +128,8 @@ class TicketPrinter:
             out.set(invert=True, bold=True)
             out.line(f" {PRIORITY_MARK[t.priority]} ")
             out.set(invert=False, bold=False)
+        if t.slot:
+            out.pair(f"预约时段 {t.slot}", f"Booked {t.slot}", cols)
         if t.ahead is not None:
             out.pair(f"前面还有 {t.ahead} 人", f"{t.ahead} ahead of you", cols)
         if t.wait_min is not None:

@@ -19,6 +19,8 @@ from kiosk.kiosk import Kiosk
 from kiosk.screen import Screen
 
 FPS = 20
+# Keys a barcode reader ends a code with, and the one that takes a digit back.
+KEYS = {pygame.K_RETURN: "\r", pygame.K_KP_ENTER: "\r", pygame.K_BACKSPACE: "\b"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -89,7 +91,7 @@ def run(kiosk: Kiosk, args: argparse.Namespace) -> int:
         # before reading touches, so a touch is matched against the frame the customer sees.
         key = (surface.get_size(), time.strftime("%H:%M"), view.screen, view.lang,
                view.state and view.state["seq"], view.ticket and view.ticket["id"],
-               repr(view.error), view.print_problem, view.printer, view.retrying)
+               repr(view.error), view.print_problem, view.printer, view.retrying, view.code)
         if key != drawn:
             screen.draw(surface, view)
             pygame.display.flip()
@@ -103,6 +105,8 @@ def run(kiosk: Kiosk, args: argparse.Namespace) -> int:
             # one action.
             if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
                 kiosk.tap(screen.hit(event.pos))
+            if event.type == pygame.KEYDOWN:  # a keyboard, or a barcode reader typing a code
+                kiosk.key(KEYS.get(event.key, event.unicode))
             if event.type == pygame.VIDEORESIZE and not args.fullscreen:
                 surface = pygame.display.set_mode(event.size, pygame.RESIZABLE)
                 drawn = None

@@ -4,6 +4,11 @@ One tap gives one ticket: a tap (or a GPIO press) while a ticket is being issued
 every attempt carries a `request_id`, so a retry after a dropped connection returns the ticket
 the server already issued instead of a second one. The kiosk never makes up a number: it prints
 only what the server answered.
+
+A booked customer (预约) taps 预约取号 and types their 6-digit code on the keypad, or scans the
+booking's QR: barcode readers type like a keyboard (digits, then Enter), so digits typed on
+any screen open the keypad with them, and Enter checks in. The check-in goes the way of an issue
+(request_id, retries, printing) and prints an appointment ticket with its slot.
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ RETRY_EVERY_S = 0.5
 SHOW_TICKET_S = 12.0
 SHOW_REFUSAL_S = 8.0
 PRIORITY_SCREEN_S = 30.0
+CODE_SCREEN_S = 45.0  # the keypad goes home after this long untouched
+CODE_DIGITS = 6
+# Refusals with a screen of their own (the rest show "refused" with the server's message).
+REFUSAL_SCREENS = {"too_early": "too_early", "too_late": "too_late"}
+SHOW_BOOKING_REFUSAL_S = 20.0  # time to read when check-in opens, or to take a normal ticket
 TAP_GUARD_S = 0.8  # a second tap right after a screen change is the same finger
 PRINTER_CHECK_S = 20.0
 PRINTER_BLOCKS = ("no_paper", "offline", "cover_open", "error")
@@ -38,7 +48,9 @@ UNREACHABLE = ("offline", "timeout")
 class KioskView:
     """One frame's worth of what to show (a copy: the drawing thread owns it)."""
 
-    screen: str  # home closed offline no_paper priority issuing issued refused unreachable
+    # home closed offline no_paper priority issuing issued refused unreachable
+    # appointment (the code keypad) too_early too_late
+    screen: str
     lang: str
     state: dict | None
     ticket: dict | None = None
@@ -48,6 +60,7 @@ class KioskView:
     status_url: str | None = None
     retrying: bool = False
     services: list[dict] = field(default_factory=list)
+    code: str = ""  # the booking code typed so far (appointment; issuing: checking in)
 
 
 class Kiosk:
@@ -69,6 +82,7 @@ class Kiosk:
         self._ticket: dict | None = None
         self._error: dict | None = None
         self._print_problem: str | None = None
+        self._code = ""
         self._issuing = False
         self._retrying = False
         self.printer_state: tuple[str, str] = ("unknown", "")
@@ -104,6 +118,11 @@ class Kiosk:
             return "no_paper"
         return "home"
 
+    def checking_in_offered(self) -> bool:
+        """Booked customers check in while the kiosk issues, and also after the last ticket
+        or during a pause: their slot was promised (the server has the last word)."""
+        return self.offering() in ("home", "closed")
+
     def view(self) -> KioskView:
         self.tick()
         with self._lock:
@@ -117,7 +136,7 @@ class Kiosk:
             return KioskView(screen=screen, lang=self.lang, state=state,
                              ticket=self._ticket, error=self._error,
                              print_problem=self._print_problem, printer=self.printer_state,
-                             status_url=url, retrying=self._retrying)
+                             status_url=url, retrying=self._retrying, code=self._code)
 
     def _state_copy(self) -> dict | None:
         # LiveHall applies events under its own lock from Socket.IO threads.
@@ -138,6 +157,7 @@ class Kiosk:
             self._ticket = fields.get("ticket")
             self._error = fields.get("error")
             self._print_problem = fields.get("print_problem")
+            self._code = fields.get("code", "")
             if screen == "home" and not fields.get("keep_lang"):
                 self.lang = "zh"  # the next customer starts in the hall's language
 
@@ -160,8 +180,59 @@ class Kiosk:
                 self.request_ticket(action[1], "priority")
             elif screen == "priority" and kind == "cancel":
                 self._show("home", keep_lang=True)
-            elif screen in ("issued", "refused", "unreachable"):
+            elif screen == "home" and kind == "appointment":
+                if self.checking_in_offered():
+                    self._show("appointment", CODE_SCREEN_S)
+            elif screen == "appointment":
+                self._keypad(kind, action[1:])
+            elif screen == "too_late" and kind == "service":
+                self.request_ticket(action[1])
+            elif screen in ("issued", "refused", "unreachable", "too_early", "too_late"):
                 self._show("home")
+
+    def _keypad(self, kind: str, args: tuple) -> None:
+        if kind == "digit" and len(self._code) < CODE_DIGITS:
+            self._typed(self._code + args[0])
+        elif kind == "delete":
+            self._typed(self._code[:-1])
+        elif kind == "check_in":
+            self.check_in()
+        elif kind == "cancel":
+            self._show("home", keep_lang=True)
+
+    def _typed(self, code: str) -> None:
+        """The keypad shows `code`, and waits its full time again."""
+        self._until = self.clock() + CODE_SCREEN_S
+        self._code = code
+
+    def key(self, char: str) -> None:
+        """A key from a keyboard or a barcode reader that types like one: digits fill the code
+        (the last six count: a reader may type more), Enter checks in, Backspace deletes."""
+        with self._lock:
+            if self._issuing:
+                return
+            if char.isdigit() and char.isascii():
+                if self._screen != "appointment":
+                    if not self.checking_in_offered():
+                        return
+                    self._show("appointment", CODE_SCREEN_S, keep_lang=True)
+                self._typed((self._code + char)[-CODE_DIGITS:])
+            elif self._screen == "appointment" and char in ("\r", "\n"):
+                self.check_in()
+            elif self._screen == "appointment" and char == "\b":
+                self._typed(self._code[:-1])
+
+    def check_in(self) -> bool:
+        """Check the typed code in; False (and nothing happens) unless it has six digits."""
+        with self._lock:
+            if self._issuing or len(self._code) != CODE_DIGITS:
+                return False
+            code = self._code
+            self._issuing = True
+            self._retrying = False
+            self._show("issuing", code=code)
+        self._start("check-in", {"code": code})
+        return True
 
     def request_ticket(self, service: str, priority: str = "normal") -> bool:
         """Start issuing one ticket; False (and nothing happens) if one is under way or the
@@ -175,19 +246,23 @@ class Kiosk:
             self._issuing = True
             self._retrying = False
             self._show("issuing")
-        request_id = uuid.uuid4().hex
-        threading.Thread(target=self._issue, args=(service, priority, request_id),
-                         name="kiosk-issue", daemon=True).start()
+        self._start("issue", {"service": service, "priority": priority})
         return True
+
+    def _start(self, command: str, fields: dict) -> None:
+        fields = {**fields, "request_id": uuid.uuid4().hex}
+        threading.Thread(target=self._issue, args=(command, fields), name="kiosk-issue",
+                         daemon=True).start()
 
     @property
     def busy(self) -> bool:
         return self._issuing
 
     # -- issuing -------------------------------------------------------------------------------
-    def _issue(self, service: str, priority: str, request_id: str) -> None:
+    def _issue(self, command: str, fields: dict) -> None:
+        """Issue a ticket or check a booking in (`command`), print it and show it."""
         try:
-            answer = self._ask_server(service, priority, request_id)
+            answer = self._ask_server(command, fields)
             if answer is None:
                 return
             ticket = answer["ticket"]
@@ -203,20 +278,22 @@ class Kiosk:
                 self._issuing = False
                 self._retrying = False
 
-    def _ask_server(self, service: str, priority: str, request_id: str) -> dict | None:
+    def _ask_server(self, command: str, fields: dict) -> dict | None:
         deadline = self.clock() + self.issue_patience
         while True:
             try:
-                return self.live.command("issue", service=service, priority=priority,
-                                         request_id=request_id)
+                return self.live.command(command, **fields)
             except CommandFailed as failure:
                 if failure.code not in UNREACHABLE:
                     error = {"code": failure.code, "message": failure.message,
                              **failure.answer.get("error", {})}
-                    self._show("refused", SHOW_REFUSAL_S, error=error)
+                    screen = REFUSAL_SCREENS.get(failure.code, "refused")
+                    self._show(screen, SHOW_REFUSAL_S if screen == "refused" else
+                               SHOW_BOOKING_REFUSAL_S, error=error)
                     return None
                 if self.clock() >= deadline or self._stop.is_set():
-                    log.warning("no answer to issue %s: %s", request_id, failure.message)
+                    log.warning("no answer to %s %s: %s", command, fields["request_id"],
+                                failure.message)
                     self._show("unreachable", SHOW_REFUSAL_S)
                     return None
                 self._retrying = True

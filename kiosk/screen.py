@@ -13,8 +13,17 @@ import pygame
 import pygame.freetype
 import qrcode
 
-from kiosk.kiosk import KioskView
-from kiosk.words import PRINTER, PRIORITY, REASONS, hours_line, resumes, say, split_message
+from kiosk.kiosk import CODE_DIGITS, KioskView
+from kiosk.words import (
+    PRINTER,
+    PRIORITY,
+    REASONS,
+    hours_line,
+    resumes,
+    say,
+    slot_text,
+    split_message,
+)
 
 FONT_FACES = (  # (path, face index): Noto's face 2 is Simplified Chinese; face 0 is Japanese
     ("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", 2),
@@ -32,6 +41,7 @@ AMBER = (178, 106, 0)
 AMBER_BG = (255, 243, 214)
 RED = (179, 38, 30)
 WHITE = (255, 255, 255)
+TEAL = (0, 110, 122)  # appointments: neither the services' blue nor the green channel's green
 CARD = (255, 255, 255)
 
 Button = tuple[pygame.Rect, tuple]
@@ -136,6 +146,8 @@ class Screen:
             self.issuing(surface, view, body)
         elif screen == "issued":
             self.issued(surface, view, body)
+        elif screen == "appointment":
+            self.appointment(surface, view, body)
         else:
             self.notice(surface, view, body)
         self.footer(surface, view)
@@ -200,7 +212,12 @@ class Screen:
     def service_grid(self, surface: pygame.Surface, view: KioskView, area: pygame.Rect,
                      with_priority: bool, priority_ticket: bool = False) -> None:
         services = view.state["services"]
-        cells = len(services) + (1 if with_priority else 0)
+        extras = []
+        if with_priority:
+            extras.append(self.priority_button)
+            if any(s.get("bookable") for s in services):
+                extras.append(self.appointment_button)
+        cells = len(services) + len(extras)
         cols = max(1, round(math.sqrt(cells * area.width / area.height / 1.2)))
         cols = min(cols, cells)
         rows = math.ceil(cells / cols)
@@ -214,7 +231,7 @@ class Screen:
             if i < len(services):
                 self.service_button(surface, view, rect, services[i], priority_ticket)
             else:
-                self.priority_button(surface, view, rect)
+                extras[i - len(services)](surface, view, rect)
 
     def service_button(self, surface: pygame.Surface, view: KioskView, rect: pygame.Rect,
                        service: dict, priority_ticket: bool) -> None:
@@ -238,12 +255,21 @@ class Screen:
 
     def priority_button(self, surface: pygame.Surface, view: KioskView,
                         rect: pygame.Rect) -> None:
-        self.button(surface, rect, GREEN, ("priority",))
+        self.extra_button(surface, view, rect, GREEN, ("priority",), "priority", "priority_for")
+
+    def appointment_button(self, surface: pygame.Surface, view: KioskView,
+                           rect: pygame.Rect) -> None:
+        self.extra_button(surface, view, rect, TEAL, ("appointment",), "appointment",
+                          "appointment_for")
+
+    def extra_button(self, surface: pygame.Surface, view: KioskView, rect: pygame.Rect,
+                     color: tuple, action: tuple, title: str, note: str) -> None:
+        self.button(surface, rect, color, action)
         size = min(rect.height * 0.25, rect.width * 0.17)
-        bottom = self.pair(surface, say("priority"), view.lang, size,
+        bottom = self.pair(surface, say(title), view.lang, size,
                            (rect.centerx, rect.top + rect.height * 0.32), WHITE,
                            rect.width * 0.9)
-        words = say("priority_for")
+        words = say(note)
         self.text(surface, words[0] if view.lang == "zh" else words[1], size * 0.36,
                   (226, 244, 231), center=(rect.centerx, max(bottom + size * 0.5,
                                                               rect.bottom - rect.height * 0.14)),
@@ -272,9 +298,71 @@ class Screen:
         self.service_grid(surface, view, grid, with_priority=False, priority_ticket=True)
 
     def issuing(self, surface: pygame.Surface, view: KioskView, body: pygame.Rect) -> None:
-        words = say("still_trying") if view.retrying else say("issuing")
+        words = say("checking_in") if view.code else say("issuing")
+        if view.retrying:
+            words = say("still_trying")
         self.pair(surface, words, view.lang, body.height * 0.1, body.center, BLUE,
                   body.width * 0.9)
+
+    def appointment(self, surface: pygame.Surface, view: KioskView, body: pygame.Rect) -> None:
+        """The booking code: six boxes, and a keypad (a barcode reader types into the boxes)."""
+        u = self.unit
+        if self.portrait:
+            prompt = pygame.Rect(body.left, body.top, body.width, int(body.height * 0.4))
+            pad = pygame.Rect(body.left, prompt.bottom, body.width, body.bottom - prompt.bottom)
+            pad = pad.inflate(-int(body.width * 0.12), -4 * u)
+        else:
+            prompt = pygame.Rect(body.left, body.top, int(body.width * 0.56), body.height)
+            pad = pygame.Rect(prompt.right, body.top, body.right - prompt.right, body.height)
+            pad = pad.inflate(-4 * u, -6 * u)
+        y = self.pair(surface, say("enter_code"), view.lang, prompt.height * 0.09,
+                      (prompt.centerx, prompt.top + prompt.height * 0.18), TEAL,
+                      prompt.width * 0.9)
+        side = min(prompt.width * 0.8 / CODE_DIGITS, prompt.height * 0.2)
+        gap = side * 0.15
+        left = prompt.centerx - (CODE_DIGITS * side + (CODE_DIGITS - 1) * gap) / 2
+        top = y + prompt.height * 0.07
+        for i in range(CODE_DIGITS):
+            box = pygame.Rect(int(left + i * (side + gap)), int(top), int(side), int(side))
+            pygame.draw.rect(surface, CARD, box, border_radius=int(u))
+            current = i == len(view.code)
+            pygame.draw.rect(surface, TEAL if current else (190, 198, 208), box,
+                             width=max(2, int(u * (0.7 if current else 0.35))),
+                             border_radius=int(u))
+            if i < len(view.code):
+                self.text(surface, view.code[i], side * 0.7, INK, center=box.center)
+        y = top + side + prompt.height * 0.08
+        self.pair(surface, say("scan_code"), view.lang, prompt.height * 0.05,
+                  (prompt.centerx, y), MUTED, prompt.width * 0.9)
+        back = pygame.Rect(0, 0, int(prompt.width * 0.24), int(min(prompt.height * 0.12, 12 * u)))
+        back.midbottom = (prompt.centerx, int(prompt.bottom - 2 * u))
+        self.button(surface, back, MUTED, ("cancel",))
+        self.text(surface, say("cancel")[0 if view.lang == "zh" else 1], back.height * 0.42,
+                  WHITE, center=back.center)
+        self.keypad(surface, view, pad)
+
+    def keypad(self, surface: pygame.Surface, view: KioskView, pad: pygame.Rect) -> None:
+        keys = [*"123456789", "delete", "0", "check_in"]
+        gap = 1.6 * self.unit
+        kw, kh = (pad.width - 2 * gap) / 3, (pad.height - 3 * gap) / 4
+        ready = len(view.code) == CODE_DIGITS
+        for i, key in enumerate(keys):
+            r, c = divmod(i, 3)
+            rect = pygame.Rect(int(pad.left + c * (kw + gap)), int(pad.top + r * (kh + gap)),
+                               int(kw), int(kh))
+            if key.isdigit():
+                self.button(surface, rect, BLUE, ("digit", key))
+                self.text(surface, key, rect.height * 0.55, WHITE, center=rect.center)
+                continue
+            if key == "check_in" and not ready:  # drawn, but not a button until six digits
+                pygame.draw.rect(surface, (190, 198, 208), rect, border_radius=rect.height // 8)
+                color = (235, 238, 242)
+            else:
+                self.button(surface, rect, TEAL if key == "check_in" else MUTED, (key,))
+                color = WHITE
+            words = say(key)
+            self.pair(surface, words, view.lang, rect.height * 0.3,
+                      (rect.centerx, rect.top + rect.height * 0.36), color, rect.width * 0.9)
 
     def issued(self, surface: pygame.Surface, view: KioskView, body: pygame.Rect) -> None:
         t = view.ticket
@@ -306,9 +394,11 @@ class Screen:
                       center=tag.center)
             y = tag.bottom + col.height * 0.01
         lines = []
-        if t.get("ahead") is not None:
+        if t.get("slot"):  # called at the slot: a count of those ahead would mislead
+            lines.append(say("your_slot", slot=slot_text(t["slot"])))
+        elif t.get("ahead") is not None:
             lines.append(say("ahead", n=t["ahead"]))
-        if t.get("estimated_wait_min") is not None:
+        if t.get("estimated_wait_min") is not None and not t.get("slot"):
             lines.append(say("wait", m=t["estimated_wait_min"]))
         for words in lines:
             y = self.pair(surface, words, lang, col.height * 0.06,
@@ -382,10 +472,32 @@ class Screen:
             y = self.pair(surface, words, view.lang, panel.height * 0.075,
                           (panel.centerx, y + panel.height * 0.05), INK,
                           panel.width * 0.9) + panel.height * 0.03
-        if view.screen in ("refused", "unreachable"):
+        error = view.error or {}
+        if view.screen == "closed" and any(s.get("bookable") for s in view.state["services"]):
+            button = pygame.Rect(0, 0, int(panel.width * 0.36), int(panel.height * 0.17))
+            button.midbottom = (panel.centerx, int(panel.bottom - panel.height * 0.06))
+            self.appointment_button(surface, view, button)
+        if view.screen == "too_late" and error.get("service") and view.state:
+            self.normal_ticket_button(surface, view, panel, error["service"])
+        if view.screen in ("refused", "unreachable", "too_early", "too_late"):
             hint = say("touch_home")
             self.text(surface, f"{hint[0]} · {hint[1]}", panel.height * 0.04, MUTED,
                       center=(panel.centerx, panel.bottom - panel.height * 0.06))
+
+    def normal_ticket_button(self, surface: pygame.Surface, view: KioskView,
+                             panel: pygame.Rect, service_id: str) -> None:
+        """Past the grace: a normal ticket of the booked service, one tap away."""
+        service = next((s for s in view.state["services"] if s["id"] == service_id), None)
+        if service is None:
+            return
+        rect = pygame.Rect(0, 0, int(panel.width * 0.5), int(panel.height * 0.17))
+        rect.midbottom = (panel.centerx, int(panel.bottom - panel.height * 0.12))
+        self.button(surface, rect, BLUE, ("service", service_id))
+        words = say("normal_ticket")
+        name = service["name"]
+        self.pair(surface, (f"{words[0]}：{name['zh']}", f"{words[1]}: {name['en']}"),
+                  view.lang, rect.height * 0.3, (rect.centerx, rect.top + rect.height * 0.34),
+                  WHITE, rect.width * 0.92)
 
     def notice_words(self, view: KioskView) -> tuple[tuple, tuple, list[tuple[str, str]]]:
         hall = view.state["hall"] if view.state else {}
@@ -404,6 +516,14 @@ class Screen:
                 when = resumes(error.get("next_issuing_at"), now)
                 return AMBER, title, lines + ([when] if when else [])
             return AMBER, title, [split_message(error.get("message", ""))]
+        if screen in ("too_early", "too_late"):
+            error = view.error or {}
+            lines = [say("your_slot", slot=slot_text(error.get("slot")))]
+            if screen == "too_late":
+                return AMBER, say("too_late"), lines  # and the normal ticket's button
+            opens = datetime.fromisoformat(error["checkin_opens_at"]).strftime("%H:%M") \
+                if error.get("checkin_opens_at") else "?"
+            return TEAL, say("too_early"), [*lines, say("opens_at", t=opens), say("come_back")]
         if screen == "no_paper":
             title = say("no_paper") if view.printer[0] == "no_paper" else say("printer_trouble")
             return RED, title, [PRINTER.get(view.printer[0], ("", "")), say("ask_staff")]

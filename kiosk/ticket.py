@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from hardware.printer import TicketText
+from kiosk.words import slot_text
 
 
 def status_url(ticket: dict, hall: dict, server_url: str) -> str:
@@ -18,15 +19,18 @@ def ticket_text(ticket: dict, state: dict, server_url: str) -> TicketText:
     service = next((s for s in state["services"] if s["id"] == ticket["service"]), None)
     names = service["name"] if service else {"zh": ticket["service"], "en": ticket["service"]}
     issued = datetime.fromisoformat(ticket["issued_at"]).strftime("%Y-%m-%d %H:%M")
+    booked = bool(ticket.get("slot"))
     return TicketText(
         hall_name=hall["name"],
         service_zh=names.get("zh", ""),
         service_en=names.get("en", ""),
         number=ticket["number"],
         priority=ticket.get("priority") or "normal",
-        ahead=ticket.get("ahead"),
-        wait_min=ticket.get("estimated_wait_min"),
+        # An appointment is called at its slot: its slot is printed instead of a queue count.
+        ahead=None if booked else ticket.get("ahead"),
+        wait_min=None if booked else ticket.get("estimated_wait_min"),
         issued=issued,
         status_url=status_url(ticket, hall, server_url),
         footer=hall.get("ticket_footer") or "",
+        slot=slot_text(ticket.get("slot")),
     )

@@ -45,6 +45,19 @@ WORDS: dict[str, tuple[str, str]] = {
     "hours": ("营业时间 {open}–{close}", "Open {open}–{close}"),
     "break": ("午休 {a}–{b}", "break {a}–{b}"),
     "last_ticket": ("{t} 停止取号", "last ticket {t}"),
+    "appointment": ("预约取号", "Booked? Check in"),
+    "appointment_for": ("已预约的客户请点此签到", "Customers with a booking"),
+    "enter_code": ("请输入 6 位预约码", "Enter your 6-digit booking code"),
+    "scan_code": ("或将预约二维码对准扫码口", "or hold your booking's QR code to the scanner"),
+    "check_in": ("签到取号", "Check in"),
+    "delete": ("删除", "Delete"),
+    "checking_in": ("正在签到…", "Checking you in…"),
+    "your_slot": ("预约时段 {slot}", "Your slot {slot}"),
+    "too_early": ("签到时间未到", "Too early to check in"),
+    "opens_at": ("{t} 起可签到", "Check-in opens at {t}"),
+    "come_back": ("请稍后再来签到", "Please come back then"),
+    "too_late": ("已过预约时间", "Your booking time has passed"),
+    "normal_ticket": ("取普通号", "Take a normal ticket"),
 }
 
 REASONS: dict[str, tuple[str, str]] = {
@@ -75,6 +88,14 @@ DAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 def say(key: str, **values: object) -> tuple[str, str]:
     zh, en = WORDS[key]
     return zh.format(**values), en.format(**values)
+
+
+def slot_text(slot: dict | None) -> str:
+    """"10:00–10:30" from a slot's ISO start and end."""
+    if not slot:
+        return ""
+    start, end = (datetime.fromisoformat(slot[k]) for k in ("start", "end"))
+    return f"{start:%H:%M}–{end:%H:%M}"
 
 
 def split_message(message: str) -> tuple[str, str]:

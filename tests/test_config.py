@@ -17,7 +17,8 @@ def test_the_demo_hall_has_the_services_of_the_hall_rules():
     assert all(s.name["en"] for s in config.services)
     assert len(config.windows) == 6
     assert any("priority" in w.flags for w in config.windows)
-    assert {d.role for d in config.devices} == {"kiosk", "display", "evaluator", "counter"}
+    assert {d.role for d in config.devices} == {"kiosk", "display", "evaluator", "counter",
+                                                "booking"}
 
 
 def broken(change) -> str:

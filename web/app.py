@@ -34,6 +34,7 @@ PAGE_MODULES: list[str] = [
     "web.ticket_page",  # GET /t/<public_id>: the ticket's status page (QR)
     "web.health",  # GET /healthz, device heartbeats
     "counter_terminal.pages",
+    "web.appointments",  # /api/v1/appointments: slots, book, cancel, check-in, list
 ]
 # The pages the overview at / links to: (path, label).
 PAGE_LINKS: list[tuple[str, str]] = [

@@ -32,6 +32,7 @@ CONFLICT = 409  # every other code: the hall's state forbids the command right n
 # `handler(hall, actor, body) -> dict`, raising HallError to refuse. HTTP routes and the
 # Socket.IO `command` event both reach them through run_command.
 EXTRA_COMMANDS: dict[str, Callable[[Hall, Actor, dict], dict]] = {}
+CREATING_COMMANDS: set[str] = set()  # those of them that answer 201 Created, as issue does
 
 
 def status_for(error: HallError) -> int:
@@ -79,5 +80,5 @@ def _dispatch(hall: Hall, actor: Actor, name: Any, body: dict,
     if isinstance(name, str) and name in EXTRA_COMMANDS:
         if window is not None:
             body = {**body, "window": window}
-        return 200, EXTRA_COMMANDS[name](hall, actor, body)
+        return 201 if name in CREATING_COMMANDS else 200, EXTRA_COMMANDS[name](hall, actor, body)
     raise HallError("not_found", f"unknown command {name!r}")

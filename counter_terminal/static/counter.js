@@ -207,8 +207,57 @@
   // Sent over HTTP: in a Socket.IO command `name` is the command's own name, not the customer's.
   function openCallback() {
     ["#cb-phone", "#cb-name", "#cb-note"].forEach(sel => { $(sel).value = ""; });
+    openBooking();
     $("#callback-dialog").showModal();
     $("#cb-phone").focus();
+  }
+
+  // The same customer, booked at once (issue 17): the slot list comes from the server, and the
+  // code it answers is shown large, to be read out to the customer.
+  function openBooking() {
+    const bookable = page.state.services.filter(s => s.bookable);
+    $("#cb-booking").hidden = !bookable.length;
+    $("#cb-code").hidden = true;
+    if (!bookable.length) return;
+    const mine = (myWindow() || {services: []}).services;
+    bookable.sort((a, b) => (mine.includes(b.id) ? 1 : 0) - (mine.includes(a.id) ? 1 : 0));
+    $("#cb-service").replaceChildren(...bookable.map(s => Object.assign(
+      document.createElement("option"), {value: s.id, textContent: s.name[i18n.lang] || s.name.zh})));
+    $("#cb-date").value = page.state.hall.day;
+    loadSlots();
+  }
+
+  function loadSlots() {
+    const query = `service=${encodeURIComponent($("#cb-service").value)}` +
+                  `&date=${encodeURIComponent($("#cb-date").value)}`;
+    api("GET", "/api/v1/appointments/slots?" + query).then(({status, json}) => {
+      if (status !== 200) { showMessage(json.error.message, "bad"); return; }
+      const open = json.slots.filter(s => !s.past);
+      $("#cb-slot").replaceChildren(...(open.length ? open.map(s => Object.assign(
+        document.createElement("option"), {
+          value: s.start, disabled: s.free <= 0,
+          textContent: `${hhmm(s.start)}–${hhmm(s.end)}  ` +
+                       (s.free > 0 ? t("cb_free", s.free) : t("cb_full"))}))
+        : [Object.assign(document.createElement("option"),
+                         {value: "", disabled: true, textContent: t("cb_no_slots")})]));
+      const first = open.find(s => s.free > 0);
+      if (first) $("#cb-slot").value = first.start;
+    }).catch(() => showMessage(t("offline"), "bad"));
+  }
+
+  function book() {
+    const body = {service: $("#cb-service").value, slot_start: $("#cb-slot").value,
+                  phone: $("#cb-phone").value.trim(), request_id: requestId()};
+    if ($("#cb-name").value.trim()) body.name = $("#cb-name").value.trim();
+    api("POST", "/api/v1/appointments", body).then(({status, json}) => {
+      if (status !== 201) { showMessage(json.error.message, "bad"); return; }
+      const a = json.appointment;
+      const code = $("#cb-code");
+      code.textContent = t("cb_code", a.code, a.date, `${hhmm(a.slot_start)}–${hhmm(a.slot_end)}`);
+      code.hidden = false;
+      showMessage(t("done_booked", a.code), "ok");
+      loadSlots();
+    }).catch(() => showMessage(t("offline"), "bad"));
   }
 
   function saveCallback(event) {
@@ -365,6 +414,9 @@
   });
   $("#login").addEventListener("submit", login);
   $("#callback-form").addEventListener("submit", saveCallback);
+  $("#cb-service").addEventListener("change", loadSlots);
+  $("#cb-date").addEventListener("change", loadSlots);
+  $("#cb-book").addEventListener("click", book);
   $("#logout").addEventListener("click", logout);
   $("#lang").addEventListener("click", () => {
     i18n.toggle();

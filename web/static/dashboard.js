@@ -14,6 +14,8 @@
   let extra = {waiting: [], callbacks: [], staff: [], lockouts: []};
   let now = () => Date.now();
   let refreshTimer = null;
+  let appointmentsTimer = null;
+  let appointmentsWired = false;
   let audio = null;
   let lastBeep = 0;
   const acknowledged = new Set();
@@ -24,12 +26,17 @@
   function start(me) {
     live = HallQ.live({
       token: me.token,
-      onState: s => { state = s; now = HallQ.serverClock(s); render(); refresh(); },
+      onState: s => {
+        state = s; now = HallQ.serverClock(s); render(); refresh();
+        if (!appointmentsWired) { appointmentsWired = true; wireAppointments(); }
+        else appointmentsSoon();
+      },
       onEvent: (name, p, s) => {
         state = s;
         if (["ticket_issued", "ticket", "queue", "window", "callback", "staff", "lockouts"].includes(name)) {
           refreshSoon();
         }
+        if (name === "appointment") appointmentsSoon();
         render();
       },
       onConnection: ok => HallQ.showConnection($("#conn"), ok),
@@ -194,7 +201,8 @@
             } catch (e) { showError(e); }
           }}, "显示 · Show"), " ",
           el("button", {class: "primary", onclick: () => run("callback-done", {id: c.id}).catch(() => {})},
-             "已回访 · Done")));
+             "已回访 · Done"), " ",
+          el("button", {onclick: () => bookCallback(c)}, "预约 · Book")));
     }));
     $("#callback-count").textContent = `${extra.callbacks.length} 条`;
     $("#staff tbody").replaceChildren(...extra.staff.map(s => el("tr", {"data-staff": s.id},
@@ -301,6 +309,100 @@
       const v = k => f.elements[k].value.trim();
       run("staff-add", {id: v("id"), staff_name: v("name"), role: v("role"), pin: v("pin")}).then(() => f.reset()).catch(() => {});
     });
+  }
+
+  // -- appointments (预约) ----------------------------------------------------------------------
+  const SOURCES = {external: "线上 · online", counter: "窗口 · counter", dashboard: "看板 · dashboard"};
+  const APPT_STATUS = {booked: ["已预约 · booked", ""], checked_in: ["已签到 · checked in", "ok"],
+                       cancelled: ["已取消 · cancelled", ""], no_show: ["未到 · no-show", "bad"]};
+
+  function wireAppointments() {
+    const form = $("#appt-form");
+    const bookable = state.services.filter(s => s.bookable);
+    form.service.replaceChildren(...bookable.map(s =>
+      el("option", {value: s.id}, `${s.name.zh} · ${s.name.en}`)));
+    form.date.value = $("#appt-date").value = state.hall.day;
+    form.service.addEventListener("change", loadSlots);
+    form.date.addEventListener("change", loadSlots);
+    $("#appt-date").addEventListener("change", loadAppointments);
+    form.addEventListener("submit", async ev => {
+      ev.preventDefault();
+      $("#appt-error").textContent = "";
+      const body = {service: form.service.value, slot_start: form.slot.value};
+      if (form.phone.value.trim()) body.phone = form.phone.value.trim();
+      if (form.name.value.trim()) body.name = form.name.value.trim();
+      if (form.callback.value) body.callback = Number(form.callback.value);
+      try {
+        const a = (await api("POST", "/api/v1/appointments", body)).appointment;
+        $("#appt-result").textContent =
+          `预约码 ${a.code} · ${a.date} ${hhmm(a.slot_start)}–${hhmm(a.slot_end)}`;
+        form.phone.value = form.name.value = form.callback.value = "";
+        $("#appt-from-callback").textContent = "";
+        loadSlots();
+        appointmentsSoon();
+      } catch (e) { $("#appt-error").textContent = e.message || String(e); }
+    });
+    loadSlots();
+    loadAppointments();
+  }
+
+  // A callback answered with a booking: its own number is booked (the list shows it masked).
+  function bookCallback(c) {
+    const form = $("#appt-form");
+    form.callback.value = c.id;
+    form.phone.value = "";
+    form.name.value = "";
+    $("#appt-from-callback").textContent = `回访 ${c.phone} ${c.name || ""} · 用登记的电话预约 · booking the callback's phone`;
+    form.scrollIntoView({block: "center"});
+    form.slot.focus();
+  }
+
+  async function loadSlots() {
+    const form = $("#appt-form");
+    if (!form.service.value) return;
+    try {
+      const day = await api("GET", `/api/v1/appointments/slots?service=${encodeURIComponent(form.service.value)}` +
+                                   `&date=${encodeURIComponent(form.date.value)}`);
+      const open = day.slots.filter(s => !s.past);
+      form.slot.replaceChildren(...(open.length ? open.map(s => el("option",
+        {value: s.start, disabled: s.free <= 0},
+        `${hhmm(s.start)}–${hhmm(s.end)} · ${s.free > 0 ? "余 " + s.free : "已满 full"}`))
+        : [el("option", {value: "", disabled: true}, "无可约时段 · no slots")]));
+      const first = open.find(s => s.free > 0);
+      if (first) form.slot.value = first.start;
+    } catch (e) { $("#appt-error").textContent = e.message || String(e); }
+  }
+
+  function appointmentsSoon() {
+    clearTimeout(appointmentsTimer);
+    appointmentsTimer = setTimeout(() => { loadAppointments(); loadSlots(); }, 250);
+  }
+
+  async function loadAppointments() {
+    try {
+      const list = await api("GET", `/api/v1/appointments?date=${encodeURIComponent($("#appt-date").value)}`);
+      $("#appointments tbody").replaceChildren(...list.appointments.map(a => {
+        const service = state.services.find(s => s.id === a.service);
+        const [label, kind] = APPT_STATUS[a.status] || [a.status, ""];
+        return el("tr", {"data-appointment": a.code},
+          el("td", {}, `${hhmm(a.slot_start)}–${hhmm(a.slot_end)}`),
+          el("td", {}, service ? service.name.zh : a.service), el("td", {}, el("b", {}, a.code)),
+          el("td", {}, a.phone || "—"), el("td", {}, a.name || "—"),
+          el("td", {}, SOURCES[a.source] || a.source),
+          el("td", {}, el("span", {class: "badge " + kind}, label)), el("td", {}, a.ticket || ""),
+          el("td", {}, a.status === "booked" ? el("button", {onclick: () => cancelAppointment(a)},
+                                                    "取消 · Cancel") : ""));
+      }));
+      $("#appt-count").textContent = `${list.appointments.filter(a => a.status !== "cancelled").length} 个`;
+    } catch (e) { $("#appt-error").textContent = e.message || String(e); }
+  }
+
+  async function cancelAppointment(a) {
+    if (!confirm(`取消预约 ${a.code}？ · Cancel booking ${a.code}?`)) return;
+    try {
+      await api("DELETE", `/api/v1/appointments/${a.code}?date=${a.date}`);
+      appointmentsSoon();
+    } catch (e) { $("#appt-error").textContent = e.message || String(e); }
   }
 
   function ticketDialog(t) {

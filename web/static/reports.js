@@ -15,6 +15,11 @@
     ["rating_5", "非常满意"], ["rating_4", "满意"], ["rating_3", "基本满意"], ["rating_2", "不满意"],
     ["rating_1", "非常不满意"], ["satisfaction", "满意率", "pct"],
   ];
+  const APPOINTMENT_COLUMNS = [
+    ["booked", "预约 · booked"], ["checked_in", "签到 · checked in"], ["on_time", "准时 · on time"],
+    ["no_show", "未到 · no-show"], ["appointment_wait_mean_min", "预约等候(分) · appointment wait"],
+    ["walk_in_wait_mean_min", "现场等候(分) · walk-in wait"],
+  ];
   let report = null;
 
   let today = null;  // the hall's day (its time zone), from the first answer
@@ -88,6 +93,7 @@
     $("#cards").replaceChildren(...cards.map(([v, label]) =>
       el("div", {class: "card"}, el("b", {}, v), el("span", {}, label))));
     table("#t-services", "业务 · Service", report.services.map(r => [`${r.name.zh} · ${r.name.en}`, r]));
+    appointmentsTable();
     table("#t-windows", "窗口 · Window", report.windows.map(r => [r.name.zh, r]));
     table("#t-clerks", "工作人员 · Clerk", report.clerks.map(r => [`${r.name}（${r.staff_id}）`, r]));
     table("#t-hours", "时段 · Hour", report.hours.map(r => [`${String(r.hour).padStart(2, "0")}:00`, r]));
@@ -108,6 +114,18 @@
     const head = el("tr", {}, el("th", {}, first), ...COLUMNS.map(c => el("th", {}, c[1])));
     $(sel).replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows.map(([label, r]) =>
       el("tr", {}, el("td", {}, label), ...COLUMNS.map(c => el("td", {}, fmt(r[c[0]], c[2])))))));
+  }
+
+  // Bookings per service and per day, beside the total; a hall without any shows the total only.
+  function appointmentsTable() {
+    const booked = r => r.appointments && (r.appointments.booked || r.appointments.no_show);
+    const rows = [["合计 · total", report.total],
+                  ...report.services.filter(booked).map(r => [`${r.name.zh} · ${r.name.en}`, r]),
+                  ...report.days.filter(booked).map(r => [r.day, r])];
+    const head = el("tr", {}, el("th", {}, ""), ...APPOINTMENT_COLUMNS.map(c => el("th", {}, c[1])));
+    $("#t-appointments").replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows.map(
+      ([label, r]) => el("tr", {}, el("td", {}, label), ...APPOINTMENT_COLUMNS.map(c =>
+        el("td", {}, fmt((r.appointments || {})[c[0]])))))));
   }
 
   // -- SVG charts ----------------------------------------------------------------------------
