@@ -19,10 +19,11 @@ from socketio.packet import Packet
 from werkzeug.exceptions import HTTPException
 
 from hall.auth import VIEWER, Actor
-from hall.errors import HallError
+from hall.errors import HallError, bad_request
 from hall.hall import Events, Hall
 from hall.staff import member as staff_member
 from web.commands import run_command, socket_command, status_for
+from web.input import MAX_DEPTH, checked, parse_json
 
 log = logging.getLogger("hallq.web")
 
@@ -44,8 +45,20 @@ PAGE_LINKS: list[tuple[str, str]] = [
 ]
 
 
+# The HTTP layer's own refusals on /api/, in the API's error format (docs/protocol.md).
+HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    404: ("not_found", "没有这个地址 · No such API path"),
+    405: ("bad_request", "不支持此方法 · Method not allowed on this path"),
+    413: ("too_large", "请求过大 · The request body is too large"),
+    415: ("unsupported_media_type",
+          "请以 JSON 发送 · Send the body as application/json"),
+}
+MAX_BODY_BYTES = 64 * 1024  # commands are under 1 KB
+
+
 def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, SocketIO]:
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     socketio = SocketIO(
@@ -114,6 +127,16 @@ class _TextPacket(Packet):
     uses_binary_events = False
 
 
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+_TOO_DEEP = _nested(MAX_DEPTH + 1)  # stands in for an argument nested too deep to parse
+
+
 class _Json:
     """Socket.IO payloads keep Chinese as characters (smaller, readable in logs)."""
 
@@ -123,7 +146,13 @@ class _Json:
 
     @staticmethod
     def loads(text: str, **kwargs: Any) -> Any:
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except RecursionError:
+            # Nested too deep to parse: still answer it. An event is `["name", args...]`, so
+            # the name can be read; its argument becomes one that the handler refuses.
+            name = text[2:text.find('"', 2)] if text.startswith('["') else "command"
+            return [name, _TOO_DEEP]
 
 
 def _bearer(hall: Hall) -> tuple[str | None, Actor | None]:
@@ -140,14 +169,10 @@ def _actor(hall: Hall) -> Actor:
 
 
 def _json_body() -> dict:
-    # Read the raw body whatever the Content-Type says: curl's -d sends JSON labelled as a form.
     raw = request.get_data(cache=True, parse_form_data=False)
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise HallError("bad_request", "the body is not valid JSON") from None
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise HallError("bad_request", "the body must be a JSON object")
     return body
@@ -172,8 +197,12 @@ def _api_routes(app: Flask, hall: Hall) -> None:
     def http_error(error: HTTPException) -> Any:
         if not request.path.startswith("/api/"):
             return error
-        code = {404: "not_found", 405: "bad_request"}.get(error.code, "bad_request")
-        return _reply(error.code or 400, {"error": {"code": code, "message": error.description}})
+        status = error.code or 400
+        code, message = HTTP_ERRORS.get(status, ("bad_request", error.description))
+        response = _reply(status, {"error": {"code": code, "message": message}})
+        if status == 405 and error.get_response().headers.get("Allow"):
+            response.headers["Allow"] = error.get_response().headers["Allow"]
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:
@@ -264,10 +293,23 @@ def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
             hall.device_presence(actor, connected=False)
 
     @socketio.on("command")
-    def command(body: Any) -> dict:
+    def command(*args: Any) -> dict:
+        # Exactly one argument, the body; anything else is still answered (with bad_request).
         actor = actors.get(request.sid, VIEWER)
-        status, answer = socket_command(hall, actor, body)
+        try:
+            if len(args) != 1:
+                raise bad_request("command takes one argument: {name, ...}")
+            body = checked(args[0])
+        except HallError as error:
+            status, answer = status_for(error), error.as_json()
+        else:
+            status, answer = socket_command(hall, actor, body)
         return {**answer, "status": status}
+
+    @socketio.on("*")
+    def unknown_event(event: Any, *_: Any) -> dict:
+        return {"error": {"code": "not_found", "message": f"unknown event {str(event)[:40]!r}"},
+                "status": 404}
 
     @socketio.on("state")
     def state(*_: Any) -> dict:

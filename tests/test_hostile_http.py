@@ -1,0 +1,197 @@
+"""What an attacker on the hall's LAN sends, one finding at a time (issue 13, parts 4–6): the real
+server on loopback, raw HTTP and real Socket.IO clients. Every refusal is a 4xx with the JSON
+error body and changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+import socketio
+from support import KIOSK, ServerProcess, counter_box_token
+
+API_JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    server = ServerProcess(tmp_path_factory.mktemp("hostile") / "hall.db").start()
+    yield server
+    server.stop()
+
+
+def seq(srv: ServerProcess) -> int:
+    return srv.get("/api/v1/state").json()["seq"]
+
+
+def raw_post(srv: ServerProcess, path: str, data: bytes | str, token: str | None = KIOSK,
+             headers: dict | None = None) -> requests.Response:
+    all_headers = {**API_JSON, **(headers or {})}
+    if token:
+        all_headers["Authorization"] = f"Bearer {token}"
+    return requests.post(srv.url + path, data=data, headers=all_headers, timeout=10)
+
+
+def assert_refused(response: requests.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == code, response.text
+
+
+# -- numbers -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("number", ["²", "١", "1" * 5000, "9" * 20, "-1", "+1", "1_0"])
+def test_a_window_in_the_path_is_ascii_digits_of_bounded_length(srv, number):
+    before = seq(srv)
+    r = srv.post(f"/api/v1/windows/{number}/open", {}, token=counter_box_token(1))
+    assert_refused(r, 404, "unknown_window")
+    r = srv.get(f"/api/v1/windows/{number}/summary", token=counter_box_token(1))
+    assert_refused(r, 404, "unknown_window")
+    assert seq(srv) == before
+
+
+@pytest.mark.parametrize("window", ["²", "1" * 5000, 10**30, -(10**30), 1.5e308])
+def test_a_window_in_the_body_is_bounded_too(srv, window):
+    before = seq(srv)
+    r = srv.post("/api/v1/login", {"staff_id": "1001", "pin": "1234", "window": window})
+    assert r.status_code in (400, 404), r.text
+    assert r.json()["error"]["code"] in ("bad_request", "unknown_window")
+    assert seq(srv) == before
+
+
+def test_a_ticket_or_callback_id_beyond_sqlite_is_simply_unknown(srv):
+    boss = srv.login("9001", "9999")
+    before = seq(srv)
+    for path in ("/api/v1/tickets/99999999999999999999999/cancel",
+                 "/api/v1/tickets/²/cancel"):
+        r = srv.post(path, {"reason": "x"}, token=boss)
+        assert_refused(r, 404, "unknown_ticket")
+    for path in ("/api/v1/callbacks/99999999999999999999999/done",
+                 "/api/v1/callbacks/²/done"):
+        assert_refused(srv.post(path, {}, token=boss), 404, "not_found")
+    assert_refused(srv.get("/api/v1/callbacks/99999999999999999999999/phone", token=boss),
+                   404, "not_found")
+    assert seq(srv) == before
+
+
+def test_a_pin_is_ascii_digits(srv):
+    boss = srv.login("9001", "9999")
+    before = seq(srv)
+    r = srv.post("/api/v1/staff", {"id": "7001", "staff_name": "测试", "pin": "²²²²"}, token=boss)
+    assert_refused(r, 400, "bad_request")
+    assert seq(srv) == before
+
+
+# -- JSON ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("depth", [9, 5000, 30000])
+def test_deeply_nested_json_is_a_bad_request(srv, depth):
+    before = seq(srv)
+    body = '{"service": "pay", "x": ' + "[" * depth + "]" * depth + "}"
+    assert_refused(raw_post(srv, "/api/v1/tickets", body), 400, "bad_request")
+    assert seq(srv) == before
+
+
+@pytest.mark.parametrize("field", ["service", "request_id", "priority"])
+def test_a_lone_surrogate_is_a_bad_request(srv, field):
+    before = seq(srv)
+    body = {"service": "pay", field: "\ud800"}
+    r = raw_post(srv, "/api/v1/tickets", json.dumps(body))  # ensure_ascii: sent as \\ud800
+    assert_refused(r, 400, "bad_request")
+    assert seq(srv) == before
+
+
+@pytest.mark.parametrize("body", ['{"service": "pay", "request_id": NaN}',
+                                  '{"service": "pay", "x": 1' + "0" * 5000 + "}",
+                                  '{"service": "pay", "x": 9007199254740993}',
+                                  '{"service": "pay", "x": Infinity}'])
+def test_numbers_in_json_are_finite_and_bounded(srv, body):
+    before = seq(srv)
+    assert_refused(raw_post(srv, "/api/v1/tickets", body), 400, "bad_request")
+    assert seq(srv) == before
+
+
+def test_a_body_over_64_kb_is_refused_with_413(srv):
+    before = seq(srv)
+    body = json.dumps({"service": "pay", "pad": "x" * 70_000})
+    assert_refused(raw_post(srv, "/api/v1/tickets", body), 413, "too_large")
+    assert seq(srv) == before
+
+
+# -- the HTTP layer's own errors -----------------------------------------------------------------
+def test_http_layer_errors_on_the_api_are_json(srv):
+    assert_refused(srv.get("/api/v1/nothing-here"), 404, "not_found")
+    r = requests.put(srv.url + "/api/v1/tickets", json={}, timeout=5)
+    assert_refused(r, 405, "bad_request")
+    assert "POST" in r.headers["Allow"]
+    r = requests.delete(srv.url + "/api/v1/state", timeout=5)
+    assert_refused(r, 405, "bad_request")
+
+
+def test_pages_keep_html_errors(srv):
+    r = requests.get(srv.url + "/no-such-page", timeout=5)
+    assert r.status_code == 404
+    assert r.headers["Content-Type"].startswith("text/html")
+
+
+# -- Socket.IO commands --------------------------------------------------------------------------
+@pytest.fixture
+def kiosk_socket(srv):
+    client = socketio.Client(reconnection=False)
+    client.connect(srv.url, auth={"token": KIOSK}, transports=["websocket"], wait_timeout=5)
+    yield client
+    client.disconnect()
+
+
+def call_raw(client: socketio.Client, *args, event: str = "command") -> dict:
+    """Emit `event` with exactly `args` (python-socketio's call() takes one data argument; a
+    tuple goes out as several) and wait for the acknowledgement."""
+    return client.call(event, args if len(args) != 1 else args[0], timeout=5)
+
+
+@pytest.mark.parametrize("args", [(), ({"name": "issue", "service": "pay"}, "extra"),
+                                  ("issue",), (None,), ([1, 2],), (42,)])
+def test_every_command_is_acknowledged_malformed_or_not(srv, kiosk_socket, args):
+    before = seq(srv)
+    answer = call_raw(kiosk_socket, *args)
+    assert answer["status"] == 400 and answer["error"]["code"] == "bad_request", answer
+    assert seq(srv) == before
+
+
+def test_a_command_with_a_lone_surrogate_or_deep_nesting_is_acknowledged(srv, kiosk_socket):
+    before = seq(srv)
+    for body in ({"name": "issue", "service": "pay", "request_id": "\ud800"},
+                 {"name": "issue", "service": "pay", "x": json.loads("[" * 20 + "]" * 20)}):
+        answer = kiosk_socket.call("command", body, timeout=5)
+        assert answer["error"]["code"] == "bad_request", answer
+    assert seq(srv) == before
+
+
+class _DeepJson:
+    """python-socketio's JSON for a client that sends 60,000 levels of nesting in place of
+    the string "DEEP" (the json module itself cannot write that deep)."""
+
+    @staticmethod
+    def dumps(obj, **kwargs) -> str:
+        return json.dumps(obj, **kwargs).replace('"DEEP"', "[" * 60000 + "]" * 60000)
+
+    loads = staticmethod(json.loads)
+
+
+def test_a_command_nested_too_deep_to_parse_is_acknowledged(srv):
+    client = socketio.Client(reconnection=False, json=_DeepJson)
+    client.connect(srv.url, auth={"token": KIOSK}, transports=["websocket"], wait_timeout=5)
+    try:
+        before = seq(srv)
+        answer = client.call("command", {"name": "issue", "service": "pay", "x": "DEEP"},
+                             timeout=5)
+        assert answer["error"]["code"] == "bad_request", answer
+        assert seq(srv) == before
+        assert client.call("command", {"name": "issue", "service": "pay"},
+                           timeout=5)["status"] == 201  # the connection lives on
+    finally:
+        client.disconnect()
+
+
+def test_an_unknown_event_is_acknowledged_as_not_found(kiosk_socket):
+    answer = kiosk_socket.call("no-such-event", {"x": 1}, timeout=5)
+    assert answer["status"] == 404 and answer["error"]["code"] == "not_found"
