@@ -195,3 +195,54 @@ def test_a_command_nested_too_deep_to_parse_is_acknowledged(srv):
 def test_an_unknown_event_is_acknowledged_as_not_found(kiosk_socket):
     answer = kiosk_socket.call("no-such-event", {"x": 1}, timeout=5)
     assert answer["status"] == 404 and answer["error"]["code"] == "not_found"
+
+
+# -- a refused socket says why -------------------------------------------------------------------
+@pytest.mark.parametrize("token", ["not-a-kiosk-token", "\ud800", 12345])
+def test_a_refused_socket_says_unauthorized(srv, token):
+    errors = []
+    client = socketio.Client(reconnection=False)
+    client.on("connect_error", lambda data=None: errors.append(data))
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(srv.url, auth={"token": token}, transports=["websocket"],
+                       wait_timeout=5)
+    assert errors[0]["message"] == "unauthorized"
+    assert errors[0]["data"]["code"] == "unauthorized"
+    assert "Token refused" in errors[0]["data"]["message"]
+
+
+def refusal_lines(srv: ServerProcess) -> list[str]:
+    return [line for line in srv.log.read_text().splitlines()
+            if "refused a device connection" in line]
+
+
+def test_refused_connections_are_logged_once_a_minute_without_the_token(srv):
+    secret = "evaluator-secret-that-must-not-be-logged"
+    before = len(refusal_lines(srv))
+    for _ in range(5):
+        client = socketio.Client(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            client.connect(srv.url, auth={"token": secret}, transports=["websocket"],
+                           wait_timeout=5)
+    lines = refusal_lines(srv)
+    assert lines and "from 127.0.0.1: token " in lines[-1]
+    assert len(lines) - before <= 1  # five attempts from one address: one line at most
+    assert secret not in srv.log.read_text()
+
+
+def test_the_refusal_log_says_how_many_it_held_back(caplog):
+    from web.refusals import RefusalLog
+
+    now = [0.0]
+    refusals = RefusalLog(clock=lambda: now[0])
+    with caplog.at_level("WARNING", logger="hallq.refused"):
+        for _ in range(4):
+            refusals.refused("10.0.0.7", "demo-display-9-token")
+        refusals.refused("10.0.0.8", "x")
+        now[0] = 61
+        refusals.refused("10.0.0.7", "demo-display-9-token")
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3
+    assert "10.0.0.7" in lines[0] and "like a display's device token" in lines[0]
+    assert "3 more from there" in lines[2]
+    assert not any("demo-display-9-token" in line for line in lines)

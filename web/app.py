@@ -23,7 +23,8 @@ from hall.errors import HallError, bad_request
 from hall.hall import Events, Hall
 from hall.staff import member as staff_member
 from web.commands import run_command, socket_command, status_for
-from web.input import MAX_DEPTH, checked, parse_json
+from web.input import MAX_DEPTH, checked, is_text, parse_json
+from web.refusals import RefusalLog, refusal
 
 log = logging.getLogger("hallq.web")
 
@@ -272,13 +273,16 @@ def _page_routes(app: Flask, hall: Hall) -> None:
 def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
     actors: dict[str, Actor] = {}
 
+    refusals = RefusalLog()
+
     @socketio.on("connect")
     def connect(auth: Any = None) -> None:
         auth = auth if isinstance(auth, dict) else {}
         token = auth.get("token")
-        actor = hall.authenticate(token) if token else VIEWER
+        actor = (hall.authenticate(token) if is_text(token) else None) if token else VIEWER
         if actor is None:
-            raise ConnectionRefusedError("unauthorized")
+            refusals.refused(request.remote_addr, token)
+            raise refusal()
         actors[request.sid] = actor
         # Joined before the snapshot is read, so that a command committed after the read still
         # reaches this device: clients sort events and snapshot by seq.
