@@ -32,10 +32,11 @@
         }
         render();
       },
-      onConnection: ok => HallQ.showConnection($("#conn"), ok),
-    });
-    live.socket.on("connect_error", err => {
-      if (err && err.message === "unauthorized") { sessionStorage.clear(); location.reload(); }
+      onConnection: (ok, why) => {
+        // A dead session (logged out elsewhere, disabled, expired): back to the login.
+        if (!ok && why === "unauthorized") { sessionStorage.clear(); location.reload(); return; }
+        HallQ.showConnection($("#conn"), ok);
+      },
     });
     wireActions();
     setInterval(tick, 1000);

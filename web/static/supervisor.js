@@ -18,7 +18,10 @@
     const data = isJson ? await res.json() : await res.blob();
     if (!res.ok) {
       const error = (data && data.error) || {code: "http_" + res.status, message: res.statusText};
-      if (error.code === "unauthorized") { sessionStorage.removeItem(KEY); }
+      if (error.code === "unauthorized" && me) {  // the session died: show the login again
+        sessionStorage.removeItem(KEY);
+        location.reload();
+      }
       throw error;
     }
     return data;
