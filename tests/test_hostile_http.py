@@ -11,6 +11,8 @@ import requests
 import socketio
 from support import KIOSK, ServerProcess, counter_box_token
 
+from hall.config import DEMO_CONFIG
+
 API_JSON = {"Content-Type": "application/json"}
 
 
@@ -246,3 +248,90 @@ def test_the_refusal_log_says_how_many_it_held_back(caplog):
     assert "10.0.0.7" in lines[0] and "like a display's device token" in lines[0]
     assert "3 more from there" in lines[2]
     assert not any("demo-display-9-token" in line for line in lines)
+
+
+# -- cross-site ----------------------------------------------------------------------------------
+LOGIN = json.dumps({"staff_id": "1001", "pin": "0000", "window": 1})
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x", None])
+def test_a_mutating_request_with_a_body_must_be_json(srv, content_type):
+    before = seq(srv)
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = requests.post(srv.url + "/api/v1/login", data=LOGIN, headers=headers, timeout=5)
+    assert_refused(r, 415, "unsupported_media_type")
+    r = requests.post(srv.url + "/api/v1/tickets", data='{"service": "pay"}',
+                      headers={**headers, "Authorization": f"Bearer {KIOSK}"}, timeout=5)
+    assert_refused(r, 415, "unsupported_media_type")
+    assert seq(srv) == before
+
+
+def test_a_cross_site_text_plain_login_checks_no_pin(srv):
+    """What a page on another site can send from a hall browser without a CORS preflight."""
+    r = requests.post(srv.url + "/api/v1/login", data=LOGIN, timeout=5,
+                      headers={"Content-Type": "text/plain;charset=UTF-8",
+                               "Origin": "http://evil.example"})
+    assert r.status_code in (403, 415) and r.json()["error"]["code"] != "unauthorized"
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1:1",
+                                    "https://127.0.0.1"])
+def test_a_foreign_origin_is_refused(srv, origin):
+    before = seq(srv)
+    r = requests.post(srv.url + "/api/v1/tickets", json={"service": "pay"}, timeout=5,
+                      headers={"Authorization": f"Bearer {KIOSK}", "Origin": origin})
+    assert_refused(r, 403, "forbidden")
+    assert "Cross-site" in r.json()["error"]["message"]
+    assert seq(srv) == before
+
+
+def test_the_servers_own_origin_and_no_origin_are_allowed(srv):
+    own = srv.url  # http://127.0.0.1:PORT, as a page opened from this server sends it
+    for headers in ({"Origin": own}, {"Origin": own.replace("127.0.0.1", "127.0.0.1")}, {}):
+        r = requests.post(srv.url + "/api/v1/tickets", json={"service": "pay"}, timeout=5,
+                          headers={"Authorization": f"Bearer {KIOSK}", **headers})
+        assert r.status_code == 201, r.text
+    # a command without a body needs no Content-Type (curl -X POST, the benchmarks)
+    boss = srv.login("9001", "9999")
+    r = requests.post(srv.url + "/api/v1/issuing/resume", timeout=5,
+                      headers={"Authorization": f"Bearer {boss}"})
+    assert r.status_code == 200, r.text
+
+
+def socket_from(url: str, origin: str) -> socketio.Client:
+    """A Socket.IO client whose handshake carries `origin` as its only Origin header (the
+    websocket library would add one of its own)."""
+    client = socketio.Client(reconnection=False,
+                             websocket_extra_options={"suppress_origin": True})
+    client.connect(url, headers={"Origin": origin}, transports=["websocket"], wait_timeout=5)
+    return client
+
+
+def test_a_socket_from_a_foreign_origin_is_refused(srv):
+    for origin in ("http://evil.example", "null"):
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            socket_from(srv.url, origin)
+    socket_from(srv.url, srv.url).disconnect()
+
+
+def test_public_url_is_an_origin_of_its_own(tmp_path):
+    """Phones reach the hall at public_url (say, through a proxy): pages opened there work."""
+    text = DEMO_CONFIG.read_text(encoding="utf-8").replace(
+        '[hall]\n', '[hall]\npublic_url = "https://queue.hall.example/"\n', 1)
+    config = tmp_path / "hall.toml"
+    config.write_text(text, encoding="utf-8")
+    server = ServerProcess(tmp_path / "hall.db", config=config).start()
+    try:
+        for origin, status in (("https://queue.hall.example", 201),
+                               ("https://QUEUE.hall.example", 201),
+                               ("http://queue.hall.example", 403)):
+            r = requests.post(server.url + "/api/v1/tickets", json={"service": "pay"},
+                              timeout=5, headers={"Authorization": f"Bearer {KIOSK}",
+                                                  "Origin": origin})
+            assert r.status_code == status, (origin, r.text)
+        socket_from(server.url, "https://queue.hall.example").disconnect()
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            socket_from(server.url, "https://evil.example")
+    finally:
+        server.stop()

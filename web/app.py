@@ -23,6 +23,7 @@ from hall.errors import HallError, bad_request
 from hall.hall import Events, Hall
 from hall.staff import member as staff_member
 from web.commands import run_command, socket_command, status_for
+from web.crosssite import check_request, origin_allowed
 from web.input import MAX_DEPTH, checked, is_text, parse_json
 from web.refusals import RefusalLog, refusal
 
@@ -65,7 +66,10 @@ def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, Soc
     socketio = SocketIO(
         app,
         async_mode="threading",  # set explicitly: engine.io would pick eventlet if installed
-        cors_allowed_origins="*",  # devices on the hall LAN open pages from any host name
+        # The page's own origin (whatever host name it was opened by) or public_url: a page
+        # of another site may not open a socket in a hall browser's name.
+        cors_allowed_origins=lambda origin, environ: origin_allowed(
+            origin, environ, hall.config.public_url),
         ping_interval=5,  # a pulled cable is noticed within ~10 s, not the default 45 s
         ping_timeout=5,
         message_queue=message_queue,
@@ -190,6 +194,10 @@ def _error(error: HallError) -> Response:
 
 
 def _api_routes(app: Flask, hall: Hall) -> None:
+    @app.before_request
+    def refuse_cross_site() -> None:
+        check_request(request, hall.config.public_url)
+
     @app.errorhandler(HallError)
     def hall_error(error: HallError) -> Response:
         return _error(error)
