@@ -23,7 +23,7 @@ from hall.errors import HallError, bad_request
 from hall.hall import Events, Hall
 from hall.staff import member as staff_member
 from web.commands import run_command, socket_command, status_for
-from web.crosssite import check_request, origin_allowed
+from web.crosssite import add_security_headers, check_request, origin_allowed
 from web.input import MAX_DEPTH, checked, is_text, parse_json
 from web.refusals import RefusalLog, refusal
 
@@ -197,6 +197,8 @@ def _api_routes(app: Flask, hall: Hall) -> None:
     @app.before_request
     def refuse_cross_site() -> None:
         check_request(request, hall.config.public_url)
+
+    app.after_request(add_security_headers)
 
     @app.errorhandler(HallError)
     def hall_error(error: HallError) -> Response:

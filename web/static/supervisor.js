@@ -70,6 +70,7 @@
     const node = document.createElement(tag);
     Object.entries(attrs || {}).forEach(([k, v]) => {
       if (k === "class") node.className = v;
+      else if (k === "style") node.style.cssText = v;  // CSSOM: the CSP refuses style attributes
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v);
     });
