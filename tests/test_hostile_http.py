@@ -335,3 +335,37 @@ def test_public_url_is_an_origin_of_its_own(tmp_path):
             socket_from(server.url, "https://evil.example")
     finally:
         server.stop()
+
+
+# -- /healthz ------------------------------------------------------------------------------------
+def lan_address() -> str | None:
+    """This machine's address on a network other than loopback (no packet is sent)."""
+    import socket as sockets
+
+    with sockets.socket(sockets.AF_INET, sockets.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 9))
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def test_healthz_shows_details_only_to_a_supervisor_or_on_loopback(tmp_path):
+    address = lan_address()
+    if address is None:
+        pytest.skip("no address beside loopback to come from")
+    server = ServerProcess(tmp_path / "hall.db", extra=["--host", "0.0.0.0"]).start()
+    try:
+        lan = f"http://{address}:{server.port}/healthz"
+        assert requests.get(lan, timeout=5).json() == {"ok": True}
+        for token in (KIOSK, "not-a-token", server.login("1001", "1234", 1)):
+            r = requests.get(lan, timeout=5, headers={"Authorization": f"Bearer {token}"})
+            assert r.json() == {"ok": True}, token
+        boss = server.login("9001", "9999")
+        full = requests.get(lan, timeout=5, headers={"Authorization": f"Bearer {boss}"}).json()
+        assert full["db"]["path"] and full["devices"]["list"] and full["servers"][0]["host"]
+        local = server.get("/healthz").json()  # from the server's own machine
+        assert local["db"]["path"] == full["db"]["path"]
+    finally:
+        server.stop()
