@@ -194,9 +194,11 @@ def test_a_command_nested_too_deep_to_parse_is_acknowledged(srv):
         client.disconnect()
 
 
-def test_an_unknown_event_is_acknowledged_as_not_found(kiosk_socket):
-    answer = kiosk_socket.call("no-such-event", {"x": 1}, timeout=5)
-    assert answer["status"] == 404 and answer["error"]["code"] == "not_found"
+@pytest.mark.parametrize("event", ["no-such-event", "*", "changes", "state_"])
+def test_an_unknown_event_is_acknowledged_as_not_found(kiosk_socket, event):
+    for args in ((), ({"x": 1},), (1, 2)):
+        answer = kiosk_socket.call(event, args if len(args) != 1 else args[0], timeout=5)
+        assert answer["status"] == 404 and answer["error"]["code"] == "not_found", args
 
 
 # -- a refused socket says why -------------------------------------------------------------------
