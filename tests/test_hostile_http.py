@@ -5,6 +5,7 @@ error body and changes nothing."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import requests
@@ -12,6 +13,7 @@ import socketio
 from support import KIOSK, ServerProcess, counter_box_token
 
 from hall.config import DEMO_CONFIG
+from hall.errors import HallError
 
 API_JSON = {"Content-Type": "application/json"}
 
@@ -371,3 +373,73 @@ def test_healthz_shows_details_only_to_a_supervisor_or_on_loopback(tmp_path):
         assert local["db"]["path"] == full["db"]["path"]
     finally:
         server.stop()
+
+
+# -- pairing an evaluator page -------------------------------------------------------------------
+def pairing_code(srv: ServerProcess, device: str = "evaluator-2", token: str | None = None):
+    return srv.post(f"/api/v1/devices/{device}/pairing-code", {},
+                    token=token or srv.login("9001", "9999"))
+
+
+def test_a_pairing_code_gives_the_evaluator_its_token_once(srv):
+    r = pairing_code(srv)
+    assert r.status_code == 200, r.text
+    code = r.json()["code"]
+    assert re.fullmatch(r"\d{6}", code) and r.json()["window"] == 2
+    first = srv.post("/api/v1/pair", {"code": code})
+    assert first.json() == {"token": "demo-evaluator-2-token",
+                            "device": {"id": "evaluator-2", "role": "evaluator", "window": 2}}
+    assert_refused(srv.post("/api/v1/pair", {"code": code}), 401, "unauthorized")
+
+
+def test_a_new_code_replaces_the_last_one(srv):
+    old = pairing_code(srv).json()["code"]
+    new = pairing_code(srv).json()["code"]
+    if old != new:
+        assert_refused(srv.post("/api/v1/pair", {"code": old}), 401, "unauthorized")
+    assert srv.post("/api/v1/pair", {"code": new}).status_code == 200
+
+
+@pytest.mark.parametrize("token, device, status, code", [
+    (KIOSK, "evaluator-1", 403, "forbidden"),
+    (counter_box_token(1), "evaluator-1", 403, "forbidden"),
+    ("demo-evaluator-1-token", "evaluator-1", 403, "forbidden"),
+    (None, "evaluator-1", 401, "unauthorized"),
+    ("supervisor", "kiosk-1", 404, "not_found"),  # programs keep their --token
+    ("supervisor", "no-such-device", 404, "not_found"),
+])
+def test_only_a_supervisor_makes_codes_and_only_for_evaluators(srv, token, device, status,
+                                                              code):
+    if token == "supervisor":
+        token = srv.login("9001", "9999")
+    r = srv.post(f"/api/v1/devices/{device}/pairing-code", {}, token=token)
+    assert_refused(r, status, code)
+
+
+def test_wrong_codes_are_limited_per_address(tmp_path):
+    server = ServerProcess(tmp_path / "hall.db").start()
+    try:
+        code = pairing_code(server).json()["code"]
+        wrong = "000000" if code != "000000" else "111111"
+        for _ in range(5):
+            assert_refused(server.post("/api/v1/pair", {"code": wrong}), 401, "unauthorized")
+        # the sixth try is refused before the code is even looked at, a right one too
+        assert_refused(server.post("/api/v1/pair", {"code": code}), 429, "locked")
+        for bad in ("12345", "1234567", "²²²²²²", 123456, None):
+            assert server.post("/api/v1/pair", {"code": bad}).status_code in (400, 429)
+    finally:
+        server.stop()
+
+
+def test_a_pairing_code_lasts_five_minutes(hall, clock):
+    from hall import pairing
+
+    boss = hall.authenticate(hall.login("9001", "9999")["token"])
+    code = pairing.new_code(hall, boss, {"device": "evaluator-3"})["code"]
+    clock.advance(minutes=5, seconds=1)
+    with pytest.raises(HallError) as refused:
+        pairing.redeem(hall, code)
+    assert refused.value.code == "unauthorized"
+    code = pairing.new_code(hall, boss, {"device": "evaluator-3"})["code"]
+    clock.advance(minutes=4)
+    assert pairing.redeem(hall, code)["device"]["window"] == 3

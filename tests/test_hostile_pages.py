@@ -4,6 +4,7 @@ meets them: a dead token is dropped and the login shown (not reconnected forever
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -96,6 +97,11 @@ def test_every_page_works_under_its_csp(srv, page):
     page.goto(srv.url + "/dashboard")
     log_in_supervisor(page)
     expect(page.locator("#waiting tbody tr").first).to_be_visible()
+    pairing = page.locator("#devices tr[data-device='evaluator-4'] button")
+    pairing.click()
+    code = page.locator("#devices tr[data-device='evaluator-4'] .pairing-code")
+    expect(code).to_have_text(re.compile(r"^\d{6}$"))
+    code = code.text_content()
     page.goto(srv.url + "/reports")
     expect(page.locator("#t-services tr").first).to_be_visible()
     page.locator("#logout").click()
@@ -111,7 +117,7 @@ def test_every_page_works_under_its_csp(srv, page):
     page.locator('#buttons [data-cmd="call-next"]').click()
     expect(page.locator("#conn")).to_have_class("conn online")
     page.goto(srv.url + "/evaluator?window=4")
-    page.fill("#token", "demo-evaluator-4-token")
+    page.fill("#code", code)  # the code the dashboard showed
     page.click("#setup button[type=submit]")
     expect(page.locator("#face")).to_be_visible()
     expect(page.locator("#status")).not_to_be_empty()
@@ -132,7 +138,6 @@ def test_pages_and_api_answers_carry_the_security_headers(srv):
 
 
 def test_no_page_holds_inline_script_or_style():
-    import re
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent

@@ -36,6 +36,7 @@ PAGE_MODULES: list[str] = [
     "web.supervisor",  # /dashboard, /reports, /api/v1/stats, supervisor commands
     "web.ticket_page",  # GET /t/<public_id>: the ticket's status page (QR)
     "web.health",  # GET /healthz, device heartbeats
+    "web.pairing",  # pairing codes: an evaluator page gets its token without a URL
     "counter_terminal.pages",
 ]
 # The pages the overview at / links to: (path, label).
@@ -43,7 +44,7 @@ PAGE_LINKS: list[tuple[str, str]] = [
     ("/dashboard", "值班看板 · Dashboard"),
     ("/reports", "统计报表 · Reports"),
     ("/counter", "柜台 · Counter"),
-    ("/evaluator?window=1", "评价器 · Evaluator"),
+    ("/evaluator?window=1", "评价器设置 · Evaluator (pair with a code from the dashboard)"),
 ]
 
 
