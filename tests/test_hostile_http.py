@@ -171,12 +171,12 @@ def test_a_command_with_a_lone_surrogate_or_deep_nesting_is_acknowledged(srv, ki
 
 
 class _DeepJson:
-    """python-socketio's JSON for a client that sends 60,000 levels of nesting in place of
+    """python-socketio's JSON for a client that sends 30,000 levels of nesting in place of
     the string "DEEP" (the json module itself cannot write that deep)."""
 
     @staticmethod
     def dumps(obj, **kwargs) -> str:
-        return json.dumps(obj, **kwargs).replace('"DEEP"', "[" * 60000 + "]" * 60000)
+        return json.dumps(obj, **kwargs).replace('"DEEP"', "[" * 30000 + "]" * 30000)
 
     loads = staticmethod(json.loads)
 
@@ -194,6 +194,19 @@ def test_a_command_nested_too_deep_to_parse_is_acknowledged(srv):
                            timeout=5)["status"] == 201  # the connection lives on
     finally:
         client.disconnect()
+
+
+def test_a_socket_message_over_64_kb_ends_that_connection_only(srv, kiosk_socket):
+    client = socketio.Client(reconnection=False)
+    client.connect(srv.url, auth={"token": KIOSK}, transports=["websocket"], wait_timeout=5)
+    before = seq(srv)
+    with pytest.raises(socketio.exceptions.SocketIOError):
+        client.call("command", {"name": "issue", "service": "pay", "pad": "x" * 70_000},
+                    timeout=3)
+    assert seq(srv) == before
+    answer = kiosk_socket.call("command", {"name": "issue", "service": "pay"}, timeout=5)
+    assert answer["status"] == 201
+    client.disconnect()
 
 
 @pytest.mark.parametrize("event", ["no-such-event", "*", "changes", "state_"])

@@ -73,6 +73,7 @@ def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, Soc
             origin, environ, hall.config.public_url),
         ping_interval=5,  # a pulled cable is noticed within ~10 s, not the default 45 s
         ping_timeout=5,
+        max_http_buffer_size=MAX_BODY_BYTES,  # a Socket.IO message is bounded as a body is
         message_queue=message_queue,
         json=_Json,
         serializer=_TextPacket,
