@@ -218,8 +218,9 @@ def _api_routes(app: Flask, hall: Hall) -> None:
         status = error.code or 400
         code, message = HTTP_ERRORS.get(status, ("bad_request", error.description))
         response = _reply(status, {"error": {"code": code, "message": message}})
-        if status == 405 and error.get_response().headers.get("Allow"):
-            response.headers["Allow"] = error.get_response().headers["Allow"]
+        allow = error.get_response().headers.get("Allow")  # 405 says which methods would do
+        if allow:
+            response.headers["Allow"] = allow
         return response
 
     @app.errorhandler(Exception)
@@ -289,14 +290,15 @@ def _page_routes(app: Flask, hall: Hall) -> None:
 
 def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
     actors: dict[str, Actor] = {}
-
     refusals = RefusalLog()
 
     @socketio.on("connect")
     def connect(auth: Any = None) -> None:
         auth = auth if isinstance(auth, dict) else {}
         token = auth.get("token")
-        actor = (hall.authenticate(token) if is_text(token) else None) if token else VIEWER
+        actor: Actor | None = VIEWER
+        if token:  # a string that can be hashed (no lone surrogate), or nobody the hall knows
+            actor = hall.authenticate(token) if is_text(token) else None
         if actor is None:
             refusals.refused(request.remote_addr, token)
             raise refusal()
