@@ -34,6 +34,9 @@ log = logging.getLogger("hallq.client")
 RECENT_CALLS = 10
 GAP_WAIT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 30.0  # while connected, a `heartbeat` command keeps last_seen fresh
+RECONNECT_MAX_SECONDS = 3.0  # a server that went away is tried again within seconds
+REFUSED_RETRY_SECONDS = 60.0  # a refused token is not fixed by hammering: try once a minute
+TOKEN_REFUSED = "令牌无效 · Token refused — check this device's token"
 
 EventHandler = Callable[[str, dict], None]
 
@@ -71,6 +74,7 @@ class LiveHall:
                  on_event: EventHandler | None = None,
                  on_state: Callable[[dict], None] | None = None,
                  on_connection: Callable[[bool], None] | None = None,
+                 on_refused: Callable[[str], None] | None = None,
                  command_timeout: float = 5.0) -> None:
         self.server_url = server_url.rstrip("/")
         self.token = token
@@ -78,6 +82,10 @@ class LiveHall:
         self.connected = False
         self.last_seq = 0
         self.resyncs = 0
+        # Set while the server refuses our token (a wrong, revoked or missing device token):
+        # the server's reason. Devices show it, distinct from "server unreachable".
+        self.refused: str | None = None
+        self._on_refused = on_refused
         self._on_event = on_event
         self._on_state = on_state
         self._on_connection = on_connection
@@ -96,9 +104,11 @@ class LiveHall:
         # The server's frames are its own JSON: websocket-client's pure-Python UTF-8 check
         # of every frame would cost a display a tenth of its CPU.
         self.sio = _SocketIO(reconnection=True, reconnection_delay=0.5,
-                             reconnection_delay_max=3, randomization_factor=0.2,
+                             reconnection_delay_max=RECONNECT_MAX_SECONDS,
+                             randomization_factor=0.2,
                              websocket_extra_options={"skip_utf8_validation": True})
         self.sio.on("connect", self._connected)
+        self.sio.on("connect_error", self._connect_error)
         self.sio.on("disconnect", self._disconnected)
         self.sio.on("state", self._take_state)
         self.sio.on("changes", self._changes)
@@ -112,11 +122,37 @@ class LiveHall:
         # `changes`: each command's events come as one message (docs/protocol.md); with no
         # token, the server takes us for an anonymous viewer.
         auth = {"token": self.token, "changes": True}
-        try:
-            self.sio.connect(self.server_url, auth=auth, transports=["websocket"],
-                             wait_timeout=5, retry=True)
-        except socketio.exceptions.ConnectionError as error:
-            log.warning("cannot connect to %s: %s", self.server_url, error)
+        # connect(retry=True) keeps trying while the server is down, but gives up at once when
+        # the server answers with a refusal: try again here, slowly, until the token is fixed.
+        while not self._stopping:
+            try:
+                self.sio.connect(self.server_url, auth=auth, transports=["websocket"],
+                                 wait_timeout=5, retry=True)
+                return
+            except socketio.exceptions.ConnectionError as error:
+                if self.refused is None:
+                    log.warning("cannot connect to %s: %s", self.server_url, error)
+            self._sleep(REFUSED_RETRY_SECONDS if self.refused else RECONNECT_MAX_SECONDS)
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < deadline:
+            time.sleep(min(0.2, deadline - time.monotonic()))
+
+    def _connect_error(self, data: Any = None) -> None:
+        """The server refused the connection (a network failure comes here too, as a text)."""
+        reason = data.get("message") if isinstance(data, dict) else None
+        if reason != "unauthorized":
+            return
+        detail = data.get("data") if isinstance(data.get("data"), dict) else {}
+        message = detail.get("message") or TOKEN_REFUSED
+        if self.refused is None:
+            log.error("%s (%s refused this device's token; trying again every %.0f s)",
+                      TOKEN_REFUSED, self.server_url, REFUSED_RETRY_SECONDS)
+        self.refused = message
+        # python-socketio's own reconnect loop reads this before each wait: slow it down too.
+        self.sio.reconnection_delay_max = REFUSED_RETRY_SECONDS
+        self._later(self._on_refused, message)
 
     def stop(self) -> None:
         """Disconnect for good (a stopped LiveHall is not started again)."""
@@ -160,6 +196,10 @@ class LiveHall:
             return
         self.connected = True
         self._connections += 1
+        if self.refused is not None:
+            log.info("token accepted again by %s", self.server_url)
+            self.refused = None
+            self.sio.reconnection_delay_max = RECONNECT_MAX_SECONDS
         if self.token:  # a device (an anonymous viewer has no last_seen to keep)
             threading.Thread(target=self._heartbeats, args=(self._connections,),
                              name="hallq-heartbeat", daemon=True).start()

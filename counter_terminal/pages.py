@@ -57,6 +57,4 @@ def _actor(hall: Hall) -> Actor:
 
 
 def _window(hall: Hall, number: str) -> int:
-    if not number.isdigit() or hall.config.window(int(number)) is None:
-        raise HallError("unknown_window", f"没有这个窗口 · Unknown window {number!r}")
-    return int(number)
+    return hall.window_number(number)

@@ -88,7 +88,7 @@ def start_voice(args: argparse.Namespace) -> tuple[object | None, Announcer | No
 
 def connect(model: DisplayModel, server: str, token: str) -> LiveHall:
     live = LiveHall(server, token, on_event=model.on_event, on_state=model.on_state,
-                    on_connection=model.on_connection)
+                    on_connection=model.on_connection, on_refused=model.on_refused)
     live.start()
     return live
 
@@ -106,7 +106,7 @@ def screenshot(args: argparse.Namespace) -> int:
     renderer = Renderer(args.size)
     surface = pygame.Surface(args.size)
     renderer.draw(surface, build_screen(state, connected, model.server_time(),
-                                        model.highlighted), 0.0)
+                                        model.highlighted, model.refused), 0.0)
     pygame.image.save(surface, str(args.screenshot))
     live.stop()
     print(f"{args.screenshot}: {args.size[0]}x{args.size[1]}"
@@ -132,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         while not stopping and not _quit_requested():
             state, connected = model.snapshot()
-            screen = build_screen(state, connected, model.server_time(), model.highlighted)
+            screen = build_screen(state, connected, model.server_time(), model.highlighted,
+                                  model.refused)
             renderer.draw(surface, screen, time.monotonic())
             pygame.display.flip()
             clock.tick(FPS)

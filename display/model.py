@@ -38,6 +38,7 @@ class DisplayModel:
                  highlight_seconds: float = HIGHLIGHT_SECONDS) -> None:
         self.state: dict | None = None
         self.connected = False
+        self.refused = False  # the server refuses our token (LiveHall's on_refused)
         # Bounded, since a display runs for months: call keys seen, and (for logs and tests)
         # the latest calls handed to `say` and those from a snapshot too old to speak.
         self.announced: dict[tuple, None] = {}
@@ -87,6 +88,12 @@ class DisplayModel:
         with self._lock:
             self._version += 1
             self.connected = connected
+            self.refused = self.refused and not connected
+
+    def on_refused(self, reason: str) -> None:
+        with self._lock:
+            self._version += 1
+            self.refused = True
 
     # -- reading ----------------------------------------------------------------------------------
     def _remember(self, key: tuple) -> None:

@@ -156,7 +156,10 @@ class Renderer:
         target.fill(BLACK)
         if screen.connecting:
             box = self.rect(0, 0, DESIGN_W, DESIGN_H)
-            for i, line in enumerate(screen.text("connecting")):
+            lines = screen.text("token_refused" if screen.refused else "connecting")
+            if screen.refused:  # for whoever sets the display up: not the network, the token
+                target.fill(RED, self.rect(0, 380, DESIGN_W, 320))
+            for i, line in enumerate(lines):
                 self.put(target, self.text(line, 64 if i == 0 else 40, WHITE, i == 0),
                          box.move(0, round((i * 90 - 40) * self.scale)))
             return
@@ -173,7 +176,8 @@ class Renderer:
         middle = self.rect(620, 14, 820, 92)
         if screen.offline:
             target.fill(RED, middle)
-            line = "● " + "  ".join(screen.text("offline"))
+            line = "● " + "  ".join(screen.text("token_refused" if screen.refused
+                                                else "offline"))
             self.put(target, self.text(line, 40, WHITE, max_width=790), middle)
         elif screen.issuing_note:
             target.fill(RED, middle)

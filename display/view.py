@@ -33,6 +33,7 @@ TEXT: dict[str, dict[str, str]] = {
     "issuing_from": {"zh": "{time} 起取号", "en": "from {time}"},
     "offline": {"zh": "离线 · 正在重新连接", "en": "Offline · reconnecting"},
     "connecting": {"zh": "正在连接服务器…", "en": "Connecting to the server…"},
+    "token_refused": {"zh": "令牌无效", "en": "Token refused — check this device's token"},
     "no_calls": {"zh": "请取号等候叫号", "en": "Please take a ticket and wait for your number"},
     "notice": {"zh": "公告", "en": "Notice"},
     "recalled": {"zh": "重呼{n}次", "en": "recalled ×{n}"},
@@ -84,6 +85,7 @@ class Screen:
     notice: str = ""
     offline: bool = False
     connecting: bool = False  # no state ever received
+    refused: bool = False  # the server refuses this display's token
 
     def text(self, key: str, **values: str) -> tuple[str, ...]:
         return tr(key, self.languages, **values)
@@ -107,10 +109,12 @@ def tr(key: str, languages: tuple[str, ...], **values: str) -> tuple[str, ...]:
 
 
 def build_screen(state: dict | None, connected: bool, now: float,
-                 highlight: Callable[[dict], float] = lambda call: 0.0) -> Screen:
-    """The screen for `state` at epoch time `now` (the server's clock)."""
+                 highlight: Callable[[dict], float] = lambda call: 0.0,
+                 refused: bool = False) -> Screen:
+    """The screen for `state` at epoch time `now` (the server's clock); `refused` while the
+    server refuses this display's token."""
     if state is None:
-        return Screen(languages=("zh", "en"), connecting=True,
+        return Screen(languages=("zh", "en"), connecting=True, refused=refused,
                       clock=datetime.fromtimestamp(now).strftime("%H:%M"))
     hall = state["hall"]
     languages = tuple(c for c in hall.get("languages") or ("zh", "en") if c in ("zh", "en"))
@@ -134,6 +138,7 @@ def build_screen(state: dict | None, connected: bool, now: float,
         services=tuple(_service(s, languages) for s in state.get("services", [])),
         notice=(hall.get("notice") or "").strip(),
         offline=not connected,
+        refused=refused and not connected,
     )
 
 

@@ -21,6 +21,7 @@ from hall.auth import VIEWER, Actor
 from hall.config import PRIORITY_CLASSES, HallConfig
 from hall.errors import HallError, bad_request
 from hall.hours import hall_day, issuing_at, local_time
+from hall.numbers import parse_whole
 from hall.presence import Presence
 from hall.snapshot import View
 from hall.staff import execute_script
@@ -779,8 +780,8 @@ class Hall:
     def window_number(self, number: Any) -> int:
         if number is None:
             raise bad_request("window: missing")
-        if isinstance(number, str) and number.isdigit():
-            number = int(number)
+        if isinstance(number, str):
+            number = parse_whole(number.strip()) or number
         if isinstance(number, bool) or not isinstance(number, int) or \
                 self.config.window(number) is None:
             raise HallError("unknown_window", f"没有这个窗口 · Unknown window {number!r}")

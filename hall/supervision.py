@@ -16,6 +16,7 @@ from hall import auth, logins, reports, staff
 from hall.auth import Actor
 from hall.config import STAFF_ROLES, HallConfig
 from hall.errors import HallError, bad_request
+from hall.numbers import is_digits, parse_whole
 from hall.store import Database, insert, one, to_json, update
 
 if TYPE_CHECKING:
@@ -156,9 +157,11 @@ def _reason(body: dict) -> str:
 
 def _waiting_ticket(cmd: Command, ticket: Any) -> dict:
     """A waiting ticket by id, or by today's number (`A007`)."""
-    if isinstance(ticket, str) and ticket.isdigit():
-        ticket = int(ticket)
+    if isinstance(ticket, str):
+        ticket = parse_whole(ticket.strip()) or ticket
     if isinstance(ticket, int) and not isinstance(ticket, bool):
+        if not 0 < ticket <= 2**63 - 1:  # beyond SQLite's integers: no such ticket
+            raise HallError("unknown_ticket", "没有这张票 · No such ticket")
         row = cmd.ticket_row(ticket)
     elif isinstance(ticket, str):
         row = one(cmd.db, "SELECT * FROM tickets WHERE day = ? AND number = ?",
@@ -292,7 +295,9 @@ def callback_done(hall: Hall, actor: Actor, body: dict) -> dict:
 
 
 def _callback_row(cmd: Any, callback_id: int) -> dict:
-    row = one(cmd.db, "SELECT * FROM callbacks WHERE id = ?", [callback_id])
+    row = None
+    if 0 < callback_id <= 2**63 - 1:  # SQLite's integers; a larger one names no callback
+        row = one(cmd.db, "SELECT * FROM callbacks WHERE id = ?", [callback_id])
     if row is None:
         raise HallError("not_found", "没有这条回访记录 · No such callback")
     return row
@@ -319,7 +324,7 @@ def callback_phone(hall: Hall, actor: Actor, callback_id: int) -> dict:
 
 # -- staff -----------------------------------------------------------------------------------
 def _pin(value: Any) -> str:
-    if not isinstance(value, str) or not value.isdigit() or not 4 <= len(value) <= 12:
+    if not is_digits(value, 4, 12):
         raise bad_request("pin: 4 to 12 digits")
     return value
 

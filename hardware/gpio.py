@@ -187,7 +187,9 @@ def parse_pins(text: str, names: tuple[str, ...]) -> dict[str, int | None]:
         if not sep or name not in names:
             raise ValueError(f"pins: {part!r} — use NAME=BCM with NAME one of {', '.join(names)}")
         value = value.strip()
-        if value and (not value.isdigit() or not 0 <= int(value) <= 27):
+        # ASCII digits only: "²".isdigit() is True, and int() then fails without our message.
+        if value and (not value.isascii() or not value.isdigit() or len(value) > 2
+                      or not 0 <= int(value) <= 27):
             raise ValueError(f"pins: {name}={value!r} — a BCM pin number 0–27, or empty for none")
         pins[name] = int(value) if value else None
     used = [p for p in pins.values() if p is not None]

@@ -56,7 +56,7 @@ def parse_buttons(text: str) -> dict[int, str]:
     pins: dict[int, str] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         service, _, pin = part.partition("=")
-        if not pin.isdigit():
+        if not (pin.isascii() and pin.isdigit() and len(pin) <= 2):  # a BCM pin, 0–27
             raise SystemExit(f"--buttons: expected service=PIN, got {part!r}")
         pins[int(pin)] = service
     return pins

@@ -48,7 +48,7 @@ UNREACHABLE = ("offline", "timeout")
 class KioskView:
     """One frame's worth of what to show (a copy: the drawing thread owns it)."""
 
-    # home closed offline no_paper priority issuing issued refused unreachable
+    # home closed offline token_refused no_paper priority issuing issued refused unreachable
     # appointment (the code keypad) too_early too_late
     screen: str
     lang: str
@@ -108,10 +108,11 @@ class Kiosk:
 
     # -- what to show ----------------------------------------------------------------------------
     def offering(self) -> str:
-        """Why the home screen offers tickets or not: home, offline, closed, no_paper."""
+        """Why the home screen offers tickets or not: home, offline, token_refused, closed,
+        no_paper."""
         state = self.live.state
         if state is None or not self.live.connected:
-            return "offline"
+            return "token_refused" if self.live.refused else "offline"
         if not state["hall"].get("issuing", True):
             return "closed"
         if state["hall"].get("no_paper_no_ticket") and self.printer_state[0] in PRINTER_BLOCKS:

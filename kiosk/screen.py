@@ -457,7 +457,8 @@ class Screen:
         return [*lines, line]
 
     def notice(self, surface: pygame.Surface, view: KioskView, body: pygame.Rect) -> None:
-        """closed, offline, no_paper, refused, unreachable: why no ticket, and until when."""
+        """closed, offline, token_refused, no_paper, refused, unreachable: why no ticket, and
+        until when."""
         color, title, lines = self.notice_words(view)
         u = self.unit
         panel = body.inflate(-8 * u, -8 * u)
@@ -529,4 +530,6 @@ class Screen:
             return RED, title, [PRINTER.get(view.printer[0], ("", "")), say("ask_staff")]
         if screen == "unreachable":
             return RED, say("offline"), [say("unreachable_why")]
+        if screen == "token_refused":
+            return RED, say("token_refused"), [say("token_refused_why"), say("ask_staff")]
         return RED, say("offline"), [say("offline_why")]

@@ -110,6 +110,8 @@ def test_pins_are_parsed_and_bad_ones_named():
     assert parse_pins("call=17, red=13,buzzer=", ("call", "red", "buzzer")) == {
         "call": 17, "red": 13, "buzzer": None}
     for bad, words in [("call", "NAME=BCM"), ("cal=17", "NAME=BCM"), ("call=x", "BCM pin"),
-                       ("call=40", "BCM pin"), ("call=17,red=17", "twice")]:
+                       ("call=40", "BCM pin"), ("call=²", "BCM pin"), ("call=1" + "0" * 5000,
+                                                                       "BCM pin"),
+                       ("call=17,red=17", "twice")]:
         with pytest.raises(ValueError, match=words):
             parse_pins(bad, ("call", "red", "buzzer"))

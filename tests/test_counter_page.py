@@ -62,7 +62,7 @@ def button(page: Page, command: str):
 def key(page: Page, name: str) -> None:
     """A clerk's key, pressed once the page has the answer to its last command: until then the
     buttons are disabled (the command's event may show on screen before its answer comes)."""
-    page.wait_for_function("!HallQCounter.busy")
+    page.wait_for_function("() => !HallQCounter.busy")
     page.keyboard.press(name)
 
 
@@ -131,7 +131,7 @@ def test_two_clerks_call_recall_transfer_go_away_and_survive_a_restart(
     button(two, "open").click()
     expect(two.locator("#status")).to_have_text("空闲")
     # The transfer dialog offers the windows open when it opens: wait until window 1 has heard.
-    one.wait_for_function("HallQCounter.state.windows.find(w => w.number === 2).status"
+    one.wait_for_function("() => HallQCounter.state.windows.find(w => w.number === 2).status"
                           " !== 'closed'")
     key(one, "t")
     one.locator('[data-choice="window-2"]').click()

@@ -66,7 +66,7 @@ def test_overdue_away_is_highlighted_with_a_sound(page, short_away_server, artif
     alert = page.locator("#alerts .alert[data-window='1']")
     alert.wait_for()
     assert "暂离超时" in alert.inner_text() and "王芳" in alert.inner_text()
-    page.wait_for_function("Number(document.body.dataset.beeps || 0) >= 1")
+    page.wait_for_function("() => Number(document.body.dataset.beeps || 0) >= 1")
     assert "超时" in row.locator("td.away").inner_text()
     # the server's own overdue alert has arrived too (not only the page's countdown)
     page.wait_for_function("""() => document.querySelector("#windows tr[data-window='1'] .badge")

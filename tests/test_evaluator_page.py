@@ -14,6 +14,19 @@ from client.live import LiveHall
 pytestmark = pytest.mark.browser
 
 
+def pair(server, page, window: int, opened_at: int | None = None) -> None:
+    """Set the page up as a hall does: a supervisor makes a pairing code on the dashboard, and
+    it is typed into the evaluator's set-up form (the device token never goes in a URL)."""
+    boss = server.login("9001", "9999")
+    r = server.post(f"/api/v1/devices/evaluator-{window}/pairing-code", token=boss)
+    assert r.status_code == 200, r.text
+    page.goto(f"{server.url}/evaluator?window={opened_at or window}")
+    page.fill("#code", r.json()["code"])
+    page.click("#setup button")
+    expect(page.locator("#face")).to_be_visible()
+    assert page.url.endswith(f"/evaluator?window={window}")
+
+
 @pytest.fixture
 def page(server, browser):
     context = browser.new_context(viewport={"width": 1024, "height": 600})
@@ -31,9 +44,8 @@ def test_the_evaluator_shows_the_window_and_rates_a_finished_ticket(server, page
     display.start()
     display.wait_for_state()
 
-    page.goto(f"{server.url}/evaluator?window=1&token={evaluator_token(1)}")
+    pair(server, page, 1)
     expect(page.locator("#status")).to_have_text("暂停服务")  # window closed
-    assert "token" not in page.url  # the device token left the address bar
     expect(page.locator("#conn")).to_have_class("conn online")
 
     clerk = server.login("1001", "1234", 1)
@@ -96,7 +108,7 @@ def test_the_evaluator_shows_the_window_and_rates_a_finished_ticket(server, page
 
 
 def test_the_rating_offer_ends_when_the_buttons_of_the_gpio_evaluator_rated(server, page):
-    page.goto(f"{server.url}/evaluator?window=2&token={evaluator_token(2)}")
+    pair(server, page, 2)
     expect(page.locator("#conn")).to_have_class("conn online")  # the offer comes live
     clerk = server.login("1002", "2345", 2)
     server.issue("pay")
@@ -108,9 +120,20 @@ def test_the_rating_offer_ends_when_the_buttons_of_the_gpio_evaluator_rated(serv
     expect(page.locator("#thanks")).to_be_visible()
 
 
-def test_without_a_token_the_page_asks_for_one(server, page):
+def test_without_a_token_the_page_asks_for_a_pairing_code(server, page):
     page.goto(f"{server.url}/evaluator?window=3")
     expect(page.locator("#setup")).to_be_visible()
-    page.fill("#token", evaluator_token(3))
+    page.fill("#code", "000000")
     page.click("#setup button")
+    expect(page.locator("#setup-error")).to_contain_text("Unknown or expired pairing code")
+    pair(server, page, 3)
     expect(page.locator("#status")).to_have_text("暂停服务")
+    page.reload()  # the token is kept in this browser
+    expect(page.locator("#face")).to_be_visible()
+    assert page.evaluate("localStorage.getItem('hallq.evaluator.token.3')") == \
+        evaluator_token(3)
+
+
+def test_a_code_for_another_window_sets_up_that_window(server, page):
+    pair(server, page, 5, opened_at=1)
+    expect(page.locator("#window-name")).to_have_text("5号窗口")

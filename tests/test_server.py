@@ -47,6 +47,7 @@ def test_bad_input_gets_a_json_error_with_a_stable_code_and_changes_nothing(
         server, path, body, token, status, code):
     seq = server.get("/api/v1/state").json()["seq"]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers["Content-Type"] = "application/json"
     r = requests.post(server.url + path, data=body, headers=headers, timeout=10)
     assert (r.status_code, r.json()["error"]["code"]) == (status, code)
     assert r.json()["error"]["message"]

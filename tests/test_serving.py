@@ -62,6 +62,7 @@ def test_a_body_the_app_left_unread_is_not_taken_for_the_next_request(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         body = b"x" * 5000
         first = exchange(sock, b"POST /api/v1/no-such-thing HTTP/1.1\r\nHost: hall\r\n"
+                         b"Content-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         assert first.startswith(b"HTTP/1.1 404")
         second = exchange(sock, b"GET /healthz HTTP/1.1\r\nHost: hall\r\n\r\n")
@@ -92,6 +93,7 @@ def test_a_chunked_body_is_read_whole_then_the_connection_is_closed(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         answer = exchange(sock, b"POST /api/v1/tickets HTTP/1.1\r\nHost: hall\r\n"
                           b"Authorization: Bearer " + KIOSK.encode() + b"\r\n"
+                          b"Content-Type: application/json\r\n"
                           b"Transfer-Encoding: chunked\r\n\r\n"
                           b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
         assert answer.startswith(b"HTTP/1.1 201")
@@ -148,6 +150,7 @@ def test_header_names_in_any_case_and_folded_values_are_read(server):
         body = b'{"service": "pay"}'
         answer = exchange(sock, b"POST /api/v1/tickets HTTP/1.1\r\nhost: hall\r\n"
                           b"AUTHORIZATION: Bearer\r\n  " + KIOSK.encode() + b"\r\n"
+                          b"content-type: application/json\r\n"
                           b"content-length: %d\r\n\r\n%s" % (len(body), body))
         assert answer.startswith(b"HTTP/1.1 201")
 

@@ -37,7 +37,7 @@ def test_the_page_says_go_to_window_n_when_the_clerk_calls(server, phone, artifa
     first = server.issue("pay")
     mine = server.issue("pay")
     phone.goto(server.url + mine["status_url"])
-    phone.wait_for_function("document.querySelector('#ahead').textContent.startsWith('1')")
+    phone.wait_for_function("() => document.querySelector('#ahead').textContent.startsWith('1')")
     assert phone.text_content("#number") == mine["number"] == "A002"
     assert "请等候叫号" in phone.text_content("#headline")
     assert "缴费" in phone.text_content("#service")
@@ -47,7 +47,7 @@ def test_the_page_says_go_to_window_n_when_the_clerk_calls(server, phone, artifa
     r = server.post("/api/v1/windows/1/call-next", token=token)
     assert r.json()["ticket"]["number"] == first["number"]
     # Someone ahead was called: one fewer ahead, live.
-    phone.wait_for_function("document.querySelector('#ahead').textContent.startsWith('0')")
+    phone.wait_for_function("() => document.querySelector('#ahead').textContent.startsWith('0')")
     assert "请等候叫号" in phone.text_content("#headline")
 
     server.post("/api/v1/windows/1/finish", token=token)
@@ -61,7 +61,8 @@ def test_the_page_says_go_to_window_n_when_the_clerk_calls(server, phone, artifa
     phone.screenshot(path=str(artifacts / "ticket-page-called.png"))
 
     server.post("/api/v1/windows/1/recall", token=token)
-    phone.wait_for_function("document.querySelector('#detail').textContent.includes('第 2 次')")
+    phone.wait_for_function(
+        "() => document.querySelector('#detail').textContent.includes('第 2 次')")
 
     server.post("/api/v1/windows/1/start", token=token)
     phone.wait_for_selector("#status.serving")
@@ -77,10 +78,12 @@ def test_language_switch_and_reconnect_reload(server, phone, artifacts):
     phone.goto(server.url + ticket["status_url"])
     phone.click("#lang")
     phone.wait_for_function(
-        "document.querySelector('#headline .primary').textContent === 'Please wait to be called'")
+        "() => document.querySelector('#headline .primary').textContent"
+        " === 'Please wait to be called'")
     assert "Priority" in phone.text_content("#mark")
     assert phone.text_content("#service").startswith("Repair reports")
     phone.screenshot(path=str(artifacts / "ticket-page-en.png"))
     phone.reload()  # the choice is kept on this phone
     phone.wait_for_function(
-        "document.querySelector('#headline .primary').textContent === 'Please wait to be called'")
+        "() => document.querySelector('#headline .primary').textContent"
+        " === 'Please wait to be called'")

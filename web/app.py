@@ -19,10 +19,13 @@ from socketio.packet import Packet
 from werkzeug.exceptions import HTTPException
 
 from hall.auth import VIEWER, Actor
-from hall.errors import HallError
+from hall.errors import HallError, bad_request
 from hall.hall import Events, Hall
 from hall.staff import member as staff_member
 from web.commands import run_command, socket_command, status_for
+from web.crosssite import add_security_headers, check_request, origin_allowed
+from web.input import MAX_DEPTH, checked, is_text, parse_json
+from web.refusals import RefusalLog, refusal
 
 log = logging.getLogger("hallq.web")
 
@@ -33,6 +36,7 @@ PAGE_MODULES: list[str] = [
     "web.supervisor",  # /dashboard, /reports, /api/v1/stats, supervisor commands
     "web.ticket_page",  # GET /t/<public_id>: the ticket's status page (QR)
     "web.health",  # GET /healthz, device heartbeats
+    "web.pairing",  # pairing codes: an evaluator page gets its token without a URL
     "counter_terminal.pages",
     "web.appointments",  # /api/v1/appointments: slots, book, cancel, check-in, list
 ]
@@ -41,20 +45,36 @@ PAGE_LINKS: list[tuple[str, str]] = [
     ("/dashboard", "值班看板 · Dashboard"),
     ("/reports", "统计报表 · Reports"),
     ("/counter", "柜台 · Counter"),
-    ("/evaluator?window=1", "评价器 · Evaluator"),
+    ("/evaluator?window=1", "评价器设置 · Evaluator (pair with a code from the dashboard)"),
 ]
+
+
+# The HTTP layer's own refusals on /api/, in the API's error format (docs/protocol.md).
+HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    404: ("not_found", "没有这个地址 · No such API path"),
+    405: ("bad_request", "不支持此方法 · Method not allowed on this path"),
+    413: ("too_large", "请求过大 · The request body is too large"),
+    415: ("unsupported_media_type",
+          "请以 JSON 发送 · Send the body as application/json"),
+}
+MAX_BODY_BYTES = 64 * 1024  # commands are under 1 KB
 
 
 def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, SocketIO]:
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     socketio = SocketIO(
         app,
         async_mode="threading",  # set explicitly: engine.io would pick eventlet if installed
-        cors_allowed_origins="*",  # devices on the hall LAN open pages from any host name
+        # The page's own origin (whatever host name it was opened by) or public_url: a page
+        # of another site may not open a socket in a hall browser's name.
+        cors_allowed_origins=lambda origin, environ: origin_allowed(
+            origin, environ, hall.config.public_url),
         ping_interval=5,  # a pulled cable is noticed within ~10 s, not the default 45 s
         ping_timeout=5,
+        max_http_buffer_size=MAX_BODY_BYTES,  # a Socket.IO message is bounded as a body is
         message_queue=message_queue,
         json=_Json,
         serializer=_TextPacket,
@@ -107,12 +127,27 @@ def start_ticker(socketio: SocketIO, hall: Hall, stop: threading.Event | None = 
     socketio.start_background_task(loop)
 
 
+def _unknown_event(*_: Any) -> dict:
+    return {"error": {"code": "not_found", "message": "没有这个事件 · Unknown event"},
+            "status": 404}
+
+
 class _TextPacket(Packet):
     """The hall's events are JSON, never bytes. python-socketio otherwise walks every payload,
     value by value, for binary attachments before each emit: a tenth of the server's time on a
     call with fifteen devices connected."""
 
     uses_binary_events = False
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+_TOO_DEEP = _nested(MAX_DEPTH + 1)  # stands in for an argument nested too deep to parse
 
 
 class _Json:
@@ -124,7 +159,13 @@ class _Json:
 
     @staticmethod
     def loads(text: str, **kwargs: Any) -> Any:
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except RecursionError:
+            # Nested too deep to parse: still answer it. An event is `["name", args...]`, so
+            # the name can be read; its argument becomes one that the handler refuses.
+            name = text[2:text.find('"', 2)] if text.startswith('["') else "command"
+            return [name, _TOO_DEEP]
 
 
 def _bearer(hall: Hall) -> tuple[str | None, Actor | None]:
@@ -141,14 +182,10 @@ def _actor(hall: Hall) -> Actor:
 
 
 def _json_body() -> dict:
-    # Read the raw body whatever the Content-Type says: curl's -d sends JSON labelled as a form.
     raw = request.get_data(cache=True, parse_form_data=False)
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise HallError("bad_request", "the body is not valid JSON") from None
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise HallError("bad_request", "the body must be a JSON object")
     return body
@@ -168,6 +205,12 @@ def _error(error: HallError) -> Response:
 
 
 def _api_routes(app: Flask, hall: Hall) -> None:
+    @app.before_request
+    def refuse_cross_site() -> None:
+        check_request(request, hall.config.public_url)
+
+    app.after_request(add_security_headers)
+
     @app.errorhandler(HallError)
     def hall_error(error: HallError) -> Response:
         return _error(error)
@@ -176,8 +219,13 @@ def _api_routes(app: Flask, hall: Hall) -> None:
     def http_error(error: HTTPException) -> Any:
         if not request.path.startswith("/api/"):
             return error
-        code = {404: "not_found", 405: "bad_request"}.get(error.code, "bad_request")
-        return _reply(error.code or 400, {"error": {"code": code, "message": error.description}})
+        status = error.code or 400
+        code, message = HTTP_ERRORS.get(status, ("bad_request", error.description))
+        response = _reply(status, {"error": {"code": code, "message": message}})
+        allow = error.get_response().headers.get("Allow")  # 405 says which methods would do
+        if allow:
+            response.headers["Allow"] = allow
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:
@@ -250,6 +298,7 @@ SESSION_SWEEP_SECONDS = 30  # expired sessions' sockets are dropped within this
 
 def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
     actors: dict[str, Actor] = {}
+    refusals = RefusalLog()
 
     def drop_dead_sessions() -> None:
         """Disconnect the sockets whose staff session ended (logout, disabling, PIN reset,
@@ -275,9 +324,12 @@ def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
     def connect(auth: Any = None) -> None:
         auth = auth if isinstance(auth, dict) else {}
         token = auth.get("token")
-        actor = hall.authenticate(token) if token else VIEWER
+        actor: Actor | None = VIEWER
+        if token:  # a string that can be hashed (no lone surrogate), or nobody the hall knows
+            actor = hall.authenticate(token) if is_text(token) else None
         if actor is None:
-            raise ConnectionRefusedError("unauthorized")
+            refusals.refused(request.remote_addr, token)
+            raise refusal()
         actors[request.sid] = actor
         # Joined before the snapshot is read, so that a command committed after the read still
         # reaches this device: clients sort events and snapshot by seq.
@@ -292,13 +344,24 @@ def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
             hall.device_presence(actor, connected=False)
 
     @socketio.on("command")
-    def command(body: Any) -> dict:
+    def command(*args: Any) -> dict:
+        # Exactly one argument, the body; anything else is still answered (with bad_request).
         actor = actors.get(request.sid, VIEWER)
-        if not hall.session_alive(actor):  # ended since the socket connected
-            error = HallError("unauthorized", "登录已失效，请重新登录 · Session ended")
-            return {**error.as_json(), "status": status_for(error)}
-        status, answer = socket_command(hall, actor, body)
+        try:
+            if len(args) != 1:
+                raise bad_request("command takes one argument: {name, ...}")
+            body = checked(args[0])
+            if not hall.session_alive(actor):  # ended since the socket connected
+                raise HallError("unauthorized", "登录已失效，请重新登录 · Session ended")
+        except HallError as error:
+            status, answer = status_for(error), error.as_json()
+        else:
+            status, answer = socket_command(hall, actor, body)
         return {**answer, "status": status}
+
+    # Every other event is answered too. Registered on python-socketio itself: Flask-SocketIO's
+    # catch-all wrapper fails on an event named "*" (it takes the sid for the event's name).
+    socketio.server.on("*", _unknown_event)
 
     @socketio.on("state")
     def state(*_: Any) -> dict:

@@ -20,6 +20,8 @@ HTTP_STATUS = {
     "unknown_service": 404,
     "unknown_window": 404,
     "unknown_ticket": 404,
+    "too_large": 413,
+    "unsupported_media_type": 415,
     "locked": 429,
     "too_many_attempts": 429,
     "busy": 503,

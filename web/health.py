@@ -2,7 +2,9 @@
 
 `GET /healthz` answers 200 when the server can serve: the database takes a real write (this
 process's presence beat), and says how long the process has run, which devices are online, and
-which server processes share the database. 503 when the database cannot be written.
+which server processes share the database. 503 when the database cannot be written. Only a
+supervisor's token or a request from the server's own machine sees those details; anyone else
+gets `{"ok": true|false}`.
 
 Devices send the `heartbeat` command (over Socket.IO, as `client.live.LiveHall` does every
 `HEARTBEAT_SECONDS` while connected, or `POST /api/v1/devices/heartbeat`); it updates the
@@ -12,13 +14,14 @@ device's `last_seen`. A device is `online` while it holds a Socket.IO connection
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sqlite3
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_socketio import SocketIO
 
 from hall.auth import Actor
@@ -40,11 +43,26 @@ def register(app: Flask, socketio: SocketIO, hall: Hall) -> None:
         upkeep = app.extensions.get("hallq_upkeep", {})
         if "backup" in upkeep:
             body["backup"] = upkeep["backup"].status()
-        return web_app._reply(200 if body["ok"] else 503, body)
+        status = 200 if body["ok"] else 503
+        if not _may_see_details(hall):
+            body = {"ok": body["ok"]}
+        return web_app._reply(status, body)
 
     @app.post("/api/v1/devices/heartbeat")
     def heartbeat_route() -> Response:
         return web_app._reply(*run_command(hall, web_app._actor(hall), "heartbeat", {}))
+
+
+def _may_see_details(hall: Hall) -> bool:
+    """The database path, host name and device list are for the people running the hall: a
+    supervisor's token, or the server's own machine (systemd's watchdog, an operator's curl)."""
+    try:
+        if ipaddress.ip_address(request.remote_addr or "").is_loopback:
+            return True
+    except ValueError:
+        pass
+    _, actor = web_app._bearer(hall)
+    return actor is not None and actor.is_manager
 
 
 def heartbeat(hall: Hall, actor: Actor, body: dict) -> dict:

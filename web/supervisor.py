@@ -17,6 +17,7 @@ from hall import reports, supervision
 from hall.auth import Actor
 from hall.errors import HallError
 from hall.hall import Hall
+from hall.numbers import parse_whole
 from web import app as web_app
 from web.commands import EXTRA_COMMANDS, run_command
 
@@ -71,6 +72,13 @@ def _range(hall: Hall) -> tuple[str, str]:
         raise HallError("bad_request", str(error)) from None
 
 
+def _callback_id(text: str) -> int:
+    number = parse_whole(text)
+    if number is None:
+        raise HallError("not_found", "没有这条回访记录 · No such callback")
+    return number
+
+
 def _routes(app: Flask, hall: Hall) -> None:
     @app.get("/api/v1/stats")
     def stats() -> Response:
@@ -107,13 +115,13 @@ def _routes(app: Flask, hall: Hall) -> None:
             raise HallError("not_found", "cancel or transfer")
         return _command(hall, f"{action}-ticket", ticket=ticket)
 
-    @app.get("/api/v1/callbacks/<int:callback_id>/phone")
-    def callback_phone(callback_id: int) -> Response:
-        return jsonify(supervision.callback_phone(hall, _actor(hall), callback_id))
+    @app.get("/api/v1/callbacks/<callback_id>/phone")
+    def callback_phone(callback_id: str) -> Response:
+        return jsonify(supervision.callback_phone(hall, _actor(hall), _callback_id(callback_id)))
 
-    @app.post("/api/v1/callbacks/<int:callback_id>/done")
-    def callback_done(callback_id: int) -> Response:
-        return _command(hall, "callback-done", id=callback_id)
+    @app.post("/api/v1/callbacks/<callback_id>/done")
+    def callback_done(callback_id: str) -> Response:
+        return _command(hall, "callback-done", id=_callback_id(callback_id))
 
     @app.post("/api/v1/staff")
     def staff_add() -> Response:

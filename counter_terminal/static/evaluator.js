@@ -159,10 +159,23 @@
     $("#detail").textContent = detail;
   }
 
+  // Pairing: the code from the supervisor's dashboard buys this window's device token, which
+  // then lives only in this browser's storage (never in an address).
   $("#setup").addEventListener("submit", event => {
     event.preventDefault();
-    localStorage.setItem(KEY.token, $("#token").value.trim());
-    start($("#token").value.trim());
+    const error = $("#setup-error");
+    error.hidden = true;
+    fetch("/api/v1/pair", {method: "POST", headers: {"Content-Type": "application/json"},
+                           body: JSON.stringify({code: $("#code").value.trim()})})
+      .then(r => r.json())
+      .then(answer => {
+        if (answer.error) throw answer.error;
+        const paired = answer.device.window;
+        localStorage.setItem("hallq.evaluator.token." + paired, answer.token);
+        if (paired !== ev.window) { location.search = "?window=" + paired; return; }
+        start(answer.token);
+      })
+      .catch(e => { error.textContent = e.message || String(e); error.hidden = false; });
   });
   $("#lang").addEventListener("click", () => {
     i18n.toggle();
@@ -172,13 +185,6 @@
 
   i18n.apply();
   $("#lang").textContent = i18n.lang === "zh" ? "English" : "中文";
-  // The device token may come once in the address (set up by a technician), then lives in
-  // localStorage and leaves the address bar, so a customer never sees it.
-  if (params.get("token")) {
-    localStorage.setItem(KEY.token, params.get("token"));
-    params.delete("token");
-    history.replaceState(null, "", location.pathname + "?" + params.toString());
-  }
   const token = localStorage.getItem(KEY.token);
   if (token) start(token); else $("#setup").hidden = false;
 })();

@@ -40,7 +40,8 @@
       ev_reason_title: "请告诉我们不满意的原因", ev_skip: "不说明",
       ev_levels: ["非常不满意", "不满意", "基本满意", "满意", "非常满意"],
       ev_reasons: ["等候时间太长", "办理太慢", "服务态度不好", "问题没有解决", "其他"],
-      ev_setup: "评价器设置", ev_token: "设备令牌", ev_save: "保存",
+      ev_setup: "评价器设置", ev_code: "配对码", ev_save: "配对",
+      ev_code_help: "请负责人在值班看板的设备列表中为本窗口的评价器生成配对码（5 分钟内有效）",
       ev_seconds: "{0} 秒",
     },
     en: {
@@ -84,7 +85,9 @@
       ev_reason_title: "Please tell us what went wrong", ev_skip: "Skip",
       ev_levels: ["Very dissatisfied", "Dissatisfied", "Fair", "Satisfied", "Very satisfied"],
       ev_reasons: ["Waited too long", "Too slow", "Unfriendly", "Not resolved", "Other"],
-      ev_setup: "Evaluator setup", ev_token: "Device token", ev_save: "Save",
+      ev_setup: "Evaluator setup", ev_code: "Pairing code", ev_save: "Pair",
+      ev_code_help: "A supervisor makes this window's code on the dashboard's device list " +
+        "(valid for 5 minutes)",
       ev_seconds: "{0} s",
     },
   };

@@ -19,6 +19,7 @@
   let audio = null;
   let lastBeep = 0;
   const acknowledged = new Set();
+  const pairingCodes = new Map();  // evaluator device id -> {code, expires_at}, while valid
   const $ = sel => document.querySelector(sel);
 
   gate(start);
@@ -39,10 +40,11 @@
         if (name === "appointment") appointmentsSoon();
         render();
       },
-      onConnection: ok => HallQ.showConnection($("#conn"), ok),
-    });
-    live.socket.on("connect_error", err => {
-      if (err && err.message === "unauthorized") { sessionStorage.clear(); location.reload(); }
+      onConnection: (ok, why) => {
+        // A dead session (logged out elsewhere, disabled, expired): back to the login.
+        if (!ok && why === "unauthorized") { sessionStorage.clear(); location.reload(); return; }
+        HallQ.showConnection($("#conn"), ok);
+      },
     });
     wireActions();
     setInterval(tick, 1000);
@@ -160,8 +162,23 @@
       return el("tr", {"data-device": d.id}, el("td", {}, d.id), el("td", {}, d.role),
         el("td", {}, d.window ?? "—"),
         el("td", {}, el("span", {class: "badge " + (d.online ? "ok" : "bad")}, d.online ? "在线 · online" : "离线 · offline")),
-        el("td", {}, d.last_seen ? d.last_seen.slice(5, 16).replace("T", " ") : "—"), el("td", {}, paper));
+        el("td", {}, d.last_seen ? d.last_seen.slice(5, 16).replace("T", " ") : "—"), el("td", {}, paper),
+        el("td", {}, d.role === "evaluator" ? pairingCell(d) : ""));
     }));
+  }
+
+  // An evaluator page is set up with a short-lived code instead of its token (hall/pairing.py).
+  function pairingCell(d) {
+    const pairing = pairingCodes.get(d.id);
+    if (pairing && Date.parse(pairing.expires_at) > now()) {
+      return el("span", {class: "pairing"}, el("b", {class: "pairing-code"}, pairing.code),
+                ` 有效至 ${hhmm(pairing.expires_at)} · valid until ${hhmm(pairing.expires_at)}`);
+    }
+    return el("button", {onclick: async () => {
+      const answer = await run("pairing-code", {device: d.id});
+      pairingCodes.set(d.id, answer);
+      renderDevices();
+    }}, "配对码 · Pairing code");
   }
 
   function renderAlerts() {

@@ -73,12 +73,24 @@
     });
     socket.on("connect", () => { client.connected = true;
                                  if (opts.onConnection) opts.onConnection(true); });
-    socket.on("disconnect", () => { client.connected = false;
-                                    if (opts.onConnection) opts.onConnection(false); });
+    socket.on("disconnect", reason => {
+      client.connected = false;
+      if (opts.onConnection) opts.onConnection(false);
+      // socket.io does not come back by itself after the server hung up on us (an ended
+      // session): ask again, and the server says "unauthorized" if that is why.
+      if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
+    });
+    // A refusal ("unauthorized": a dead token) ends the socket.io client's reconnecting; the
+    // page drops the token and shows its login.
     socket.on("connect_error", err => {
       client.connected = false;
       if (opts.onConnection) opts.onConnection(false, err && err.message);
     });
+    function refused() {
+      socket.disconnect();
+      client.connected = false;
+      if (opts.onConnection) opts.onConnection(false, "unauthorized");
+    }
 
     // command(name, body) -> Promise of the answer; rejects with {code, message} on refusal.
     client.command = function (name, body) {
@@ -90,7 +102,9 @@
         socket.timeout(8000).emit("command", Object.assign({name: name}, body || {}),
           (err, answer) => {
             if (err) reject({code: "timeout", message: "服务器无响应 · The server did not answer"});
-            else if (answer.error) reject(answer.error);
+            else if (answer.error && answer.error.code === "unauthorized" && opts.token) {
+              reject(answer.error); refused();
+            } else if (answer.error) reject(answer.error);
             else resolve(answer);
           });
       });

@@ -18,7 +18,10 @@
     const data = isJson ? await res.json() : await res.blob();
     if (!res.ok) {
       const error = (data && data.error) || {code: "http_" + res.status, message: res.statusText};
-      if (error.code === "unauthorized") { sessionStorage.removeItem(KEY); }
+      if (error.code === "unauthorized" && me) {  // the session died: show the login again
+        sessionStorage.removeItem(KEY);
+        location.reload();
+      }
       throw error;
     }
     return data;
@@ -67,6 +70,7 @@
     const node = document.createElement(tag);
     Object.entries(attrs || {}).forEach(([k, v]) => {
       if (k === "class") node.className = v;
+      else if (k === "style") node.style.cssText = v;  // CSSOM: the CSP refuses style attributes
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v);
     });
