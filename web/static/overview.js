@@ -13,7 +13,13 @@
     ], "status-" + w.status + (w.away && w.away.overdue ? " overdue" : ""))));
     document.querySelector("#services tbody").replaceChildren(...state.services.map(s => HallQ.row([
       `${s.prefix} ${s.name.zh} · ${s.name.en}`, s.waiting, `${s.estimated_wait_min} 分钟`])));
-    document.querySelector("#calls").replaceChildren(...state.recent_calls.map(c => {
+    // Newest first: a recalled number is listed once, at its latest call, with its count.
+    const listed = new Set();
+    const calls = state.recent_calls.filter(c => {
+      const key = c.number + "@" + c.window;
+      return listed.has(key) ? false : listed.add(key);
+    });
+    document.querySelector("#calls").replaceChildren(...calls.map(c => {
       const li = document.createElement("li");
       li.textContent = `${c.number} → ${c.window_name.zh}` + (c.recalls ? `（重呼 ${c.recalls}）` : "");
       return li;
