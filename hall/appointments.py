@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -271,11 +273,51 @@ def _code(value: Any) -> str:
 
 
 # -- check-in ---------------------------------------------------------------------------------
+WRONG_CODES_ALLOWED = 5  # wrong codes one kiosk may send in WRONG_CODES_SECONDS
+WRONG_CODES_SECONDS = 10 * 60
+
+
+class WrongCodes:
+    """Wrong codes per kiosk, over the last ten minutes. A customer mistypes now and then; a
+    kiosk token used to try codes in turn would find a day's few hundred bookings among the
+    million codes within minutes at full speed, and with this within years. One entry per
+    actor: only kiosks with a token of the hall's get this far."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._times: dict[str, deque[float]] = {}
+
+    def check(self, who: str, now: float) -> None:
+        with self._lock:
+            times = self._times.get(who)
+            while times and times[0] <= now - WRONG_CODES_SECONDS:
+                times.popleft()
+            if times and len(times) >= WRONG_CODES_ALLOWED:
+                wait = int(times[0] + WRONG_CODES_SECONDS - now) + 1
+                raise HallError("too_many_attempts", "预约码错误次数过多，请稍后再试或咨询"
+                                "工作人员 · Too many wrong codes; try again later or ask the "
+                                "staff", retry_after=wait)
+
+    def count(self, who: str, now: float) -> None:
+        with self._lock:
+            self._times.setdefault(who, deque()).append(now)
+
+
 def check_in(hall: Hall, actor: Actor, body: dict) -> dict:
     """The kiosk: today's booking with this code becomes a waiting ticket of class
     `appointment`, once, within its check-in times. The answer is the issue's, plus the slot."""
     hall.require(actor, "check-in")
     code = _code(body.get("code"))
+    hall.wrong_codes.check(actor.key, hall.clock())
+    try:
+        return _check_in(hall, actor, code, body.get("request_id"))
+    except HallError as error:
+        if error.code == "unknown_appointment":
+            hall.wrong_codes.count(actor.key, hall.clock())
+        raise
+
+
+def _check_in(hall: Hall, actor: Actor, code: str, request_id: Any) -> dict:
     rules = hall.config.appointments
 
     def run(cmd: Command) -> dict:
@@ -308,7 +350,7 @@ def check_in(hall: Hall, actor: Actor, body: dict) -> dict:
         answer["ticket"]["slot"] = _slot_json(cmd, row)
         return {**answer, "appointment": _json(cmd, row)}
 
-    return hall.run(actor, body.get("request_id"), run)
+    return hall.run(actor, request_id, run)
 
 
 _STATUS_TEXT = {

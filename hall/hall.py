@@ -142,6 +142,7 @@ class Hall:
         self._pruned_at = 0.0
         self._seed_windows_and_devices()
         self.presence = Presence(store)  # counts this process's device connections
+        self.wrong_codes = appointments.WrongCodes()  # booking codes mistyped, per kiosk
 
     # -- plumbing --------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:

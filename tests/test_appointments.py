@@ -257,6 +257,18 @@ def test_a_code_of_another_day_is_unknown_today(hall, kiosk):
     refused("unknown_appointment", check_in, hall, kiosk, code)
 
 
+def test_a_kiosk_trying_codes_in_turn_is_stopped_after_five_wrong_ones(hall, kiosk, clock):
+    code = book(hall)["code"]
+    clock.set("2026-11-23 09:45")
+    wrong = [f"{(int(code) + i) % 10**6:06d}" for i in range(1, 6)]
+    for guess in wrong:
+        refused("unknown_appointment", check_in, hall, kiosk, guess)
+    error = refused("too_many_attempts", check_in, hall, kiosk, code)  # even the right one
+    assert 0 < error.extra["retry_after"] <= 601
+    clock.advance(minutes=10, seconds=1)  # ten quiet minutes forgive them
+    assert check_in(hall, kiosk, code)["ticket"]["priority"] == "appointment"
+
+
 def test_only_a_kiosk_checks_in(hall):
     code = book(hall)["code"]
     refused("forbidden", check_in, hall, BOOKING, code)
