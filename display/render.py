@@ -39,6 +39,7 @@ HEADER = (8, 28, 64)
 PANEL = (22, 26, 36)
 RED = (210, 0, 0)
 GREY = (170, 170, 170)
+GREEN = (0, 122, 61)
 TILE = {  # window kind → (background, text)
     "calling": (AMBER, BLACK),
     "serving": ((0, 105, 50), WHITE),
@@ -211,6 +212,10 @@ class Renderer:
                     if call is not None and call.highlight > 0 and not blink else panel)
         self.put(target, self.text("  ".join(screen.text("now_calling")), 44, label),
                  self.rect(56, 150, 1100, 70), "left")
+        if call is not None and call.mark:
+            label = self._label("  ".join(call.mark), 40)
+            box = self.rect(640, 150, 560, 70)
+            self.put(target, label, box.move(box.width - label.get_width(), 0), "left")
         if call is None:
             lines = screen.text("no_calls")
             self.put(target, self.text(lines[0], 72, text, max_width=1120),
@@ -227,6 +232,24 @@ class Renderer:
             self.put(target, self.text(rest[0], 48, text, False, 1120),
                      self.rect(24, 565, 1200, 60))
 
+    def _label(self, text: str, size: float) -> pygame.Surface:
+        """A ticket's class as white on green, as the hall's green-channel signs are."""
+        words = self.text(text, size, WHITE)
+        pad = round(12 * self.scale)
+        label = pygame.Surface((words.get_width() + 2 * pad, words.get_height() + pad))
+        label.fill(GREEN)
+        label.blit(words, (pad, pad // 2))
+        return label
+
+    def _history_parts(self, screen: Screen, call) -> list[pygame.Surface]:
+        """A recent call's number, its class and how often it was recalled, left to right."""
+        parts = [self.text(call.number, 50, YELLOW)]
+        if call.mark:
+            parts.append(self._label(call.mark[0], 26))
+        if call.recalls:
+            parts.append(self.text(screen.text("recalled", n=str(call.recalls))[0], 30, GREY))
+        return parts
+
     def _paint_history(self, target: pygame.Surface, screen: Screen) -> None:
         panel = self.rect(1244, 136, 652, 500)
         target.fill(PANEL, panel)
@@ -236,12 +259,11 @@ class Renderer:
                          self.rect(1870, 212, 0, 0).topleft, max(1, round(2 * self.scale)))
         for i, call in enumerate(screen.history):
             row = self.rect(1270, 222 + i * 58, 600, 58)
-            number = self.text(call.number, 50, YELLOW)
-            self.put(target, number, row, "left")
-            if call.recalls:
-                mark = self.text(screen.text("recalled", n=str(call.recalls))[0], 30, GREY)
-                self.put(target, mark, row.move(number.get_width() + round(14 * self.scale), 0),
-                         "left")
+            gap = round(14 * self.scale)
+            x = row.x
+            for part in self._history_parts(screen, call):
+                self.put(target, part, pygame.Rect(x, row.y, part.get_width(), row.height), "left")
+                x += part.get_width() + gap
             self.put(target, self.text(call.window_name, 44, WHITE, max_width=330), row, "right")
 
     def _paint_windows(self, target: pygame.Surface, screen: Screen) -> None:

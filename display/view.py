@@ -37,7 +37,12 @@ TEXT: dict[str, dict[str, str]] = {
     "no_calls": {"zh": "请取号等候叫号", "en": "Please take a ticket and wait for your number"},
     "notice": {"zh": "公告", "en": "Notice"},
     "recalled": {"zh": "重呼{n}次", "en": "recalled ×{n}"},
+    # a called ticket's class, beside its number (the printed ticket names it the same way)
+    "priority": {"zh": "绿色通道", "en": "Priority"},
+    "vip": {"zh": "贵宾", "en": "VIP"},
+    "appointment": {"zh": "预约", "en": "Appointment"},
 }
+MARKED_CLASSES = ("priority", "vip", "appointment")
 WEEKDAYS_ZH = "一二三四五六日"
 WINDOW_KINDS = ("calling", "serving", "idle", "away", "closed")
 
@@ -50,6 +55,7 @@ class CallLine:
     window_name: str  # in the first language: "3号窗口"
     recalls: int = 0
     highlight: float = 0.0  # seconds of highlight left
+    mark: tuple[str, ...] = ()  # its class in each language: 绿色通道 Priority, 预约 ...
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,7 @@ class Screen:
         parts = [self.hall_name, *self.date, self.clock, self.hours, *self.issuing_note,
                  self.notice]
         for call in ([self.current] if self.current else []) + list(self.history):
-            parts += [call.number, call.window_name, *call.go_to]
+            parts += [call.number, call.window_name, *call.go_to, *call.mark]
         for tile in self.windows:
             parts += [tile.name, *tile.status, tile.ticket or "", tile.detail or ""]
         for service in self.services:
@@ -148,9 +154,11 @@ def _call_line(call: dict, languages: tuple[str, ...], highlight: float) -> Call
         name = {"zh": str(name), "en": str(name)}
     names = {"zh": name.get("zh") or f"{call['window']}号窗口",
              "en": name.get("en") or f"Window {call['window']}"}
+    priority = call.get("priority")
     return CallLine(number=call["number"], window=call["window"],
                     go_to=tr("go_to", languages, **names), window_name=names[languages[0]],
-                    recalls=call.get("recalls", 0), highlight=highlight)
+                    recalls=call.get("recalls", 0), highlight=highlight,
+                    mark=tr(priority, languages) if priority in MARKED_CLASSES else ())
 
 
 def _still_open(recent: list[dict], calls: list[CallLine],

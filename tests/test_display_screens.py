@@ -270,3 +270,19 @@ def test_a_four_digit_call_renders_big(tmp_path, clock, artifacts):
     assert (screen.current.number, screen.current.window) == ("BA0002", 3)
     surface = render(screen, artifacts / "display-calling-4-digits.png")
     assert has_ink(surface, pygame.Rect(40, 230, 1160, 240), surface.get_at((60, 300)))
+
+
+def test_a_green_channel_or_vip_call_shows_its_class_beside_the_number(hall, artifacts):
+    scene = Scene(hall).open(1, 2, 4)
+    hall.issue(scene.kiosk, "pay", "priority")
+    hall.issue(scene.kiosk, "pay", "vip")
+    scene.issue("pay", 2)
+    scene.do(1, "call-next").do(2, "call-next").do(2, "recall").do(4, "call-next")
+    screen = screen_of(scene)
+    assert (screen.current.number, screen.current.mark) == ("A003", ())
+    marks = {c.number: c.mark for c in screen.history}
+    assert marks == {"A002": ("贵宾", "VIP"), "A001": ("绿色通道", "Priority")}
+    first = screen_of(scene.do(4, "start").do(4, "finish").do(2, "start"))
+    assert (first.current.number, first.current.mark) == ("A002", ("贵宾", "VIP"))
+    render(screen, artifacts / "display-marks.png")
+    render(first, artifacts / "display-marks-current.png")
