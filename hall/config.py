@@ -54,6 +54,22 @@ class Rules:
 
 
 @dataclass(frozen=True)
+class AwayReason:
+    """Why a window is away: how long before the overdue alarm, and how long it usually lasts
+    (when the estimates expect the window back)."""
+
+    name: str
+    limit_minutes: float
+    expected_minutes: float
+
+
+# The reasons the counter page offers; any other text a clerk gives follows 暂离's rule.
+SHORT_AWAY, LUNCH = "暂离", "午休"
+DEFAULT_LUNCH_MINUTES = 60
+DEFAULT_MEETING_MINUTES = 60
+
+
+@dataclass(frozen=True)
 class Service:
     id: str
     prefix: str
@@ -111,6 +127,7 @@ class HallConfig:
     notice: str = ""
     ticket_footer: str = ""
     source: str = ""
+    away_reasons: tuple[AwayReason, ...] = ()
     _by_id: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +136,7 @@ class HallConfig:
             window={w.number: w for w in self.windows},
             staff={s.id: s for s in self.staff},
             token={d.token: d for d in self.devices},
+            away={a.name: a for a in self.away_reasons},
         )
 
     @property
@@ -136,6 +154,14 @@ class HallConfig:
 
     def device_by_token(self, token: str) -> Device | None:
         return self._by_id["token"].get(token)
+
+    def away_reason(self, reason: str | None) -> AwayReason:
+        """The rule of an away reason; a reason the hall did not name follows 暂离's."""
+        by_name = self._by_id["away"]
+        if reason in by_name:
+            return by_name[reason]
+        limit = self.rules.away_limit_minutes
+        return by_name.get(SHORT_AWAY, AwayReason(SHORT_AWAY, limit, limit))
 
 
 def load_config(path: str | Path | None = None) -> HallConfig:
@@ -162,7 +188,7 @@ def parse_config(raw: dict[str, Any], source: str = "") -> HallConfig:
 
 # The config's top level: [table] or [[array of tables]].
 TABLES = ("hall", "hours", "rules")
-ARRAYS = ("services", "windows", "staff", "devices")
+ARRAYS = ("services", "windows", "staff", "devices", "away_reasons")
 
 
 def _refuse_unknown_tables(raw: dict[str, Any]) -> None:
@@ -221,13 +247,15 @@ def _build(r: _Reader, raw: dict[str, Any], source: str) -> HallConfig:
     )
     _unique([d.id for d in devices], "devices", "id")
     _unique([d.token for d in devices], "devices", "token")
+    hours = _hours(r, r.table("hours"))
+    rules = _rules(r, r.table("rules", required=False))
 
     config = HallConfig(
         name=name,
         timezone=timezone,
         languages=languages,
-        hours=_hours(r, r.table("hours")),
-        rules=_rules(r, r.table("rules", required=False)),
+        hours=hours,
+        rules=rules,
         services=services,
         windows=windows,
         staff=staff,
@@ -236,6 +264,7 @@ def _build(r: _Reader, raw: dict[str, Any], source: str) -> HallConfig:
         notice=r.optional_text(hall, "hall.notice"),
         ticket_footer=r.optional_text(hall, "hall.ticket_footer"),
         source=source,
+        away_reasons=_away_reasons(r, hours, rules),
     )
     return config
 
@@ -259,6 +288,29 @@ def _number_digits(r: _Reader, t: dict, key: str, default: int) -> int:
     """Digits of a ticket number: 3 (A001 … A999) or 4 (A0001 … A9999), for the hall or one
     service; the display, the voice, the ticket and the kiosk all take either."""
     return r.integer(t, key, default=default, minimum=3, maximum=4)
+
+
+def _away_reasons(r: _Reader, hours: Hours, rules: Rules) -> tuple[AwayReason, ...]:
+    """暂离 is the hall's away limit (HALL-RULES #1), 午休 the configured lunch (the first break
+    in the hours, else an hour), 会议 an hour, 其他 as 暂离; `[[away_reasons]]` entries
+    (name, limit_minutes, expected_minutes) change these or add others."""
+    limit = rules.away_limit_minutes
+    lunch = next((end - start for start, end in hours.breaks), DEFAULT_LUNCH_MINUTES)
+    reasons = {SHORT_AWAY: AwayReason(SHORT_AWAY, limit, limit),
+               LUNCH: AwayReason(LUNCH, lunch, lunch),
+               "会议": AwayReason("会议", DEFAULT_MEETING_MINUTES, DEFAULT_MEETING_MINUTES),
+               "其他": AwayReason("其他", limit, limit)}
+    for i, t in enumerate(r.array("away_reasons", min_len=0)):
+        key = f"away_reasons[{i}]"
+        name = r.string(t, f"{key}.name").strip()
+        known = reasons.get(name)
+        limit_minutes = r.number(t, f"{key}.limit_minutes",
+                                 default=known.limit_minutes if known else limit,
+                                 minimum=0.05, maximum=600)
+        expected = r.number(t, f"{key}.expected_minutes", default=limit_minutes,
+                            minimum=0.05, maximum=600)
+        reasons[name] = AwayReason(name, limit_minutes, expected)
+    return tuple(reasons.values())
 
 
 def _service(r: _Reader, t: dict, key: str, hall_digits: int) -> Service:
