@@ -205,12 +205,21 @@ class HallDay(RuleBasedStateMachine):
         def queue(t):
             return ("window", t["target_window"]) if t["target_window"] else t["service"]
 
+        # "ahead" is how many the estimate calls before the ticket, across services at shared
+        # windows: at least those before it in its own queue, more for each later place in the
+        # queue; with no open window to call it, exactly those before it in its queue.
         waiting = self.waiting()
         with self.hall.view() as view:
+            shown = {t["id"]: view.ticket(t) for t in waiting}
             for ticket in waiting:
-                ahead = sum(1 for other in waiting
-                            if queue(other) == queue(ticket) and place(other) < place(ticket))
-                assert view.ticket(ticket)["ahead"] == ahead
+                before = [o for o in waiting
+                          if queue(o) == queue(ticket) and place(o) < place(ticket)]
+                mine = shown[ticket["id"]]
+                assert mine["ahead"] >= len(before)
+                if mine["estimated_wait_min"] is None:
+                    assert mine["ahead"] == len(before)
+                for other in before:
+                    assert shown[other["id"]]["ahead"] < mine["ahead"]
 
     @invariant()
     def each_counter_sees_its_queues_as_the_waiting_tickets_are(self):
