@@ -620,20 +620,22 @@ class Hall:
         """Called every second or so: day rollover and overdue-away alerts."""
         self.roll_over_day()
         self.presence.beat()
-        limit_s = self.config.rules.away_limit_minutes * 60
         now = self.clock()
         with self.store.read() as db:
-            overdue = db.execute(
-                "SELECT number FROM windows WHERE status = 'away' AND away_overdue_sent = 0"
-                " AND away_since + ? <= ?", [limit_s, now]).fetchall()
-        for (number,) in overdue:
+            away = db.execute("SELECT number, away_reason, away_since FROM windows"
+                              " WHERE status = 'away' AND away_overdue_sent = 0").fetchall()
+        overdue = [n for n, reason, since in away if since + self.away_limit_s(reason) <= now]
+        for number in overdue:
             self.run(auth.VIEWER, None, lambda cmd, n=number: self._mark_overdue(cmd, n))
+
+    def away_limit_s(self, reason: str | None) -> float:
+        """An away reason's own limit (午休 the lunch, 暂离 the hall's rule): config.py."""
+        return self.config.away_reason(reason).limit_minutes * 60
 
     def _mark_overdue(self, cmd: Command, number: int) -> dict:
         row = cmd.window_row(number)
-        limit_s = self.config.rules.away_limit_minutes * 60
         if row["status"] != "away" or row["away_overdue_sent"] or \
-                row["away_since"] + limit_s > cmd.now:
+                row["away_since"] + self.away_limit_s(row["away_reason"]) > cmd.now:
             return {}  # another thread or process got there first
         cmd.set_window(number, away_overdue_sent=1)
         cmd.db.execute("UPDATE away_periods SET overdue = 1 WHERE window = ? AND ended_at IS NULL",

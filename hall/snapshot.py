@@ -208,7 +208,7 @@ class View:
     def away(self, row: dict) -> dict | None:
         if row["status"] != "away":
             return None
-        limit = self.config.rules.away_limit_minutes
+        limit = self.config.away_reason(row["away_reason"]).limit_minutes
         minutes = (self.now - row["away_since"]) / 60
         return {
             "reason": row["away_reason"],
