@@ -1,0 +1,108 @@
+"""The estimator's rules on small halls worked out by hand (times in seconds from now = 0)."""
+
+from hall import estimate
+from hall.auth import Actor
+from hall.config import Window
+from hall.estimate import WindowPlan
+from hall.hall import Hall
+
+MIN = 60
+
+
+def window(number: int, *services: str, flags: tuple = ()) -> Window:
+    return Window(number, {"zh": f"{number}号", "en": f"No. {number}"}, services, flags)
+
+
+def ticket(id_: int, service: str, issued_at: float, priority: str = "normal",
+           target_window: int | None = None) -> dict:
+    return {"id": id_, "service": service, "issued_at": issued_at, "priority": priority,
+            "target_window": target_window}
+
+
+def plan(w: Window, free_at: float = 0, present: bool = True, **minutes: float) -> WindowPlan:
+    return WindowPlan(w, free_at, {s: m * MIN for s, m in minutes.items()}, present)
+
+
+def test_two_windows_sharing_two_services_call_in_the_policys_order():
+    # Window 1 takes pay and enquiry at 4 minutes each; window 2 only enquiry, at 6.
+    # 0: window 1 calls P1 (oldest), window 2 calls E1. 4: window 1 calls P2 (older than
+    # E2). 6: window 2 calls E2, before window 1 is free again at 8.
+    plans = [plan(window(1, "pay", "enquiry"), pay=4, enquiry=4),
+             plan(window(2, "enquiry"), enquiry=6)]
+    waiting = [ticket(1, "pay", -10), ticket(2, "enquiry", -9), ticket(3, "pay", -8),
+               ticket(4, "enquiry", -7)]
+    result = estimate.forecast(0, plans, waiting, "priority_first")
+    assert result.call_at == {1: 0, 2: 0, 3: 4 * MIN, 4: 6 * MIN}
+    assert result.ahead == {1: 0, 2: 1, 3: 2, 4: 3}
+    assert [result.wait_minutes(i) for i in (1, 2, 3, 4)] == [0, 0, 4, 6]
+
+
+def test_an_away_window_calls_when_its_clerk_is_expected_back():
+    # Window 1 is away until 10; window 2 is busy until 2, then 4 minutes a customer:
+    # 2 P1, 6 P2; at 10 both are free and window 1 (the lower number) takes P3.
+    plans = [plan(window(1, "pay"), free_at=10 * MIN, present=False, pay=4),
+             plan(window(2, "pay"), free_at=2 * MIN, pay=4)]
+    waiting = [ticket(i, "pay", -10 + i) for i in (1, 2, 3)]
+    result = estimate.forecast(0, plans, waiting, "priority_first")
+    assert result.call_at == {1: 2 * MIN, 2: 6 * MIN, 3: 10 * MIN}
+
+
+def test_no_window_calls_in_a_break_of_the_hours():
+    # One window, 4 minutes a customer, a break from 5 to 65: P1 at 0, P2 at 4, P3 after it.
+    plans = [plan(window(1, "pay"), pay=4)]
+    waiting = [ticket(i, "pay", -10 + i) for i in (1, 2, 3)]
+    result = estimate.forecast(0, plans, waiting, "priority_first",
+                               breaks=[(5 * MIN, 65 * MIN)])
+    assert result.call_at == {1: 0, 2: 4 * MIN, 3: 65 * MIN}
+    assert result.ahead[3] == 2
+
+
+def test_an_expected_green_channel_arrival_goes_first_and_counts_as_ahead():
+    # The window is busy until 2; a green-channel ticket is expected at 1: it is called at
+    # 2, the normal ticket waiting since before at 6, with one ahead.
+    plans = [plan(window(1, "pay"), free_at=2 * MIN, pay=4)]
+    arrivals = estimate.expected_arrivals(0, {("pay", "priority"): 30}, until=3 * MIN)
+    assert [(a["issued_at"], a["priority"]) for a in arrivals] == [(1 * MIN, "priority")]
+    result = estimate.forecast(0, plans, [ticket(1, "pay", -60)], "priority_first",
+                               arrivals=arrivals)
+    assert result.call_at == {1: 6 * MIN}
+    assert result.ahead == {1: 1}
+
+
+def test_a_ticket_transferred_to_a_window_waits_for_that_window_only():
+    plans = [plan(window(1, "pay"), pay=4), plan(window(2, "pay"), free_at=30 * MIN, pay=4)]
+    waiting = [ticket(1, "pay", -100, target_window=2), ticket(2, "pay", -5)]
+    result = estimate.forecast(0, plans, waiting, "priority_first")
+    assert result.call_at == {1: 30 * MIN, 2: 0}
+
+
+def test_a_service_no_open_window_takes_gets_no_figure():
+    plans = [plan(window(1, "pay"), pay=4)]
+    result = estimate.forecast(0, plans, [ticket(1, "account", -5)], "priority_first")
+    assert result.wait_minutes(1) is None and result.ahead == {}
+
+
+def test_learned_times_pull_from_the_seed_while_samples_are_few():
+    samples = [estimate.Sample(1, "pay", 600), estimate.Sample(2, "pay", 120)]
+    per_service = estimate.service_seconds({"pay": 240}, samples)
+    assert per_service == {"pay": (3 * 240 + 600 + 120) / 5}  # 288 s
+    speeds = estimate.window_speeds(per_service, samples)
+    assert speeds[1] == (5 + 600 / 288) / 6 and speeds[2] == (5 + 120 / 288) / 6
+
+
+def test_the_ticket_says_when_a_window_will_take_its_service(hall: Hall, clock):
+    kiosk = Actor(role="kiosk", device_id="kiosk-1", key="k")
+    boss = Actor(role="supervisor", staff_id="9001", key="b")
+    hall.window_command(boss, 3, "open")  # account, transfer, usage: no pay
+    hall.window_command(boss, 1, "open")
+    hall.window_command(boss, 1, "away", {"reason": "暂离"})  # expected back in 10 min
+    clock.advance(minutes=2)
+    t = hall.issue(kiosk, "pay")["ticket"]
+    assert (t["ahead"], t["estimated_wait_min"]) == (0, 8)
+    assert t["serving_from"] == "2026-11-23T09:40:00+08:00"
+    assert t["estimate_note"] == "暂无窗口办理，预计 09:40 起 · No window now; from about 09:40"
+    pay = hall.state()["services"][0]
+    assert pay["estimated_wait_min"] == 12 and pay["serving_from"] == t["serving_from"]
+    hall.window_command(boss, 1, "back")
+    t = hall.ticket_status(t["public_id"])["ticket"]
+    assert (t["estimated_wait_min"], t["serving_from"], t["estimate_note"]) == (0, None, None)
