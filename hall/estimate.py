@@ -67,6 +67,10 @@ def _queue_key(ticket: Ticket) -> tuple:
     return (ticket["service"], ticket["target_window"], ticket["priority"])
 
 
+def _arrival(ticket: Ticket) -> float:
+    return ticket.get("arrives_at", ticket["issued_at"])
+
+
 def _out_of_breaks(t: float, breaks: Sequence[tuple[float, float]]) -> float:
     for start, end in breaks:
         if start <= t < end:
@@ -89,7 +93,9 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
     for ticket in sorted(waiting, key=lambda t: (t["issued_at"], t["id"])):
         queues.setdefault(_queue_key(ticket), deque()).append(ticket)
         real += 1
-    expected = deque(sorted(arrivals, key=lambda t: t["issued_at"]))
+    # An expected ticket joins the queues when it arrives (`arrives_at`, else its issue time):
+    # a transferred one keeps its older issue time, and so its place.
+    expected = deque(sorted(arrivals, key=_arrival))
     plans = {plan.window.number: plan for plan in windows}
     ready = [(_out_of_breaks(p.free_at, breaks), n) for n, p in plans.items()]
     heapq.heapify(ready)
@@ -100,15 +106,14 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
         if later != t:  # a break: the window calls again when it ends
             heapq.heappush(ready, (later, number))
             continue
-        while expected and expected[0]["issued_at"] <= t:
+        while expected and _arrival(expected[0]) <= t:
             arrival = expected.popleft()
             queues.setdefault(_queue_key(arrival), deque()).append(arrival)
         plan = plans[number]
         heads = [q[0] for q in queues.values() if q]
         ticket = policy.next_ticket(plan.window, heads, call_policy)
         if ticket is None:
-            nxt = next((a["issued_at"] for a in expected if policy.may_take(plan.window, a)),
-                       None)
+            nxt = next((_arrival(a) for a in expected if policy.may_take(plan.window, a)), None)
             if nxt is not None:  # nothing now; an expected arrival is for this window
                 heapq.heappush(ready, (nxt, number))
             continue
@@ -123,9 +128,10 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
 
 
 def expected_arrivals(now: float, per_hour: Mapping[tuple[str, str], float],
-                      until: float) -> list[dict]:
+                      until: float, age: float = 0, first_id: int = -1) -> list[dict]:
     """Tickets expected at today's rate, (service, priority) -> tickets an hour, evenly spaced
-    from now (the first half a gap from now) until `until` or the horizon."""
+    from now (the first half a gap from now) until `until` or the horizon; each issued `age`
+    seconds before it arrives (a transfer's customer took their ticket earlier)."""
     out: list[dict] = []
     end = min(until, now + ARRIVALS_HORIZON_S)
     for (service, priority), rate in sorted(per_hour.items()):
@@ -134,8 +140,8 @@ def expected_arrivals(now: float, per_hour: Mapping[tuple[str, str], float],
         gap = 3600 / rate
         t = now + gap / 2
         while t < end:
-            out.append({"id": -1 - len(out), "service": service, "target_window": None,
-                        "priority": priority, "issued_at": t})
+            out.append({"id": first_id - len(out), "service": service, "target_window": None,
+                        "priority": priority, "issued_at": t - age, "arrives_at": t})
             t += gap
     return out
 

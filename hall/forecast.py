@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from hall import estimate
-from hall.config import HallConfig
+from hall.config import LUNCH, HallConfig
 from hall.estimate import Forecast, Sample, WindowPlan
 from hall.store import Database
 
@@ -27,6 +27,8 @@ AWAY_SAMPLES = 2
 SOON_BACK_S = 60
 # The green-channel rate is read over at least this long, so an early one is no flood.
 LEAST_RATE_WINDOW_S = 3600
+# Short breaks stretch the time per customer by at most this share.
+MOST_AWAY_SHARE = 0.2
 PHANTOM_ID = 10**12  # the model's "ticket issued now" of each service, beyond real ids
 
 EVENT_TYPES = ("call", "finish", "no_show", "transfer", "away", "back", "close")
@@ -106,6 +108,7 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float) -> list
     samples = samples_today(db, config, day)
     per_service = estimate.service_seconds(seeds, samples)
     speeds = estimate.window_speeds(per_service, samples)
+    stretch = 1 / (1 - short_away_share(db, config, day, now, samples))
     away = away_seconds(db, config, day)
     plans = []
     for row in db.execute(
@@ -117,7 +120,7 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float) -> list
         if window is None:
             continue
         speed = speeds.get(number, 1.0)
-        seconds = {s: t * speed for s, t in per_service.items()}
+        seconds = {s: t * speed * stretch for s, t in per_service.items()}
         present = status != "away"
         if status == "away":
             expected = away.get(reason, config.away_reason(reason).expected_minutes * 60)
@@ -146,6 +149,42 @@ def green_channel(db: Database, config: HallConfig, day: str, now: float) -> lis
             if not any(x <= a["issued_at"] < y for x, y in breaks)]
 
 
+def transfers(db: Database, config: HallConfig, day: str, now: float) -> list[dict]:
+    """The transfers to a service expected from today's rate: each comes back to the queue
+    with its first issue time, as old as today's transferred tickets were on average."""
+    rows = db.execute(
+        "SELECT json_extract(e.data, '$.to_service'), count(*), avg(e.at - t.issued_at)"
+        " FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE e.day = ?"
+        " AND e.type = 'transfer' AND json_extract(e.data, '$.to_window') IS NULL"
+        " GROUP BY 1", [day]).fetchall()
+    if not rows:
+        return []
+    first = db.execute("SELECT min(issued_at) FROM tickets WHERE day = ?", [day]).fetchone()[0]
+    hours = max(now - first, LEAST_RATE_WINDOW_S) / 3600
+    out: list[dict] = []
+    for service, count, age in rows:
+        if config.service(service) is None:
+            continue
+        out += estimate.expected_arrivals(now, {(service, "normal"): count / hours},
+                                          now + estimate.ARRIVALS_HORIZON_S, age=age,
+                                          first_id=-1_000_000 - len(out))
+    return out
+
+
+def short_away_share(db: Database, config: HallConfig, day: str, now: float,
+                     samples: Sequence[Sample]) -> float:
+    """The share of the windows' time that went to short breaks today (lunch aside): the
+    model's time per customer leaves them out, and more will come."""
+    away = db.execute(
+        "SELECT coalesce(sum(coalesce(ended_at, ?) - started_at), 0) FROM away_periods"
+        " WHERE started_at >= ? AND reason != ?", [now, day_start(config, day), LUNCH]
+    ).fetchone()[0]
+    working = sum(s.seconds for s in samples)
+    if away <= 0 or working <= 0:
+        return 0.0
+    return min(MOST_AWAY_SHARE, away / (away + working))
+
+
 WAITING_COLUMNS = "id, service, target_window, priority, issued_at"
 
 
@@ -161,7 +200,8 @@ def hall_forecast(db: Database, config: HallConfig, day: str, now: float,
     plans = window_plans(db, config, day, now)
     result = estimate.forecast(now, plans, waiting, config.rules.call_policy,
                                breaks_today(config, day, now),
-                               green_channel(db, config, day, now))
+                               green_channel(db, config, day, now)
+                               + transfers(db, config, day, now))
     return result, plans
 
 
