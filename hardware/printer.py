@@ -72,6 +72,7 @@ class TicketText:
     issued: str  # "2026-11-23 10:02"
     status_url: str
     footer: str = ""
+    wait_note: str = ""  # "中文 · English": no window serves the service now (then no figure)
 
 
 class TicketPrinter:
@@ -131,6 +132,9 @@ class TicketPrinter:
             out.pair(f"前面还有 {t.ahead} 人", f"{t.ahead} ahead of you", cols)
         if t.wait_min is not None:
             out.pair(f"预计等候约 {t.wait_min} 分钟", f"about {t.wait_min} min", cols)
+        if t.wait_note:
+            zh, _, en = t.wait_note.partition(" · ")
+            out.pair(zh, en, cols)
         out.line(t.issued)
         out.raw(b"\n")
         self._qr(out, t.status_url)

@@ -29,4 +29,5 @@ def ticket_text(ticket: dict, state: dict, server_url: str) -> TicketText:
         issued=issued,
         status_url=status_url(ticket, hall, server_url),
         footer=hall.get("ticket_footer") or "",
+        wait_note=ticket.get("estimate_note") or "",
     )
