@@ -121,6 +121,9 @@ def test_dashboard_actions(page, short_away_server, artifacts):
     dialog.locator("input[name=reason]").fill("实为投诉")
     dialog.locator("button[value=ok]").click()
     page.wait_for_selector("#services tr[data-service='complaint'] td:nth-child(2):has-text('1')")
+    # each service's predicted wait for a ticket taken now, or that no window serves it
+    predicted = page.locator("#services tr td:nth-child(4)").all_inner_texts()
+    assert all(p.endswith("分") or "暂无窗口办理" in p or "目标" in p for p in predicted), predicted
 
     # callbacks: masked in the list, the full number on demand, gone when done
     cb = page.locator("#callbacks tbody tr").first
@@ -214,7 +217,7 @@ def test_dashboard_reconnects_after_a_server_restart(page, short_away_server):
     page.wait_for_selector("#conn.offline", timeout=20000)
     srv.start()
     clerk = srv.login("1002", "2345", 2)  # something happened while the page was away
-    srv.post("/api/v1/windows/2/away", {"reason": "午休"}, token=clerk)
+    srv.post("/api/v1/windows/2/away", {"reason": "暂离"}, token=clerk)  # 3 s limit
     page.wait_for_selector("#conn.online", timeout=20000)
     page.wait_for_selector("#windows tr[data-window='2'].overdue", timeout=20000)
     page.locator("#staff tr[data-staff='1002']").wait_for()  # still logged in

@@ -130,6 +130,16 @@
     tick();
   }
 
+  // The wait a ticket taken now is predicted to have; past the target, said before the
+  // customers feel it.
+  function predicted(s) {
+    if (s.estimate_note) return el("span", {class: "badge bad"}, s.estimate_note);
+    if (s.estimated_wait_min === null || s.estimated_wait_min === undefined) return "—";
+    const over = s.estimated_wait_min > s.target_wait_minutes;
+    return el("span", {}, `${s.estimated_wait_min} 分`,
+              over ? el("span", {class: "badge bad"}, " 将超目标 · will pass target") : "");
+  }
+
   function renderServices() {
     $("#services tbody").replaceChildren(...state.services.map(s => {
       const flag = s.waiting && s.longest_wait_min > s.target_wait_minutes;
@@ -137,7 +147,7 @@
         el("td", {}, `${s.prefix} ${s.name.zh} · ${s.name.en}`), el("td", {}, s.waiting),
         el("td", {}, s.waiting ? `${s.longest_wait_min} 分` : "—",
            flag ? el("span", {class: "badge bad"}, " 超目标 · over target") : ""),
-        el("td", {}, `${s.estimated_wait_min} 分`), el("td", {}, `${s.target_wait_minutes} 分`));
+        el("td", {}, predicted(s)), el("td", {}, `${s.target_wait_minutes} 分`));
     }));
   }
 
