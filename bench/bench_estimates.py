@@ -76,7 +76,18 @@ def lognormal(rnd: random.Random, mean: float, cv: float) -> float:
     return rnd.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma)
 
 
+def lunch_of(number: int) -> tuple[float, float]:
+    """A window's lunch when it is staggered (odd windows first), minutes after midnight."""
+    start = 11 * 60 + 30 if number % 2 else 12 * 60 + 30
+    return start, start + 60
+
+
+def clock_text(minute: float) -> str:
+    return f"{int(minute) // 60:02d}:{int(minute) % 60:02d}"
+
+
 def hall_config(paused_lunch: bool):
+    """Lunch paused by the hours, or staggered: each window's lunch declared as its breaks."""
     breaks = [["12:00", "13:00"]] if paused_lunch else []
     return parse_config({
         "hall": {"name": "bench", "timezone": "Asia/Shanghai"},
@@ -87,7 +98,8 @@ def hall_config(paused_lunch: bool):
                       "avg_minutes": avg, "target_wait_minutes": 20}
                      for i, (s, (_, _, avg)) in enumerate(SERVICES.items())],
         "windows": [{"number": n, "services": svc,
-                     "flags": ["priority"] if n == PRIORITY_WINDOW else []}
+                     "flags": ["priority"] if n == PRIORITY_WINDOW else [],
+                     "breaks": [] if paused_lunch else [[clock_text(m) for m in lunch_of(n)]]}
                     for n, svc in WINDOWS.items()],
     })
 
@@ -140,7 +152,7 @@ class Day:
             if self.paused_lunch:
                 clerk.breaks.append((12 * 60, 60, "午休"))
             else:
-                clerk.breaks.append((11 * 60 + 30 if n % 2 else 12 * 60 + 30, 60, "午休"))
+                clerk.breaks.append((lunch_of(n)[0], 60, "午休"))
             clerk.breaks.sort()
             for start, _, _ in clerk.breaks:  # an idle clerk notices the time
                 self.push(start, self.free, n)
@@ -370,8 +382,10 @@ def run_load(load: float, seeds: int, folder: Path) -> list[Ticket]:
 
 
 # -- speed ---------------------------------------------------------------------------------------
-def time_estimates(folder: Path, waiting: int, windows: int, repeats: int) -> None:
-    """The ticket answer's cost with `waiting` tickets and `windows` open windows."""
+def time_estimates(folder: Path, waiting: int, windows: int, repeats: int,
+                   history: int) -> None:
+    """The ticket answer's cost with `waiting` tickets and `windows` open windows, after
+    `history` customers served today."""
     services = [{"id": f"s{i}", "prefix": chr(65 + i), "name": {"zh": f"s{i}", "en": f"s{i}"},
                  "avg_minutes": 3 + i} for i in range(5)]
     config = parse_config({
@@ -387,6 +401,16 @@ def time_estimates(folder: Path, waiting: int, windows: int, repeats: int) -> No
     rnd = random.Random(1)
     for n in range(1, windows + 1):
         hall.window_command(BOSS, n, "open", {})
+    for _ in range(history):  # the morning so far: the events the model learns from
+        now[0] += 30
+        hall.issue(KIOSK, rnd.choice(services)["id"])
+        n = rnd.randint(1, windows)
+        try:
+            hall.window_command(BOSS, n, "call-next", {})
+            now[0] += 60 * rnd.uniform(2, 6)
+            hall.window_command(BOSS, n, "finish", {})
+        except HallError:
+            pass
     for _ in range(waiting):
         now[0] += 1
         hall.issue(KIOSK, rnd.choice(services)["id"],
@@ -405,7 +429,13 @@ def time_estimates(folder: Path, waiting: int, windows: int, repeats: int) -> No
         for row in rows:
             v.ticket(row)
         every = time.perf_counter() - started
-    print(f"\n== speed: {len(rows)} waiting, {windows} windows ==")
+    started = time.perf_counter()
+    for _ in range(repeats):  # the kiosk's whole command: the ticket's and the queue's estimates
+        now[0] += 1
+        hall.issue(KIOSK, rnd.choice(services)["id"])
+    issue = (time.perf_counter() - started) / repeats
+    print(f"\n== speed: {len(rows)} waiting, {windows} windows, {history} served before ==")
+    print(f"issuing a ticket, the whole command with its estimates: {issue * 1000:.2f} ms")
     print(f"one new ticket's answer (estimate made afresh): {one * 1000:.2f} ms "
           f"= {one * 1000 / len(rows):.4f} ms per waiting ticket")
     print(f"every waiting ticket's answer in one view: {every * 1000:.1f} ms "
@@ -428,7 +458,8 @@ def main(argv: list[str] | None = None) -> dict:
         folder = Path(tmp)
         for load in loads:
             results[load] = score(run_load(load, seeds, folder))
-        time_estimates(folder, 40 if args.quick else 300, 10, 3 if args.quick else 20)
+        time_estimates(folder, 40 if args.quick else 300, 10, 3 if args.quick else 20,
+                       50 if args.quick else 600)
     return results
 
 

@@ -94,6 +94,9 @@ class Window:
     name: dict[str, str]
     services: tuple[str, ...]
     flags: tuple[str, ...] = ()
+    # This window's own breaks beside the hours' (a staggered lunch): the estimates expect no
+    # call from it then.
+    breaks: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -349,7 +352,8 @@ def _window(r: _Reader, t: dict, key: str, service_ids: set[str]) -> Window:
             raise ConfigError(f"{key}.flags: {flag!r} is not one of {', '.join(WINDOW_FLAGS)}")
     default_name = {"zh": f"{number}号窗口", "en": f"Window {number}"}
     name = r.names(t, f"{key}.name") if "name" in t else default_name
-    return Window(number=number, name=name, services=tuple(services), flags=tuple(flags))
+    return Window(number=number, name=name, services=tuple(services), flags=tuple(flags),
+                  breaks=_breaks(r, t, f"{key}.breaks"))
 
 
 def _staff(r: _Reader, t: dict, key: str) -> Staff:
@@ -392,16 +396,22 @@ def _hours(r: _Reader, t: dict) -> Hours:
     last = r.clock_time(t, "hours.last_ticket", default=closes)
     if not opens < last <= closes:
         raise ConfigError("hours.last_ticket: must lie after hours.open and not after hours.close")
+    breaks = _breaks(r, t, "hours.breaks", opens, closes)
+    return Hours(tuple(days), opens, closes, last, breaks)
+
+
+def _breaks(r: _Reader, t: dict, key: str, opens: int = 0,
+            closes: int = 24 * 60) -> tuple[tuple[int, int], ...]:
     breaks = []
-    for i, pair in enumerate(r.value(t, "hours.breaks", list, default=[])):
-        key = f"hours.breaks[{i}]"
+    for i, pair in enumerate(r.value(t, key, list, default=[])):
+        item = f"{key}[{i}]"
         if not (isinstance(pair, list) and len(pair) == 2):
-            raise ConfigError(f'{key}: a break is ["HH:MM", "HH:MM"]')
-        start, end = (_parse_clock(v, key) for v in pair)
+            raise ConfigError(f'{item}: a break is ["HH:MM", "HH:MM"]')
+        start, end = (_parse_clock(v, item) for v in pair)
         if not opens <= start < end <= closes:
-            raise ConfigError(f"{key}: must lie within opening hours, start before end")
+            raise ConfigError(f"{item}: must lie within opening hours, start before end")
         breaks.append((start, end))
-    return Hours(tuple(days), opens, closes, last, tuple(sorted(breaks)))
+    return tuple(sorted(breaks))
 
 
 def _rules(r: _Reader, t: dict) -> Rules:

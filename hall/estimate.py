@@ -47,6 +47,7 @@ class WindowPlan:
     free_at: float  # epoch seconds when it can call next
     seconds: Mapping[str, float]  # its time per customer, by service
     present: bool = True  # serving now, not away
+    breaks: Sequence[tuple[float, float]] = ()  # its own, beside the hours' (epoch intervals)
 
 
 @dataclass
@@ -72,9 +73,12 @@ def _arrival(ticket: Ticket) -> float:
 
 
 def _out_of_breaks(t: float, breaks: Sequence[tuple[float, float]]) -> float:
-    for start, end in breaks:
-        if start <= t < end:
-            return end
+    moved = True
+    while moved:  # breaks may touch: the end of one the start of the next
+        moved = False
+        for start, end in breaks:
+            if start <= t < end:
+                t, moved = end, True
     return t
 
 
@@ -97,12 +101,13 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
     # a transferred one keeps its older issue time, and so its place.
     expected = deque(sorted(arrivals, key=_arrival))
     plans = {plan.window.number: plan for plan in windows}
-    ready = [(_out_of_breaks(p.free_at, breaks), n) for n, p in plans.items()]
+    pauses = {n: [*breaks, *p.breaks] for n, p in plans.items()}
+    ready = [(_out_of_breaks(p.free_at, pauses[n]), n) for n, p in plans.items()]
     heapq.heapify(ready)
     calls = 0
     while real and ready:
         t, number = heapq.heappop(ready)
-        later = _out_of_breaks(t, breaks)
+        later = _out_of_breaks(t, pauses[number])
         if later != t:  # a break: the window calls again when it ends
             heapq.heappush(ready, (later, number))
             continue

@@ -110,6 +110,7 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float) -> list
     speeds = estimate.window_speeds(per_service, samples)
     stretch = 1 / (1 - short_away_share(db, config, day, now, samples))
     away = away_seconds(db, config, day)
+    start = day_start(config, day)
     plans = []
     for row in db.execute(
             "SELECT w.number, w.status, w.away_reason, w.away_since, t.service, t.called_at"
@@ -129,7 +130,9 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float) -> list
             free_at = now + estimate.remaining_seconds(seconds[service], now - called_at)
         else:
             free_at = now
-        plans.append(WindowPlan(window, free_at, seconds, present))
+        own = [(start + a * 60, start + b * 60) for a, b in window.breaks]
+        plans.append(WindowPlan(window, free_at, seconds, present,
+                                [(a, b) for a, b in own if b > now]))
     return plans
 
 

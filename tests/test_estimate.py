@@ -57,6 +57,16 @@ def test_no_window_calls_in_a_break_of_the_hours():
     assert result.ahead[3] == 2
 
 
+def test_a_windows_own_break_a_staggered_lunch_pauses_that_window_only():
+    # Windows 1 and 2 take pay at 4 minutes; window 1 lunches from 5 to 65. 0: P1, P2;
+    # 4: P3 (window 1), P4 (window 2); 8: window 2 takes P5 (window 1 is at lunch).
+    plans = [plan(window(1, "pay"), pay=4), plan(window(2, "pay"), pay=4)]
+    plans[0].breaks = [(5 * MIN, 65 * MIN)]
+    waiting = [ticket(i, "pay", -10 + i) for i in (1, 2, 3, 4, 5)]
+    result = estimate.forecast(0, plans, waiting, "priority_first")
+    assert result.call_at == {1: 0, 2: 0, 3: 4 * MIN, 4: 4 * MIN, 5: 8 * MIN}
+
+
 def test_an_expected_green_channel_arrival_goes_first_and_counts_as_ahead():
     # The window is busy until 2; a green-channel ticket is expected at 1: it is called at
     # 2, the normal ticket waiting since before at 6, with one ahead.

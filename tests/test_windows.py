@@ -1,11 +1,9 @@
 """The window's day: call, recall, start, finish, no-show, transfer, away and back."""
 
-import tomllib
-
 import pytest
 from support import demo_toml
 
-from hall.config import DEMO_CONFIG, AwayReason, parse_config
+from hall.config import AwayReason, parse_config
 from hall.errors import HallError
 from hall.hall import Hall
 from hall.store import Store
@@ -248,7 +246,7 @@ def test_each_away_reason_has_its_own_limit_so_a_lunch_raises_no_false_alarm(
 
 
 def test_a_configured_away_reason_sets_its_limit_and_its_expected_length():
-    raw = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
+    raw = demo_toml()
     raw["hours"]["breaks"] = [["12:00", "13:30"]]
     raw["away_reasons"] = [{"name": "会议", "limit_minutes": 45, "expected_minutes": 30}]
     config = parse_config(raw)
