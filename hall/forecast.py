@@ -102,8 +102,11 @@ def away_seconds(db: Database, config: HallConfig, day: str) -> dict[str, float]
     return reasons | learned
 
 
-def window_plans(db: Database, config: HallConfig, day: str, now: float) -> list[WindowPlan]:
-    """Every open window: when it can call next and its time per customer of each service."""
+def window_plans(db: Database, config: HallConfig, day: str, now: float,
+                 closed: bool = False) -> list[WindowPlan]:
+    """Every open window: when it can call next and its time per customer of each service.
+    With `closed`, the closed windows instead, as if opened now (for the supervisor's
+    suggestions)."""
     seeds = {s.id: s.avg_minutes * 60 for s in config.services}
     samples = samples_today(db, config, day)
     per_service = estimate.service_seconds(seeds, samples)
@@ -115,12 +118,12 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float) -> list
     for row in db.execute(
             "SELECT w.number, w.status, w.away_reason, w.away_since, t.service, t.called_at"
             " FROM windows w LEFT JOIN tickets t ON t.id = w.ticket_id"
-            " WHERE w.status != 'closed' ORDER BY w.number"):
+            f" WHERE w.status {'=' if closed else '!='} 'closed' ORDER BY w.number"):
         number, status, reason, since, service, called_at = row
         window = config.window(number)
         if window is None:
             continue
-        speed = speeds.get(number, 1.0)
+        speed = 1.0 if closed else speeds.get(number, 1.0)
         seconds = {s: t * speed * stretch for s, t in per_service.items()}
         present = status != "away"
         if status == "away":
@@ -195,17 +198,60 @@ def hall_forecast(db: Database, config: HallConfig, day: str, now: float,
                   phantoms: bool = False) -> tuple[Forecast, list[WindowPlan]]:
     """The model's answer for every waiting ticket; with `phantoms`, also for a normal ticket
     of each service issued now (ids PHANTOM_ID + the service's index)."""
+    waiting = _waiting(db, config, now, phantoms)
+    plans = window_plans(db, config, day, now)
+    result = estimate.forecast(now, plans, waiting, config.rules.call_policy,
+                               breaks_today(config, day, now), _arrivals(db, config, day, now))
+    return result, plans
+
+
+def _waiting(db: Database, config: HallConfig, now: float, phantoms: bool) -> list[dict]:
     waiting = list(db.query(f"SELECT {WAITING_COLUMNS} FROM tickets WHERE status = 'waiting'"))
     if phantoms:
         waiting += [{"id": PHANTOM_ID + i, "service": s.id, "target_window": None,
                      "priority": "normal", "issued_at": now}
                     for i, s in enumerate(config.services)]
-    plans = window_plans(db, config, day, now)
-    result = estimate.forecast(now, plans, waiting, config.rules.call_policy,
-                               breaks_today(config, day, now),
-                               green_channel(db, config, day, now)
-                               + transfers(db, config, day, now))
-    return result, plans
+    return waiting
+
+
+def _arrivals(db: Database, config: HallConfig, day: str, now: float) -> list[dict]:
+    return green_channel(db, config, day, now) + transfers(db, config, day, now)
+
+
+def suggestions(db: Database, config: HallConfig, day: str, now: float) -> dict[str, dict]:
+    """For each service whose wait for a ticket taken now passes its target (or that no open
+    window takes): the closed window whose opening, in the model, brings that wait down most,
+    as {"window", "from_min", "to_min", "text"}."""
+    base, plans = hall_forecast(db, config, day, now, phantoms=True)
+    waiting = _waiting(db, config, now, phantoms=True)
+    someone = {t["service"] for t in waiting if t["id"] < PHANTOM_ID}
+    over = {}
+    for i, svc in enumerate(config.services):
+        wait = base.wait_minutes(PHANTOM_ID + i)
+        unserved = wait is None and svc.id in someone
+        if unserved or (wait is not None and wait > svc.target_wait_minutes):
+            over[i] = wait
+    if not over:
+        return {}
+    breaks, arrivals = breaks_today(config, day, now), _arrivals(db, config, day, now)
+    best: dict[int, tuple[int, int]] = {}
+    for extra in window_plans(db, config, day, now, closed=True):
+        result = estimate.forecast(now, [*plans, extra], waiting, config.rules.call_policy,
+                                   breaks, arrivals)
+        for i, before in over.items():
+            after = result.wait_minutes(PHANTOM_ID + i)
+            if after is not None and (before is None or after < before) and (
+                    i not in best or after < best[i][1]):
+                best[i] = (extra.window.number, after)
+    out = {}
+    for i, (number, after) in best.items():
+        svc, before = config.services[i], over[i]
+        shown = "—" if before is None else str(before)
+        out[svc.id] = {"window": number, "from_min": before, "to_min": after,
+                       "text": f"开启 {number} 号窗口办理{svc.name['zh']}：预计等候 {shown} → "
+                               f"{after} 分钟 · Open window {number} for {svc.name['en']}: "
+                               f"wait {shown} → {after} min"}
+    return out
 
 
 def serving_from(plans: Sequence[WindowPlan], config: HallConfig, day: str, now: float,

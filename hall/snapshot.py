@@ -174,6 +174,13 @@ class View:
             "daily_cap": svc.daily_cap,
         }
 
+    def services_with_suggestions(self) -> list[dict]:
+        """Every service, and for those whose wait passes the target the window the model
+        would open (in the snapshot only: it runs the model once per closed window)."""
+        found = forecast.suggestions(self.db, self.config, self.day, self.now)
+        return [self.service(s.id) | {"suggestion": found.get(s.id)}
+                for s in self.config.services]
+
     def sent_to_window(self, number: int) -> int:
         """How many tickets were transferred to window `number` and wait for it."""
         return scalar(self.db, "SELECT coalesce(sum(waiting), 0) FROM queue_lengths"
@@ -291,7 +298,7 @@ class View:
             "seq": self.seq(),
             "now": self.iso(self.now),
             "hall": self.hall(),
-            "services": [self.service(s.id) for s in self.config.services],
+            "services": self.services_with_suggestions(),
             "windows": [self.window(w.number) for w in self.config.windows],
             "recent_calls": self.recent_calls(),
             "devices": self.devices(),

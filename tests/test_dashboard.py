@@ -239,3 +239,15 @@ def test_devices_online_and_the_kiosk_paper(page, short_away_server):
     finally:
         kiosk.disconnect()
     kiosk_row.locator("text=离线").wait_for(timeout=20000)
+
+
+def test_the_supervisor_sees_the_queue_coming_and_what_to_do(page, server, artifacts):
+    server.login("1001", "1234", 1)  # window 1 alone takes pay: 4 minutes each
+    for _ in range(8):
+        server.issue("pay")
+    log_in(page, server.url, "/dashboard")
+    row = page.locator("#services tr[data-service='pay']")
+    row.locator(".suggestion").wait_for()
+    assert "将超目标" in row.inner_text()  # a new ticket would wait 32 min, the target is 20
+    assert "开启 2 号窗口办理缴费：预计等候 32 → 16 分钟" in row.inner_text()
+    page.screenshot(path=str(artifacts / "dashboard-suggestion.png"), full_page=True)

@@ -116,3 +116,27 @@ def test_the_ticket_says_when_a_window_will_take_its_service(hall: Hall, clock):
     hall.window_command(boss, 1, "back")
     t = hall.ticket_status(t["public_id"])["ticket"]
     assert (t["estimated_wait_min"], t["serving_from"], t["estimate_note"]) == (0, None, None)
+
+
+def test_the_supervisor_is_told_which_window_to_open_and_what_it_would_do(hall: Hall):
+    kiosk = Actor(role="kiosk", device_id="kiosk-1", key="k")
+    boss = Actor(role="supervisor", staff_id="9001", key="b")
+    hall.window_command(boss, 1, "open")  # pay and enquiry, 4 minutes a pay customer
+    for _ in range(10):
+        hall.issue(kiosk, "pay")
+    hall.issue(kiosk, "account")  # no open window takes it
+    services = {s["id"]: s for s in hall.state()["services"]}
+    # a new pay ticket: 10 ahead at one window, 40 minutes (target 20); window 2 (pay first)
+    # would halve it: the ten go two by two, the new one at 20
+    assert services["pay"]["estimated_wait_min"] == 40
+    assert services["pay"]["suggestion"] == {
+        "window": 2, "from_min": 40, "to_min": 20,
+        "text": "开启 2 号窗口办理缴费：预计等候 40 → 20 分钟 · "
+                "Open window 2 for Payment: wait 40 → 20 min"}
+    assert services["account"]["suggestion"]["window"] == 3  # the first that takes it
+    assert services["account"]["suggestion"]["from_min"] is None
+    # a new enquiry waits behind the ten older pay tickets at window 1; window 5 takes
+    # enquiries and no pay
+    enquiry = services["enquiry"]["suggestion"]
+    assert (enquiry["window"], enquiry["from_min"], enquiry["to_min"]) == (5, 44, 0)
+    assert services["complaint"]["suggestion"] is None  # no window, but nobody waits either

@@ -43,7 +43,13 @@
     setInterval(() => {
       if (!live.socket.connected || !state) return;
       live.socket.timeout(5000).emit("state", null, (err, fresh) => {
-        if (!err && fresh && state) { state.devices = fresh.devices; renderDevices(); }
+        if (!err && fresh && state) {
+          state.devices = fresh.devices; renderDevices();
+          // the model's suggestions come with the snapshot only (they try every closed window)
+          const found = new Map(fresh.services.map(x => [x.id, x.suggestion]));
+          state.services.forEach(x => { x.suggestion = found.get(x.id); });
+          renderServices();
+        }
       });
     }, DEVICES_EVERY_MS);
     // Browsers start sound only after a gesture: any click on the page unlocks it.
@@ -133,11 +139,16 @@
   // The wait a ticket taken now is predicted to have; past the target, said before the
   // customers feel it.
   function predicted(s) {
-    if (s.estimate_note) return el("span", {class: "badge bad"}, s.estimate_note);
+    if (s.estimate_note) return el("span", {}, el("span", {class: "badge bad"}, s.estimate_note), suggestion(s));
     if (s.estimated_wait_min === null || s.estimated_wait_min === undefined) return "—";
     const over = s.estimated_wait_min > s.target_wait_minutes;
     return el("span", {}, `${s.estimated_wait_min} 分`,
-              over ? el("span", {class: "badge bad"}, " 将超目标 · will pass target") : "");
+              over ? el("span", {class: "badge bad"}, " 将超目标 · will pass target") : "",
+              suggestion(s));
+  }
+
+  function suggestion(s) {
+    return s.suggestion ? el("div", {class: "suggestion"}, `建议 · Suggestion: ${s.suggestion.text}`) : "";
   }
 
   function renderServices() {
