@@ -14,7 +14,8 @@ Each ticket's printed `estimated_wait_min` is compared with its real wait (first
 and so is the status page's estimate 10 minutes after issue (with the wait still to come then).
 "Within" means within max(3 min, 25% of the estimate). Bias = mean(estimate - real): negative
 means people waited longer than promised. "Ahead" is right when the printed number is within 1
-of the calls actually made between the issue and the ticket's own call.
+of the calls actually made between the issue and the ticket's own call by the windows that take
+its service (as the hall defines ahead: calls at windows that never take it are not counted).
 
 It also times the estimate of a hall with 300 waiting at 10 windows (--quick: smaller).
 """
@@ -113,7 +114,7 @@ class Ticket:
     ahead: int
     calls_before: int  # calls made before it was issued
     called: float | None = None
-    calls_then: int = 0
+    ahead_then: int = 0  # calls between its issue and its own, at windows that take it
     status_estimate: float | None = None  # minutes from the status check
 
 
@@ -138,7 +139,7 @@ class Day:
         self.heap: list = []
         self.order = 0
         self.tickets: dict[int, Ticket] = {}
-        self.calls = 0
+        self.calls: list[int] = []  # the window of every call, in order
         self.clerks = {n: Clerk(n, lognormal(self.rnd, 1.0, 0.15)) for n in WINDOWS}
         self.plan_breaks()
         self.plan_arrivals(load)
@@ -203,7 +204,7 @@ class Day:
             return
         self.tickets[ticket["id"]] = Ticket(
             ticket["public_id"], service, self.now, ticket.get("estimated_wait_min"),
-            ticket.get("ahead", 0), self.calls)
+            ticket.get("ahead", 0), len(self.calls))
         self.push(self.now + STATUS_AFTER, self.read_status, ticket["id"])
         self.wake_idle()
 
@@ -243,10 +244,12 @@ class Day:
         except HallError:
             clerk.waiting_for_customers = True
             return
-        self.calls += 1
         ticket = self.tickets.get(result["ticket"]["id"])
         if ticket and ticket.called is None:
-            ticket.called, ticket.calls_then = self.now, self.calls
+            takers = {w for w, services in WINDOWS.items() if ticket.service in services}
+            ticket.called = self.now
+            ticket.ahead_then = sum(w in takers for w in self.calls[ticket.calls_before:])
+        self.calls.append(n)
         self.customer_answers(n)
 
     def come_back(self, n: int) -> None:
@@ -323,7 +326,7 @@ def score(tickets: list[Ticket]) -> dict[tuple[str, str], dict]:
         printed = figures([(t.estimate, t.called - t.issued) for t in group])
         status = figures([(t.status_estimate, t.called - t.issued - STATUS_AFTER)
                           for t in group if t.status_estimate is not None])
-        ahead = [abs(t.ahead - (t.calls_then - 1 - t.calls_before)) <= 1 for t in group]
+        ahead = [abs(t.ahead - t.ahead_then) <= 1 for t in group]
         out[key] = {"printed": printed, "status": status,
                     "ahead": 100 * sum(ahead) / len(ahead)}
     return out

@@ -5,8 +5,10 @@ idle, when its current customer is done, when its clerk is expected back from an
 break in the hours), then calls the ticket the call policy (policy.py, the same function the
 windows use) gives it, and is busy for its own time per customer of that service. Green-channel
 tickets expected from today's rate join the queues at their expected times. A ticket's predicted
-call is when the model's window calls it; "ahead" is how many the model calls before it, across
-services at shared windows.
+call is when the model's window calls it; "ahead" is how many the windows that may call it (its
+service's, or the one it was sent to) call before it, across services at shared windows and
+expected green-channel tickets included. Calls at windows that never take it are not "ahead":
+they depend on other queues' later arrivals, which the model does not foresee.
 
 Time per customer is a window's, call to next call (walk-up, recalls, no-shows and wrap-up
 included, away time left out), learned from today's events and pulled towards the service's
@@ -104,7 +106,7 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
     pauses = {n: [*breaks, *p.breaks] for n, p in plans.items()}
     ready = [(_out_of_breaks(p.free_at, pauses[n]), n) for n, p in plans.items()]
     heapq.heapify(ready)
-    calls = 0
+    calls = dict.fromkeys(plans, 0)  # by window number
     while real and ready:
         t, number = heapq.heappop(ready)
         later = _out_of_breaks(t, pauses[number])
@@ -125,9 +127,10 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
         queues[_queue_key(ticket)].popleft()
         if ticket["id"] >= 0:  # expected arrivals (negative ids) are called, not reported
             result.call_at[ticket["id"]] = t
-            result.ahead[ticket["id"]] = calls
+            result.ahead[ticket["id"]] = sum(
+                n for w, n in calls.items() if policy.may_take(plans[w].window, ticket))
             real -= 1
-        calls += 1
+        calls[number] += 1
         heapq.heappush(ready, (t + plan.seconds[ticket["service"]], number))
     return result
 
