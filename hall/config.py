@@ -66,7 +66,6 @@ class AwayReason:
 # The reasons the counter page offers; any other text a clerk gives follows 暂离's rule.
 SHORT_AWAY, LUNCH = "暂离", "午休"
 DEFAULT_LUNCH_MINUTES = 60
-DEFAULT_MEETING_MINUTES = 60
 
 
 @dataclass(frozen=True)
@@ -295,13 +294,14 @@ def _number_digits(r: _Reader, t: dict, key: str, default: int) -> int:
 
 def _away_reasons(r: _Reader, hours: Hours, rules: Rules) -> tuple[AwayReason, ...]:
     """暂离 is the hall's away limit (HALL-RULES #1), 午休 the configured lunch (the first break
-    in the hours, else an hour), 会议 an hour, 其他 as 暂离; `[[away_reasons]]` entries
-    (name, limit_minutes, expected_minutes) change these or add others."""
+    in the hours, else an hour), 会议 and 其他 as 暂离 until the hall says otherwise:
+    `[[away_reasons]]` entries (name, limit_minutes, expected_minutes) change these or add
+    others."""
     limit = rules.away_limit_minutes
     lunch = next((end - start for start, end in hours.breaks), DEFAULT_LUNCH_MINUTES)
     reasons = {SHORT_AWAY: AwayReason(SHORT_AWAY, limit, limit),
                LUNCH: AwayReason(LUNCH, lunch, lunch),
-               "会议": AwayReason("会议", DEFAULT_MEETING_MINUTES, DEFAULT_MEETING_MINUTES),
+               "会议": AwayReason("会议", limit, limit),
                "其他": AwayReason("其他", limit, limit)}
     for i, t in enumerate(r.array("away_reasons", min_len=0)):
         key = f"away_reasons[{i}]"
