@@ -342,13 +342,14 @@ class Hall:
             })
             cmd.forget_cache()
             row = cmd.ticket_row(ticket_id)
+            answer = cmd.ticket(row)  # the printed promise, kept for the reports
             cmd.log("issue", ticket_id=ticket_id, number=number, service=svc.id,
-                    priority=priority)
+                    priority=priority, estimated_wait_min=answer["estimated_wait_min"])
             waiting = cmd.queue_event(svc.id)
             cmd.notify("ticket_issued", {"number": number, "service": svc.id,
                                          "priority": priority, "waiting": waiting["waiting"]})
             cmd.notify("queue", waiting)
-            return {"ticket": cmd.ticket(row)}
+            return {"ticket": answer}
 
         return self.run(actor, request_id, body)
 

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from hall.config import HallConfig
+from hall.promises import promise_figures, promise_figures_empty
 from hall.store import Database, Store
 
 MAX_DAYS = 400
@@ -248,9 +249,23 @@ def build_report(store: Store, config: HallConfig, start: str, end: str, now: fl
             kept = _stored_days(db, start, end, stamp)
             logins = _first_logins(db, config, [start, end])
             names = _staff_names(db, config)
+            promised = promise_figures(db, start, end)
         parts = [_part(kept), *_read_parts(store, config, [d for d in days if d not in kept],
                                            now, stamp)]
-        return _assemble(config, start, end, now, _rows(parts), logins, names)
+        report = _assemble(config, start, end, now, _rows(parts), logins, names)
+    return _with_promises(report, promised)
+
+
+def _with_promises(report: dict, promised: dict) -> dict:
+    """How well the printed waits held (hall/promises.py), in the total, service and day rows;
+    the other rows have none."""
+    empty = promise_figures_empty()
+    report["total"] |= promised["total"]
+    for row in report["services"]:
+        row |= promised["service"].get(row["service"], empty)
+    for row in report["days"]:
+        row |= promised["day"].get(row["day"], empty)
+    return report
 
 
 def _read_parts(store: Store, config: HallConfig, days: list[str], now: float,
@@ -759,6 +774,10 @@ CSV_COLUMNS = [
     ("away_overdue", "暂离超时 away overdue"), ("rated", "评价数 rated"),
     *[(f"rating_{k}", f"{LEVEL_NAMES[k]} rating {k}") for k in LEVELS],
     ("satisfaction", "满意率 satisfaction"),
+    ("promised", "有预计的号 promised"),
+    ("promise_within", "预计准确率 promise within"),
+    ("promise_median_error_min", "预计误差中位(分) promise median error min"),
+    ("promise_bias_min", "预计偏差(分) promise bias min"),
 ]
 DIM_NAMES = {"total": "合计 total", "service": "业务 service", "window": "窗口 window",
              "clerk": "工作人员 clerk", "hour": "时段 hour", "day": "日期 day"}
@@ -771,7 +790,7 @@ def report_rows(report: dict) -> list[list[Any]]:
     out = [header]
 
     def add(dim: str, key: Any, name: str, row: dict, logins: str = "") -> None:
-        values = ["" if row[k] is None else row[k] for k, _ in CSV_COLUMNS]
+        values = ["" if row.get(k) is None else row[k] for k, _ in CSV_COLUMNS]
         out.append([DIM_NAMES[dim], key, name, *values, logins])
 
     add("total", "", f"{report['from']} – {report['to']}", report["total"])
