@@ -367,6 +367,29 @@ def busy_share(day: Day) -> float:
     return busy / present
 
 
+RANGE_FROM_MIN = 20  # a long wait shown as a range instead: 约 a–b 分钟
+
+
+def shown_range(estimate: float) -> tuple[int, int]:
+    """The range a long estimate would be shown as: 0.8× to 1.25×, to whole 5 minutes."""
+    return 5 * math.floor(0.8 * estimate / 5), 5 * math.ceil(1.25 * estimate / 5)
+
+
+def print_range_choice(tickets: list[Ticket]) -> None:
+    """The customer sees a figure; what a range for the long waits would have scored."""
+    long = [t for t in tickets if t.called is not None and t.estimate is not None
+            and t.estimate >= RANGE_FROM_MIN]
+    if not long:
+        return
+    inside = [shown_range(t.estimate)[0] <= t.called - t.issued <= shown_range(t.estimate)[1]
+              for t in long]
+    kept = [within(t.estimate, t.called - t.issued) for t in long]
+    width = statistics.fmean(b - a for a, b in map(shown_range, (t.estimate for t in long)))
+    print(f"estimates of {RANGE_FROM_MIN}+ min ({len(long)}): as a figure within "
+          f"{100 * sum(kept) / len(kept):.1f}%; as a range (0.8x-1.25x to 5 min, "
+          f"{width:.0f} min wide on average) inside {100 * sum(inside) / len(inside):.1f}%")
+
+
 def run_load(load: float, seeds: int, folder: Path) -> list[Ticket]:
     everyone: list[Ticket] = []
     started = time.perf_counter()
@@ -381,6 +404,7 @@ def run_load(load: float, seeds: int, folder: Path) -> list[Ticket]:
     issued = len(everyone) / seeds
     print_table(f"== load {load:.0%} (windows busy {statistics.fmean(busy):.0%}): {seeds} days,"
                 f" {issued:.0f} tickets a day, {seconds:.1f} s ==", everyone)
+    print_range_choice(everyone)
     return everyone
 
 
