@@ -100,8 +100,10 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
         queues.setdefault(_queue_key(ticket), deque()).append(ticket)
         real += 1
     # An expected ticket joins the queues when it arrives (`arrives_at`, else its issue time):
-    # a transferred one keeps its older issue time, and so its place.
+    # a transferred one keeps its older issue time, and so its place. One with an id of its own
+    # (not negative) is reported like a waiting ticket: "a ticket taken in an hour".
     expected = deque(sorted(arrivals, key=_arrival))
+    real += sum(1 for a in expected if a["id"] >= 0)
     plans = {plan.window.number: plan for plan in windows}
     pauses = {n: [*breaks, *p.breaks] for n, p in plans.items()}
     ready = [(_out_of_breaks(p.free_at, pauses[n]), n) for n, p in plans.items()]

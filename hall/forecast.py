@@ -218,6 +218,36 @@ def _arrivals(db: Database, config: HallConfig, day: str, now: float) -> list[di
     return green_channel(db, config, day, now) + transfers(db, config, day, now)
 
 
+OUTLOOK_MINUTES = (30, 60)
+RECENT_RATE_S = 3600  # the coming hour's arrivals are expected at the last hour's rate
+
+
+def outlook(db: Database, config: HallConfig, day: str, now: float) -> dict[str, list[dict]]:
+    """Each service's wait for a normal ticket taken in 30 and in 60 minutes, with everyone
+    expected to come meanwhile at the last hour's rate: [{"in_min", "wait_min"}, ...]."""
+    since = max(now - RECENT_RATE_S, db.execute(
+        "SELECT coalesce(min(issued_at), ?) FROM tickets WHERE day = ?", [now, day]).fetchone()[0])
+    hours = max(now - since, LEAST_RATE_WINDOW_S / 2) / 3600
+    rates = {(service, "normal"): count / hours for service, count in db.execute(
+        "SELECT service, count(*) FROM tickets WHERE day = ? AND priority = 'normal'"
+        " AND issued_at >= ? GROUP BY service", [day, since])}
+    last = day_start(config, day) + config.hours.last_ticket * 60
+    coming = [a | {"id": a["id"] - 10**6} for a in estimate.expected_arrivals(now, rates, last)]
+    probes = [{"id": PHANTOM_ID + 1000 * k + i, "service": s.id, "target_window": None,
+               "priority": "normal", "issued_at": now + minutes * 60}
+              for k, minutes in enumerate(OUTLOOK_MINUTES) for i, s in enumerate(config.services)]
+    result = estimate.forecast(now, window_plans(db, config, day, now), _waiting(db, config, now,
+                               False), config.rules.call_policy, breaks_today(config, day, now),
+                               [*_arrivals(db, config, day, now), *coming, *probes])
+    out: dict[str, list[dict]] = {}
+    for probe in probes:
+        at = result.call_at.get(probe["id"])
+        wait = None if at is None else max(0, round((at - probe["issued_at"]) / 60))
+        minutes = round((probe["issued_at"] - now) / 60)
+        out.setdefault(probe["service"], []).append({"in_min": minutes, "wait_min": wait})
+    return out
+
+
 def suggestions(db: Database, config: HallConfig, day: str, now: float) -> dict[str, dict]:
     """For each service whose wait for a ticket taken now passes its target (or that no open
     window takes): the closed window whose opening, in the model, brings that wait down most,

@@ -175,10 +175,13 @@ class View:
         }
 
     def services_with_suggestions(self) -> list[dict]:
-        """Every service, and for those whose wait passes the target the window the model
-        would open (in the snapshot only: it runs the model once per closed window)."""
+        """Every service with the waits the model expects for a ticket taken in 30 and 60
+        minutes, and for those whose wait passes the target the window it would open (in the
+        snapshot only: it runs the model once per closed window, and once more)."""
         found = forecast.suggestions(self.db, self.config, self.day, self.now)
-        return [self.service(s.id) | {"suggestion": found.get(s.id)}
+        coming = forecast.outlook(self.db, self.config, self.day, self.now)
+        return [self.service(s.id) | {"suggestion": found.get(s.id),
+                                      "outlook": coming.get(s.id, [])}
                 for s in self.config.services]
 
     def sent_to_window(self, number: int) -> int:

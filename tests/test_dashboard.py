@@ -250,4 +250,5 @@ def test_the_supervisor_sees_the_queue_coming_and_what_to_do(page, server, artif
     row.locator(".suggestion").wait_for()
     assert "将超目标" in row.inner_text()  # a new ticket would wait 32 min, the target is 20
     assert "开启 2 号窗口办理缴费：预计等候 32 → 16 分钟" in row.inner_text()
+    assert "60 分钟后取号约" in row.locator(".outlook").inner_text()
     page.screenshot(path=str(artifacts / "dashboard-suggestion.png"), full_page=True)

@@ -142,3 +142,17 @@ def test_the_supervisor_is_told_which_window_to_open_and_what_it_would_do(hall: 
     enquiry = services["enquiry"]["suggestion"]
     assert (enquiry["window"], enquiry["from_min"], enquiry["to_min"]) == (5, 44, 0)
     assert services["complaint"]["suggestion"] is None  # no window, but nobody waits either
+
+
+def test_the_supervisor_sees_the_next_hour_with_arrivals_at_the_last_hours_rate(hall: Hall):
+    kiosk = Actor(role="kiosk", device_id="kiosk-1", key="k")
+    boss = Actor(role="supervisor", staff_id="9001", key="b")
+    hall.window_command(boss, 1, "open")  # pay and enquiry, 4 minutes each
+    for _ in range(6):
+        hall.issue(kiosk, "pay")  # 6 in the last hour (read over half an hour at least): 12 an
+        # hour, one every 5 minutes from 2.5. Window 1 calls the six at 0 … 20, those come
+        # at 2.5 … 22.5 at 24 … 40, the one of 27.5 at 44, the pay ticket taken at 30 at 48,
+        # the enquiry one taken with it at 52 (5 minutes, its avg_minutes), those of
+        # 32.5 … 57.5 at 57 … 77, the pay ticket taken at 60 at 81.
+    pay = {s["id"]: s for s in hall.state()["services"]}["pay"]
+    assert pay["outlook"] == [{"in_min": 30, "wait_min": 18}, {"in_min": 60, "wait_min": 21}]

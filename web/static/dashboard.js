@@ -46,8 +46,11 @@
         if (!err && fresh && state) {
           state.devices = fresh.devices; renderDevices();
           // the model's suggestions come with the snapshot only (they try every closed window)
-          const found = new Map(fresh.services.map(x => [x.id, x.suggestion]));
-          state.services.forEach(x => { x.suggestion = found.get(x.id); });
+          const found = new Map(fresh.services.map(x => [x.id, x]));
+          state.services.forEach(x => {
+            const f = found.get(x.id) || {};
+            x.suggestion = f.suggestion; x.outlook = f.outlook;
+          });
           renderServices();
         }
       });
@@ -144,7 +147,15 @@
     const over = s.estimated_wait_min > s.target_wait_minutes;
     return el("span", {}, `${s.estimated_wait_min} 分`,
               over ? el("span", {class: "badge bad"}, " 将超目标 · will pass target") : "",
-              suggestion(s));
+              outlook(s), suggestion(s));
+  }
+
+  // The coming hour, with arrivals at the last hour's rate: "30 分钟后取号 约 18 分".
+  function outlook(s) {
+    const parts = (s.outlook || []).filter(o => o.wait_min !== null)
+      .map(o => `${o.in_min} 分钟后取号约 ${o.wait_min} 分` +
+                (o.wait_min > s.target_wait_minutes ? "（超目标）" : ""));
+    return parts.length ? el("div", {class: "outlook"}, parts.join(" · ")) : "";
   }
 
   function suggestion(s) {
