@@ -39,6 +39,7 @@ RECENT_SAMPLES = 40
 LEAST_REMAINING_SHARE = 0.3
 # The expected green-channel arrivals are generated this far ahead at most.
 ARRIVALS_HORIZON_S = 4 * 3600
+UNKNOWN_SERVICE_S = 5 * 60
 
 
 @dataclass
@@ -50,6 +51,13 @@ class WindowPlan:
     seconds: Mapping[str, float]  # its time per customer, by service
     present: bool = True  # serving now, not away
     breaks: Sequence[tuple[float, float]] = ()  # its own, beside the hours' (epoch intervals)
+
+    def time_for(self, service: str) -> float:
+        """Its time per customer of `service`; a service gone from the config since the ticket
+        was taken gets the mean of the others'."""
+        if service in self.seconds:
+            return self.seconds[service]
+        return sum(self.seconds.values()) / max(1, len(self.seconds)) or UNKNOWN_SERVICE_S
 
 
 @dataclass
@@ -133,7 +141,7 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
                 n for w, n in calls.items() if policy.may_take(plans[w].window, ticket))
             real -= 1
         calls[number] += 1
-        heapq.heappush(ready, (t + plan.seconds[ticket["service"]], number))
+        heapq.heappush(ready, (t + plan.time_for(ticket["service"]), number))
     return result
 
 

@@ -129,13 +129,14 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float,
         if status == "away":
             expected = away.get(reason, config.away_reason(reason).expected_minutes * 60)
             free_at = now + max(expected - (now - since), SOON_BACK_S)
-        elif service is not None:
-            free_at = now + estimate.remaining_seconds(seconds[service], now - called_at)
         else:
             free_at = now
         own = [(start + a * 60, start + b * 60) for a, b in window.breaks]
-        plans.append(WindowPlan(window, free_at, seconds, present,
-                                [(a, b) for a, b in own if b > now]))
+        plan = WindowPlan(window, free_at, seconds, present, [(a, b) for a, b in own if b > now])
+        if status != "away" and service is not None:
+            plan.free_at = now + estimate.remaining_seconds(plan.time_for(service),
+                                                           now - called_at)
+        plans.append(plan)
     return plans
 
 

@@ -1,8 +1,10 @@
 """The estimator's rules on small halls worked out by hand (times in seconds from now = 0)."""
 
+from support import demo_toml
+
 from hall import estimate
 from hall.auth import Actor
-from hall.config import Window
+from hall.config import Window, parse_config
 from hall.estimate import WindowPlan
 from hall.hall import Hall
 
@@ -156,3 +158,23 @@ def test_the_supervisor_sees_the_next_hour_with_arrivals_at_the_last_hours_rate(
         # 32.5 … 57.5 at 57 … 77, the pay ticket taken at 60 at 81.
     pay = {s["id"]: s for s in hall.state()["services"]}["pay"]
     assert pay["outlook"] == [{"in_min": 30, "wait_min": 18}, {"in_min": 60, "wait_min": 21}]
+
+
+def test_a_ticket_of_a_service_gone_from_the_config_still_gets_an_answer(hall: Hall, clock):
+    kiosk = Actor(role="kiosk", device_id="kiosk-1", key="k")
+    boss = Actor(role="supervisor", staff_id="9001", key="b")
+    hall.window_command(boss, 1, "open")
+    hall.window_command(boss, 2, "open")
+    hall.issue(kiosk, "pay")
+    hall.issue(kiosk, "pay")
+    hall.window_command(boss, 1, "call-next")  # A001
+    hall.window_command(boss, 2, "call-next")  # A002, still at window 2
+    sent = hall.window_command(boss, 1, "transfer", {"window": 2})["ticket"]  # A001 waits for 2
+    raw = demo_toml()  # the hall drops payments overnight... and restarts at noon
+    raw["services"] = [s for s in raw["services"] if s["id"] != "pay"]
+    for w in raw["windows"]:
+        w["services"] = [s for s in w["services"] if s != "pay"] or ["enquiry"]
+    later = Hall(parse_config(raw), hall.store, clock=clock)
+    with later.view() as view:
+        ticket = view.ticket(view.ticket_row(sent["id"]))
+    assert ticket["status"] == "waiting" and ticket["estimated_wait_min"] is not None
