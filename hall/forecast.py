@@ -140,6 +140,14 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float,
     return plans
 
 
+def rate_hours(db: Database, day: str, now: float) -> float:
+    """Hours over which today's rates are read: since today's first ticket (none: a day that
+    has had only older tickets moving), and at least LEAST_RATE_WINDOW_S."""
+    first = db.execute("SELECT coalesce(min(issued_at), ?) FROM tickets WHERE day = ?",
+                       [now, day]).fetchone()[0]
+    return max(now - first, LEAST_RATE_WINDOW_S) / 3600
+
+
 def green_channel(db: Database, config: HallConfig, day: str, now: float) -> list[dict]:
     """The priority-class tickets expected from today's rate, until the last ticket."""
     counts = db.execute(
@@ -147,8 +155,7 @@ def green_channel(db: Database, config: HallConfig, day: str, now: float) -> lis
         " AND priority != 'normal' GROUP BY service, priority", [day]).fetchall()
     if not counts:
         return []
-    first = db.execute("SELECT min(issued_at) FROM tickets WHERE day = ?", [day]).fetchone()[0]
-    hours = max(now - first, LEAST_RATE_WINDOW_S) / 3600
+    hours = rate_hours(db, day, now)
     rates = {(service, priority): count / hours for service, priority, count, _ in counts}
     last = day_start(config, day) + config.hours.last_ticket * 60
     breaks = breaks_today(config, day, now)
@@ -166,8 +173,7 @@ def transfers(db: Database, config: HallConfig, day: str, now: float) -> list[di
         " GROUP BY 1", [day]).fetchall()
     if not rows:
         return []
-    first = db.execute("SELECT min(issued_at) FROM tickets WHERE day = ?", [day]).fetchone()[0]
-    hours = max(now - first, LEAST_RATE_WINDOW_S) / 3600
+    hours = rate_hours(db, day, now)
     out: list[dict] = []
     for service, count, age in rows:
         if config.service(service) is None:
