@@ -323,11 +323,18 @@ class Renderer:
             self.put(target, self.text(f"{service.prefix} {names[0]}", 28, WHITE,
                                        max_width=w - 80), self.rect(x + 10, 910, w - 80, 46),
                      "left")
-            if len(names) > 1:
-                self.put(target, self.text(names[1], 20, GREY, False, w - 80),
-                         self.rect(x + 10, 954, w - 80, 34), "left")
-            self.put(target, self.text(str(service.waiting), 58, YELLOW),
-                     self.rect(x + w - 76, 906, 66, 88), "right")
+            if len(names) > 1:  # beside the wait, if one is shown
+                second = w - (140 if service.wait else 80)
+                self.put(target, self.text(names[1], 20, GREY, False, second),
+                         self.rect(x + 10, 954, second, 34), "left")
+            if not service.wait:
+                self.put(target, self.text(str(service.waiting), 58, YELLOW),
+                         self.rect(x + w - 76, 906, 66, 88), "right")
+                continue
+            self.put(target, self.text(str(service.waiting), 46, YELLOW),
+                     self.rect(x + w - 96, 906, 86, 56), "right")
+            self.put(target, self.text(service.wait[0], 20, GREY, False, 120),
+                     self.rect(x + w - 130, 960, 120, 30), "right")
 
     def _paint_ticker(self, target: pygame.Surface, screen: Screen, t: float) -> None:
         band = self.rect(0, 1008, DESIGN_W, 72)

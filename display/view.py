@@ -41,6 +41,8 @@ TEXT: dict[str, dict[str, str]] = {
     "priority": {"zh": "绿色通道", "en": "Priority"},
     "vip": {"zh": "贵宾", "en": "VIP"},
     "appointment": {"zh": "预约", "en": "Appointment"},
+    "about": {"zh": "约{m}分钟", "en": "~{m} min"},
+    "no_window": {"zh": "暂无窗口", "en": "no window now"},
 }
 MARKED_CLASSES = ("priority", "vip", "appointment")
 WEEKDAYS_ZH = "一二三四五六日"
@@ -73,6 +75,7 @@ class ServiceCount:
     prefix: str
     names: tuple[str, ...]
     waiting: int
+    wait: tuple[str, ...] = ()  # the estimated wait of a ticket taken now, when anyone waits
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,12 @@ def _window(window: dict, languages: tuple[str, ...]) -> WindowTile:
 
 def _service(service: dict, languages: tuple[str, ...]) -> ServiceCount:
     names = service.get("name") or {}
+    waiting = int(service.get("waiting") or 0)
+    wait: tuple[str, ...] = ()
+    if service.get("estimate_note"):  # no window serves it now
+        wait = tr("no_window", languages)
+    elif waiting and service.get("estimated_wait_min") is not None:
+        wait = tr("about", languages, m=str(service["estimated_wait_min"]))
     return ServiceCount(prefix=service.get("prefix", ""),
                         names=tuple(names.get(c, "") for c in languages if names.get(c)),
-                        waiting=int(service.get("waiting") or 0))
+                        waiting=waiting, wait=wait)

@@ -76,6 +76,21 @@ class Appointments:
 
 
 @dataclass(frozen=True)
+class AwayReason:
+    """Why a window is away: how long before the overdue alarm, and how long it usually lasts
+    (when the estimates expect the window back)."""
+
+    name: str
+    limit_minutes: float
+    expected_minutes: float
+
+
+# The reasons the counter page offers; any other text a clerk gives follows 暂离's rule.
+SHORT_AWAY, LUNCH = "暂离", "午休"
+DEFAULT_LUNCH_MINUTES = 60
+
+
+@dataclass(frozen=True)
 class Service:
     id: str
     prefix: str
@@ -101,6 +116,9 @@ class Window:
     name: dict[str, str]
     services: tuple[str, ...]
     flags: tuple[str, ...] = ()
+    # This window's own breaks beside the hours' (a staggered lunch): the estimates expect no
+    # call from it then.
+    breaks: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,6 +153,7 @@ class HallConfig:
     ticket_footer: str = ""
     source: str = ""
     appointments: Appointments = field(default_factory=Appointments)
+    away_reasons: tuple[AwayReason, ...] = ()
     _by_id: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -143,6 +162,7 @@ class HallConfig:
             window={w.number: w for w in self.windows},
             staff={s.id: s for s in self.staff},
             token={d.token: d for d in self.devices},
+            away={a.name: a for a in self.away_reasons},
         )
 
     @property
@@ -160,6 +180,14 @@ class HallConfig:
 
     def device_by_token(self, token: str) -> Device | None:
         return self._by_id["token"].get(token)
+
+    def away_reason(self, reason: str | None) -> AwayReason:
+        """The rule of an away reason; a reason the hall did not name follows 暂离's."""
+        by_name = self._by_id["away"]
+        if reason in by_name:
+            return by_name[reason]
+        limit = self.rules.away_limit_minutes
+        return by_name.get(SHORT_AWAY, AwayReason(SHORT_AWAY, limit, limit))
 
 
 def load_config(path: str | Path | None = None) -> HallConfig:
@@ -186,7 +214,7 @@ def parse_config(raw: dict[str, Any], source: str = "") -> HallConfig:
 
 # The config's top level: [table] or [[array of tables]].
 TABLES = ("hall", "hours", "rules", "appointments")
-ARRAYS = ("services", "windows", "staff", "devices")
+ARRAYS = ("services", "windows", "staff", "devices", "away_reasons")
 
 
 def _refuse_unknown_tables(raw: dict[str, Any]) -> None:
@@ -245,13 +273,15 @@ def _build(r: _Reader, raw: dict[str, Any], source: str) -> HallConfig:
     )
     _unique([d.id for d in devices], "devices", "id")
     _unique([d.token for d in devices], "devices", "token")
+    hours = _hours(r, r.table("hours"))
+    rules = _rules(r, r.table("rules", required=False))
 
     config = HallConfig(
         name=name,
         timezone=timezone,
         languages=languages,
-        hours=_hours(r, r.table("hours")),
-        rules=_rules(r, r.table("rules", required=False)),
+        hours=hours,
+        rules=rules,
         services=services,
         windows=windows,
         staff=staff,
@@ -261,6 +291,7 @@ def _build(r: _Reader, raw: dict[str, Any], source: str) -> HallConfig:
         ticket_footer=r.optional_text(hall, "hall.ticket_footer"),
         source=source,
         appointments=_appointments(r, r.table("appointments", required=False)),
+        away_reasons=_away_reasons(r, hours, rules),
     )
     return config
 
@@ -284,6 +315,30 @@ def _number_digits(r: _Reader, t: dict, key: str, default: int) -> int:
     """Digits of a ticket number: 3 (A001 … A999) or 4 (A0001 … A9999), for the hall or one
     service; the display, the voice, the ticket and the kiosk all take either."""
     return r.integer(t, key, default=default, minimum=3, maximum=4)
+
+
+def _away_reasons(r: _Reader, hours: Hours, rules: Rules) -> tuple[AwayReason, ...]:
+    """暂离 is the hall's away limit (HALL-RULES #1), 午休 the configured lunch (the first break
+    in the hours, else an hour), 会议 and 其他 as 暂离 until the hall says otherwise:
+    `[[away_reasons]]` entries (name, limit_minutes, expected_minutes) change these or add
+    others."""
+    limit = rules.away_limit_minutes
+    lunch = next((end - start for start, end in hours.breaks), DEFAULT_LUNCH_MINUTES)
+    reasons = {SHORT_AWAY: AwayReason(SHORT_AWAY, limit, limit),
+               LUNCH: AwayReason(LUNCH, lunch, lunch),
+               "会议": AwayReason("会议", limit, limit),
+               "其他": AwayReason("其他", limit, limit)}
+    for i, t in enumerate(r.array("away_reasons", min_len=0)):
+        key = f"away_reasons[{i}]"
+        name = r.string(t, f"{key}.name").strip()
+        known = reasons.get(name)
+        limit_minutes = r.number(t, f"{key}.limit_minutes",
+                                 default=known.limit_minutes if known else limit,
+                                 minimum=0.05, maximum=600)
+        expected = r.number(t, f"{key}.expected_minutes", default=limit_minutes,
+                            minimum=0.05, maximum=600)
+        reasons[name] = AwayReason(name, limit_minutes, expected)
+    return tuple(reasons.values())
 
 
 def _service(r: _Reader, t: dict, key: str, hall_digits: int) -> Service:
@@ -349,7 +404,8 @@ def _window(r: _Reader, t: dict, key: str, service_ids: set[str]) -> Window:
             raise ConfigError(f"{key}.flags: {flag!r} is not one of {', '.join(WINDOW_FLAGS)}")
     default_name = {"zh": f"{number}号窗口", "en": f"Window {number}"}
     name = r.names(t, f"{key}.name") if "name" in t else default_name
-    return Window(number=number, name=name, services=tuple(services), flags=tuple(flags))
+    return Window(number=number, name=name, services=tuple(services), flags=tuple(flags),
+                  breaks=_breaks(r, t, f"{key}.breaks"))
 
 
 def _staff(r: _Reader, t: dict, key: str) -> Staff:
@@ -392,15 +448,7 @@ def _hours(r: _Reader, t: dict) -> Hours:
     last = r.clock_time(t, "hours.last_ticket", default=closes)
     if not opens < last <= closes:
         raise ConfigError("hours.last_ticket: must lie after hours.open and not after hours.close")
-    breaks = []
-    for i, pair in enumerate(r.value(t, "hours.breaks", list, default=[])):
-        key = f"hours.breaks[{i}]"
-        if not (isinstance(pair, list) and len(pair) == 2):
-            raise ConfigError(f'{key}: a break is ["HH:MM", "HH:MM"]')
-        start, end = (_parse_clock(v, key) for v in pair)
-        if not opens <= start < end <= closes:
-            raise ConfigError(f"{key}: must lie within opening hours, start before end")
-        breaks.append((start, end))
+    breaks = _breaks(r, t, "hours.breaks", opens, closes)
     closed = r.string_list(t, "hours.closed_dates", default=[])
     for i, value in enumerate(closed):
         try:
@@ -408,8 +456,22 @@ def _hours(r: _Reader, t: dict) -> Hours:
         except ValueError:
             raise ConfigError(f'hours.closed_dates[{i}]: a date is "YYYY-MM-DD" '
                               f"(got {value!r})") from None
-    return Hours(tuple(days), opens, closes, last, tuple(sorted(breaks)),
+    return Hours(tuple(days), opens, closes, last, breaks,
                  frozenset(date.fromisoformat(v).isoformat() for v in closed))
+
+
+def _breaks(r: _Reader, t: dict, key: str, opens: int = 0,
+            closes: int = 24 * 60) -> tuple[tuple[int, int], ...]:
+    breaks = []
+    for i, pair in enumerate(r.value(t, key, list, default=[])):
+        item = f"{key}[{i}]"
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise ConfigError(f'{item}: a break is ["HH:MM", "HH:MM"]')
+        start, end = (_parse_clock(v, item) for v in pair)
+        if not opens <= start < end <= closes:
+            raise ConfigError(f"{item}: must lie within opening hours, start before end")
+        breaks.append((start, end))
+    return tuple(sorted(breaks))
 
 
 def _rules(r: _Reader, t: dict) -> Rules:

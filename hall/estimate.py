@@ -1,24 +1,210 @@
-"""Estimated waiting time: people ahead × average handling time ÷ windows serving.
+"""When each waiting ticket will be called: today's windows stepped forward through the call policy.
 
-The average is the rolling mean of today's last handling times of the service, with the
-configured `avg_minutes` counted as one more sample, so the first customers of the day get a
-sensible figure and a slow morning moves it.
+The model is the hall as it stands: each open window becomes free at a predicted moment (now if
+idle, when its current customer is done, when its clerk is expected back from an away, after a
+break in the hours), then calls the ticket the call policy (policy.py, the same function the
+windows use) gives it, and is busy for its own time per customer of that service. Green-channel
+tickets expected from today's rate join the queues at their expected times. A ticket's predicted
+call is when the model's window calls it; "ahead" is how many the windows that may call it (its
+service's, or the one it was sent to) call before it, across services at shared windows and
+expected green-channel tickets included. Calls at windows that never take it are not "ahead":
+they depend on other queues' later arrivals, which the model does not foresee.
+
+Time per customer is a window's, call to next call (walk-up, recalls, no-shows and wrap-up
+included, away time left out), learned from today's events and pulled towards the service's
+`avg_minutes` while there are few samples.
+
+This module is pure: hall/forecast.py reads its inputs from the day's database.
 """
 
 from __future__ import annotations
 
-import math
+import heapq
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-RECENT_SAMPLES = 20
+from hall import policy
+from hall.config import Window
+
+Ticket = Mapping[str, Any]
+
+# A service's seed (avg_minutes) counts as this many samples of its time per customer, and a
+# window's speed starts as this many samples of "as fast as the others".
+SERVICE_SEED_WEIGHT = 3
+WINDOW_SEED_WEIGHT = 5
+RECENT_SAMPLES = 40
+# A customer whose service has run longer than expected still needs a part of it: for a
+# right-skewed time (lognormal, cv 0.6) the mean time still to go never falls below about
+# 0.56 of the mean, however long it has run.
+LEAST_REMAINING_SHARE = 0.55
+# The expected green-channel arrivals are generated this far ahead at most.
+ARRIVALS_HORIZON_S = 4 * 3600
+UNKNOWN_SERVICE_S = 5 * 60
+
+
+@dataclass
+class WindowPlan:
+    """One open window as the model sees it."""
+
+    window: Window
+    free_at: float  # epoch seconds when it can call next
+    seconds: Mapping[str, float]  # its time per customer, by service
+    present: bool = True  # serving now, not away
+    breaks: Sequence[tuple[float, float]] = ()  # its own, beside the hours' (epoch intervals)
+
+    def time_for(self, service: str) -> float:
+        """Its time per customer of `service`; a service gone from the config since the ticket
+        was taken gets the mean of the others'."""
+        if service in self.seconds:
+            return self.seconds[service]
+        return sum(self.seconds.values()) / max(1, len(self.seconds)) or UNKNOWN_SERVICE_S
+
+
+@dataclass
+class Forecast:
+    """What the model predicts: each waiting ticket's call time and how many go first."""
+
+    now: float
+    call_at: dict[int, float] = field(default_factory=dict)
+    ahead: dict[int, int] = field(default_factory=dict)
+
+    def wait_minutes(self, ticket_id: int) -> int | None:
+        """Whole minutes from now, rounded to the nearest; None: no open window will call it."""
+        at = self.call_at.get(ticket_id)
+        return None if at is None else max(0, round((at - self.now) / 60))
+
+
+def _queue_key(ticket: Ticket) -> tuple:
+    return (ticket["service"], ticket["target_window"], ticket["priority"])
+
+
+def _arrival(ticket: Ticket) -> float:
+    return ticket.get("arrives_at", ticket["issued_at"])
+
+
+def _out_of_breaks(t: float, breaks: Sequence[tuple[float, float]]) -> float:
+    moved = True
+    while moved:  # breaks may touch: the end of one the start of the next
+        moved = False
+        for start, end in breaks:
+            if start <= t < end:
+                t, moved = end, True
+    return t
+
+
+def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket],
+             call_policy: str, breaks: Sequence[tuple[float, float]] = (),
+             arrivals: Iterable[Ticket] = ()) -> Forecast:
+    """Step the windows forward until every waiting ticket is called (or no window may).
+
+    `waiting` and `arrivals` are tickets as policy.py reads them (id, service, target_window,
+    priority, issued_at); arrivals are expected ones (issued_at in the future, negative ids),
+    called in the model but not reported. `breaks` are epoch intervals in which no window
+    calls."""
+    result = Forecast(now)
+    queues: dict[tuple, deque] = {}
+    real = 0
+    for ticket in sorted(waiting, key=lambda t: (t["issued_at"], t["id"])):
+        queues.setdefault(_queue_key(ticket), deque()).append(ticket)
+        real += 1
+    # An expected ticket joins the queues when it arrives (`arrives_at`, else its issue time):
+    # a transferred one keeps its older issue time, and so its place. One with an id of its own
+    # (not negative) is reported like a waiting ticket: "a ticket taken in an hour".
+    expected = deque(sorted(arrivals, key=_arrival))
+    real += sum(1 for a in expected if a["id"] >= 0)
+    plans = {plan.window.number: plan for plan in windows}
+    pauses = {n: [*breaks, *p.breaks] for n, p in plans.items()}
+    ready = [(_out_of_breaks(p.free_at, pauses[n]), n) for n, p in plans.items()]
+    heapq.heapify(ready)
+    calls = dict.fromkeys(plans, 0)  # by window number
+    while real and ready:
+        t, number = heapq.heappop(ready)
+        later = _out_of_breaks(t, pauses[number])
+        if later != t:  # a break: the window calls again when it ends
+            heapq.heappush(ready, (later, number))
+            continue
+        while expected and _arrival(expected[0]) <= t:
+            arrival = expected.popleft()
+            queues.setdefault(_queue_key(arrival), deque()).append(arrival)
+        plan = plans[number]
+        heads = [q[0] for q in queues.values() if q]
+        ticket = policy.next_ticket(plan.window, heads, call_policy)
+        if ticket is None:
+            nxt = next((_arrival(a) for a in expected if policy.may_take(plan.window, a)), None)
+            if nxt is not None:  # nothing now; an expected arrival is for this window
+                heapq.heappush(ready, (nxt, number))
+            continue
+        queues[_queue_key(ticket)].popleft()
+        if ticket["id"] >= 0:  # expected arrivals (negative ids) are called, not reported
+            result.call_at[ticket["id"]] = t
+            result.ahead[ticket["id"]] = sum(
+                n for w, n in calls.items() if policy.may_take(plans[w].window, ticket))
+            real -= 1
+        calls[number] += 1
+        heapq.heappush(ready, (t + plan.time_for(ticket["service"]), number))
+    return result
+
+
+def expected_arrivals(now: float, per_hour: Mapping[tuple[str, str], float],
+                      until: float, age: float = 0, first_id: int = -1) -> list[dict]:
+    """Tickets expected at today's rate, (service, priority) -> tickets an hour, evenly spaced
+    from now (the first half a gap from now) until `until` or the horizon; each issued `age`
+    seconds before it arrives (a transfer's customer took their ticket earlier)."""
+    out: list[dict] = []
+    end = min(until, now + ARRIVALS_HORIZON_S)
+    for (service, priority), rate in sorted(per_hour.items()):
+        if rate <= 0:
+            continue
+        gap = 3600 / rate
+        t = now + gap / 2
+        while t < end:
+            out.append({"id": first_id - len(out), "service": service, "target_window": None,
+                        "priority": priority, "issued_at": t - age, "arrives_at": t})
+            t += gap
+    return out
+
+
+# -- learning the windows' time per customer ------------------------------------------------------
+@dataclass(frozen=True)
+class Sample:
+    window: int
+    service: str
+    seconds: float
+
+
+def service_seconds(seeds: Mapping[str, float], samples: Sequence[Sample]) -> dict[str, float]:
+    """Each service's time per customer: its seed (avg_minutes, in seconds) as
+    SERVICE_SEED_WEIGHT samples, with today's last RECENT_SAMPLES."""
+    out = {}
+    for service, seed in seeds.items():
+        mine = [s.seconds for s in samples if s.service == service][-RECENT_SAMPLES:]
+        out[service] = (SERVICE_SEED_WEIGHT * seed + sum(mine)) / (SERVICE_SEED_WEIGHT + len(mine))
+    return out
+
+
+def window_speeds(per_service: Mapping[str, float], samples: Sequence[Sample]) -> dict[int, float]:
+    """Each window's pace against the services' times (1.0 = as fast as the hall's mean)."""
+    ratios: dict[int, list[float]] = {}
+    for s in samples:
+        if s.service in per_service:
+            ratios.setdefault(s.window, []).append(s.seconds / per_service[s.service])
+    return {number: (WINDOW_SEED_WEIGHT + sum(r[-RECENT_SAMPLES:]))
+            / (WINDOW_SEED_WEIGHT + len(r[-RECENT_SAMPLES:]))
+            for number, r in ratios.items()}
+
+
+def remaining_seconds(expected: float, elapsed: float) -> float:
+    """Time still to go for a customer being served for `elapsed` of an `expected` time."""
+    return max(expected - elapsed, LEAST_REMAINING_SHARE * expected)
+
+
+# -- handling time (start to finish), shown beside the estimates ----------------------------------
+HANDLING_SAMPLES = 20
 
 
 def average_handling(seed_minutes: float, recent_minutes: list[float]) -> float:
-    samples = recent_minutes[:RECENT_SAMPLES]
+    """The rolling mean of today's last handling times, the seed counted as one more sample."""
+    samples = recent_minutes[:HANDLING_SAMPLES]
     return (seed_minutes + sum(samples)) / (1 + len(samples))
-
-
-def wait_minutes(ahead: int, avg_minutes: float, windows_serving: int) -> int:
-    """Whole minutes, rounded up; nobody ahead means no wait."""
-    if ahead <= 0:
-        return 0
-    return math.ceil(ahead * avg_minutes / max(1, windows_serving))

@@ -416,13 +416,14 @@ class Hall:
         })
         cmd.forget_cache()
         row = cmd.ticket_row(ticket_id)
+        answer = cmd.ticket(row)  # the printed promise, kept for the reports
         cmd.log("issue", ticket_id=ticket_id, number=number, service=svc.id,
-                priority=priority, **logged)
+                priority=priority, estimated_wait_min=answer["estimated_wait_min"], **logged)
         waiting = cmd.queue_event(svc.id)
         cmd.notify("ticket_issued", {"number": number, "service": svc.id,
                                      "priority": priority, "waiting": waiting["waiting"]})
         cmd.notify("queue", waiting)
-        return {"ticket": cmd.ticket(row)}
+        return {"ticket": answer}
 
     def _check_issuing(self, cmd: Command) -> None:
         paused = bool(cmd.setting("issuing_paused", False))
@@ -693,13 +694,12 @@ class Hall:
         self.roll_over_day()
         self.presence.beat()
         self._prune_login_failures()
-        limit_s = self.config.rules.away_limit_minutes * 60
         now = self.clock()
         with self.store.read() as db:
-            overdue = db.execute(
-                "SELECT number FROM windows WHERE status = 'away' AND away_overdue_sent = 0"
-                " AND away_since + ? <= ?", [limit_s, now]).fetchall()
-        for (number,) in overdue:
+            away = db.execute("SELECT number, away_reason, away_since FROM windows"
+                              " WHERE status = 'away' AND away_overdue_sent = 0").fetchall()
+        overdue = [n for n, reason, since in away if since + self.away_limit_s(reason) <= now]
+        for number in overdue:
             self.run(auth.VIEWER, None, lambda cmd, n=number: self._mark_overdue(cmd, n))
         appointments.tick(self)  # no-shows, phone numbers past keeping
 
@@ -711,11 +711,14 @@ class Hall:
         with self.store.write() as db:
             logins.prune(db, now)
 
+    def away_limit_s(self, reason: str | None) -> float:
+        """An away reason's own limit (午休 the lunch, 暂离 the hall's rule): config.py."""
+        return self.config.away_reason(reason).limit_minutes * 60
+
     def _mark_overdue(self, cmd: Command, number: int) -> dict:
         row = cmd.window_row(number)
-        limit_s = self.config.rules.away_limit_minutes * 60
         if row["status"] != "away" or row["away_overdue_sent"] or \
-                row["away_since"] + limit_s > cmd.now:
+                row["away_since"] + self.away_limit_s(row["away_reason"]) > cmd.now:
             return {}  # another thread or process got there first
         cmd.set_window(number, away_overdue_sent=1)
         cmd.db.execute("UPDATE away_periods SET overdue = 1 WHERE window = ? AND ended_at IS NULL",

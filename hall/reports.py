@@ -51,6 +51,7 @@ from typing import Any, NamedTuple
 
 from hall import appointments
 from hall.config import HallConfig
+from hall.promises import promise_figures, promise_figures_empty
 from hall.store import Database, Store
 
 MAX_DAYS = 400
@@ -250,11 +251,12 @@ def build_report(store: Store, config: HallConfig, start: str, end: str, now: fl
             logins = _first_logins(db, config, [start, end])
             names = _staff_names(db, config)
             booked = appointments.report_figures(db, start, end)
+            promised = promise_figures(db, start, end)
         parts = [_part(kept), *_read_parts(store, config, [d for d in days if d not in kept],
                                            now, stamp)]
         report = _assemble(config, start, end, now, _rows(parts), logins, names)
     _add_appointments(report, booked)
-    return report
+    return _with_promises(report, promised)
 
 
 def _add_appointments(report: dict, booked: dict[tuple[str, str], dict]) -> None:
@@ -266,6 +268,18 @@ def _add_appointments(report: dict, booked: dict[tuple[str, str], dict]) -> None
         row["appointments"] = booked.get(("service", row["service"]), empty)
     for row in report["days"]:
         row["appointments"] = booked.get(("day", row["day"]), empty)
+
+
+def _with_promises(report: dict, promised: dict) -> dict:
+    """How well the printed waits held (hall/promises.py), in the total, service and day rows;
+    the other rows have none."""
+    empty = promise_figures_empty()
+    report["total"] |= promised["total"]
+    for row in report["services"]:
+        row |= promised["service"].get(row["service"], empty)
+    for row in report["days"]:
+        row |= promised["day"].get(row["day"], empty)
+    return report
 
 
 def _read_parts(store: Store, config: HallConfig, days: list[str], now: float,
@@ -774,6 +788,10 @@ CSV_COLUMNS = [
     ("away_overdue", "暂离超时 away overdue"), ("rated", "评价数 rated"),
     *[(f"rating_{k}", f"{LEVEL_NAMES[k]} rating {k}") for k in LEVELS],
     ("satisfaction", "满意率 satisfaction"),
+    ("promised", "有预计的号 promised"),
+    ("promise_within", "预计准确率 promise within"),
+    ("promise_median_error_min", "预计误差中位(分) promise median error min"),
+    ("promise_bias_min", "预计偏差(分) promise bias min"),
     ("appointments.booked", "预约 booked"), ("appointments.checked_in", "预约签到 checked in"),
     ("appointments.on_time", "准时签到 on time"),
     ("appointments.no_show", "预约未到 booking no-show"),

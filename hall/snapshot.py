@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from hall import estimate, policy
+from hall import estimate, forecast, policy
 from hall.config import HallConfig, Window
 from hall.hours import clock_text, hall_day, is_open, issuing_at, local_time
 from hall.staff import member as staff_member
@@ -95,17 +95,41 @@ class View:
             "status_url": f"/t/{row['public_id']}",
         }
         if row["status"] == "waiting":
-            ahead = scalar(self.db, *policy.ahead_query(row))
+            result, _ = self.forecast()
+            ahead = result.ahead.get(row["id"])
+            if ahead is None:  # no open window will call it: those before it in its queue
+                ahead = scalar(self.db, *policy.ahead_query(row))
             out["ahead"] = ahead
-            out["estimated_wait_min"] = self._wait_for(row, ahead)
+            out |= self._estimate(result, row["id"], row["service"], row["target_window"])
         return out
 
-    def _wait_for(self, row: dict, ahead: int) -> int:
-        if row["target_window"] is not None:
-            return estimate.wait_minutes(ahead, self.avg_handling(row["service"]), 1)
-        return estimate.wait_minutes(
-            ahead, self.avg_handling(row["service"]), self.windows_serving(row["service"])
-        )
+    # -- estimates (hall/estimate.py) ------------------------------------------------------
+    def forecast(self, phantoms: bool = False) -> tuple[estimate.Forecast, list]:
+        """The model's forecast of every waiting ticket's call, and the windows it stepped;
+        with `phantoms`, of a normal ticket of each service issued now too (and only for
+        those: a phantom may go before a real ticket)."""
+        return self._cached(("forecast", phantoms), lambda: forecast.hall_forecast(
+            self.db, self.config, self.day, self.now, phantoms))
+
+    def _estimate(self, result: estimate.Forecast, ticket_id: int, service: str,
+                  target_window: int | None) -> dict:
+        """estimated_wait_min, estimated_call_at, serving_from and estimate_note."""
+        _, plans = self.forecast()
+        wait = result.wait_minutes(ticket_id)
+        call_at = result.call_at.get(ticket_id)
+        start = forecast.serving_from(plans, self.config, self.day, self.now, service,
+                                      target_window)
+        note = None
+        if start is None:
+            pass
+        elif start == float("inf") or call_at is None:
+            wait, call_at, start = None, None, None
+            note = "暂无窗口办理 · No window serves this now"
+        else:
+            when = forecast.clock(self.config, start)
+            note = f"暂无窗口办理，预计 {when} 起 · No window now; from about {when}"
+        return {"estimated_wait_min": wait, "estimated_call_at": self.iso(call_at),
+                "serving_from": self.iso(start), "estimate_note": note}
 
     # -- services --------------------------------------------------------------------------
     def avg_handling(self, service_id: str) -> float:
@@ -119,24 +143,10 @@ class View:
                 "SELECT finished_at - coalesce(started_at, called_at) FROM tickets"
                 " WHERE day = ? AND service = ? AND status = 'done'"
                 " ORDER BY finished_at DESC LIMIT ?",
-                [self.day, service_id, estimate.RECENT_SAMPLES],
+                [self.day, service_id, estimate.HANDLING_SAMPLES],
             )
         ]
         return estimate.average_handling(seed, recent)
-
-    def windows_serving(self, service_id: str) -> int:
-        return self._cached(("serving", service_id), lambda: self._windows_serving(service_id))
-
-    def _windows_serving(self, service_id: str) -> int:
-        numbers = [w.number for w in self.config.windows if service_id in w.services]
-        if not numbers:
-            return 0
-        marks = ",".join("?" * len(numbers))
-        return scalar(
-            self.db,
-            f"SELECT count(*) FROM windows WHERE status != 'closed' AND number IN ({marks})",
-            numbers,
-        )
 
     def service(self, service_id: str) -> dict:
         svc = self.config.service(service_id)
@@ -149,20 +159,31 @@ class View:
             " WHERE q.service = ? AND q.target_window = 0 AND q.waiting > 0",
             [service_id]).fetchone()
         avg = self.avg_handling(service_id)
+        index = self.config.services.index(svc)
+        result, _ = self.forecast(phantoms=True)
         return {
             "id": svc.id,
             "prefix": svc.prefix,
             "name": svc.name,
             "waiting": waiting,
-            "estimated_wait_min": estimate.wait_minutes(
-                waiting, avg, self.windows_serving(service_id)
-            ),
+            # a normal ticket of this service taken now
+            **self._estimate(result, forecast.PHANTOM_ID + index, service_id, None),
             "longest_wait_min": round((self.now - oldest) / 60, 1) if oldest else 0,
             "avg_handling_min": round(avg, 1),
             "target_wait_minutes": svc.target_wait_minutes,
             "daily_cap": svc.daily_cap,
             "bookable": svc.booking is not None,  # appointments (预约) may be made
         }
+
+    def services_with_suggestions(self) -> list[dict]:
+        """Every service with the waits the model expects for a ticket taken in 30 and 60
+        minutes, and for those whose wait passes the target the window it would open (in the
+        snapshot only: it runs the model once per closed window, and once more)."""
+        found = forecast.suggestions(self.db, self.config, self.day, self.now)
+        coming = forecast.outlook(self.db, self.config, self.day, self.now)
+        return [self.service(s.id) | {"suggestion": found.get(s.id),
+                                      "outlook": coming.get(s.id, [])}
+                for s in self.config.services]
 
     def sent_to_window(self, number: int) -> int:
         """How many tickets were transferred to window `number` and wait for it."""
@@ -171,8 +192,8 @@ class View:
 
     def queue_event(self, service_id: str) -> dict:
         s = self.service(service_id)
-        return {key: s[key] for key in
-                ("waiting", "estimated_wait_min", "longest_wait_min")} | {"service": service_id}
+        return {key: s[key] for key in ("waiting", "estimated_wait_min", "longest_wait_min",
+                                        "serving_from", "estimate_note")} | {"service": service_id}
 
     # -- windows ---------------------------------------------------------------------------
     def window_row(self, number: int) -> dict | None:
@@ -198,7 +219,7 @@ class View:
     def away(self, row: dict) -> dict | None:
         if row["status"] != "away":
             return None
-        limit = self.config.rules.away_limit_minutes
+        limit = self.config.away_reason(row["away_reason"]).limit_minutes
         minutes = (self.now - row["away_since"]) / 60
         return {
             "reason": row["away_reason"],
@@ -281,7 +302,7 @@ class View:
             "seq": self.seq(),
             "now": self.iso(self.now),
             "hall": self.hall(),
-            "services": [self.service(s.id) for s in self.config.services],
+            "services": self.services_with_suggestions(),
             "windows": [self.window(w.number) for w in self.config.windows],
             "recent_calls": self.recent_calls(),
             "devices": self.devices(),

@@ -73,6 +73,7 @@ class TicketText:
     status_url: str
     footer: str = ""
     slot: str = ""  # an appointment's booked time, "10:00–10:30"
+    wait_note: str = ""  # "中文 · English": no window serves the service now (then no figure)
 
 
 class TicketPrinter:
@@ -134,6 +135,9 @@ class TicketPrinter:
             out.pair(f"前面还有 {t.ahead} 人", f"{t.ahead} ahead of you", cols)
         if t.wait_min is not None:
             out.pair(f"预计等候约 {t.wait_min} 分钟", f"about {t.wait_min} min", cols)
+        if t.wait_note:
+            zh, _, en = t.wait_note.partition(" · ")
+            out.pair(zh, en, cols)
         out.line(t.issued)
         out.raw(b"\n")
         self._qr(out, t.status_url)

@@ -242,7 +242,9 @@ class Screen:
         bottom = self.pair(surface, name, view.lang, size,
                            (rect.centerx, rect.top + rect.height * 0.32), WHITE,
                            rect.width * 0.9, second_color=(220, 232, 246))
-        if service["waiting"]:
+        if service.get("estimate_note"):  # no window serves it now: say when, not a figure
+            line = split_message(service["estimate_note"])
+        elif service["waiting"]:
             wait_zh, wait_en = say("waiting", n=service["waiting"])
             about_zh, about_en = say("about", m=service["estimated_wait_min"])
             line = (f"{wait_zh} · {about_zh}", f"{wait_en} · {about_en}")
@@ -394,12 +396,15 @@ class Screen:
                       center=tag.center)
             y = tag.bottom + col.height * 0.01
         lines = []
-        if t.get("slot"):  # called at the slot: a count of those ahead would mislead
+        if t.get("slot"):  # called at the slot: a count of those ahead, a wait would mislead
             lines.append(say("your_slot", slot=slot_text(t["slot"])))
-        elif t.get("ahead") is not None:
-            lines.append(say("ahead", n=t["ahead"]))
-        if t.get("estimated_wait_min") is not None and not t.get("slot"):
-            lines.append(say("wait", m=t["estimated_wait_min"]))
+        else:
+            if t.get("ahead") is not None:
+                lines.append(say("ahead", n=t["ahead"]))
+            if t.get("estimate_note"):  # no window serves it now: when one will, for a wait
+                lines.append(split_message(t["estimate_note"]))
+            elif t.get("estimated_wait_min") is not None:
+                lines.append(say("wait", m=t["estimated_wait_min"]))
         for words in lines:
             y = self.pair(surface, words, lang, col.height * 0.06,
                           (x, y + col.height * 0.05), INK, col.width * 0.9) + col.height * 0.01

@@ -33,4 +33,5 @@ def ticket_text(ticket: dict, state: dict, server_url: str) -> TicketText:
         status_url=status_url(ticket, hall, server_url),
         footer=hall.get("ticket_footer") or "",
         slot=slot_text(ticket.get("slot")),
+        wait_note="" if booked else ticket.get("estimate_note") or "",
     )

@@ -211,3 +211,12 @@ def test_a_config_of_only_the_required_keys_starts_the_server(tmp_path):
         assert [s["id"] for s in state["services"]] == ["pay"]
     finally:
         server.stop()
+
+
+def test_a_window_may_have_its_own_breaks_a_staggered_lunch():
+    raw = demo_toml()
+    raw["windows"][0]["breaks"] = [["11:30", "12:30"]]
+    assert parse_config(raw).window(1).breaks == ((11 * 60 + 30, 12 * 60 + 30),)
+    raw["windows"][0]["breaks"] = [["12:30", "11:30"]]
+    with pytest.raises(ConfigError, match=r"windows\[0\].breaks\[0\]"):
+        parse_config(raw)

@@ -146,9 +146,9 @@ def test_two_clerks_call_recall_transfer_go_away_and_survive_a_restart(
     # Away with a reason, a live countdown, red once overdue (the limit here is 3 s), back.
     key(one, "a")
     expect(one.locator("#away-dialog")).to_be_visible()
-    key(one, "2")  # 午休
+    key(one, "1")  # 暂离: the hall's away limit (午休 has the lunch's)
     expect(one.locator("#status")).to_have_text("暂时离开")
-    expect(one.locator("#away-reason")).to_contain_text("午休")
+    expect(one.locator("#away-reason")).to_contain_text("暂离")
     expect(one.locator("#away-clock")).to_contain_text("距暂离上限")
     expect(button(one, "call-next")).to_be_disabled()
     expect(one.locator("#current")).to_have_class(re.compile("overdue"), timeout=15000)

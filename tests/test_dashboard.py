@@ -121,6 +121,9 @@ def test_dashboard_actions(page, short_away_server, artifacts):
     dialog.locator("input[name=reason]").fill("实为投诉")
     dialog.locator("button[value=ok]").click()
     page.wait_for_selector("#services tr[data-service='complaint'] td:nth-child(2):has-text('1')")
+    # each service's predicted wait for a ticket taken now, or that no window serves it
+    predicted = page.locator("#services tr td:nth-child(4)").all_inner_texts()
+    assert all(p.endswith("分") or "暂无窗口办理" in p or "目标" in p for p in predicted), predicted
 
     # callbacks: masked in the list, the full number on demand, gone when done
     cb = page.locator("#callbacks tbody tr").first
@@ -214,7 +217,7 @@ def test_dashboard_reconnects_after_a_server_restart(page, short_away_server):
     page.wait_for_selector("#conn.offline", timeout=20000)
     srv.start()
     clerk = srv.login("1002", "2345", 2)  # something happened while the page was away
-    srv.post("/api/v1/windows/2/away", {"reason": "午休"}, token=clerk)
+    srv.post("/api/v1/windows/2/away", {"reason": "暂离"}, token=clerk)  # 3 s limit
     page.wait_for_selector("#conn.online", timeout=20000)
     page.wait_for_selector("#windows tr[data-window='2'].overdue", timeout=20000)
     page.locator("#staff tr[data-staff='1002']").wait_for()  # still logged in
@@ -253,3 +256,16 @@ def test_lockouts_appear_live_and_are_lifted(page, short_away_server, artifacts)
     row.locator("button").click()
     row.wait_for(state="detached", timeout=5000)
     assert login(srv, "1002", "2345", 2, source=laptop)[0] == 200
+
+
+def test_the_supervisor_sees_the_queue_coming_and_what_to_do(page, server, artifacts):
+    server.login("1001", "1234", 1)  # window 1 alone takes pay: 4 minutes each
+    for _ in range(8):
+        server.issue("pay")
+    log_in(page, server.url, "/dashboard")
+    row = page.locator("#services tr[data-service='pay']")
+    row.locator(".suggestion").wait_for()
+    assert "将超目标" in row.inner_text()  # a new ticket would wait 32 min, the target is 20
+    assert "开启 2 号窗口办理缴费：预计等候 32 → 16 分钟" in row.inner_text()
+    assert "60 分钟后取号约" in row.locator(".outlook").inner_text()
+    page.screenshot(path=str(artifacts / "dashboard-suggestion.png"), full_page=True)

@@ -61,6 +61,18 @@ def test_call_in_progress_shows_the_newest_call_big_and_the_ones_before(hall):
     assert (tiles[6].kind, tiles[6].ticket) == ("closed", None)
     waiting = {s.prefix: s.waiting for s in screen.services}
     assert waiting == {"A": 6, "B": 1, "C": 0, "D": 0, "E": 1, "F": 1, "G": 0}
+    waits = {s.prefix: s.wait for s in screen.services}
+    assert waits["A"][0].startswith("约") and waits["A"][1].endswith(" min")
+    assert waits["C"] == ()  # nobody waits: no figure
+
+
+def test_the_waiting_panel_says_when_no_window_serves_a_service(hall, artifacts):
+    scene = Scene(hall).open(1).issue("pay", 3).issue("account", 2)  # window 1: pay, enquiry
+    screen = screen_of(scene)
+    waits = {s.prefix: s.wait for s in screen.services}
+    assert waits["A"] == ("约12分钟", "~12 min")  # one window, 4 minutes each: 0, 4, 8, then 12
+    assert waits["B"] == ("暂无窗口", "no window now")
+    render(screen, artifacts / "display-waiting-panel.png")
 
 
 def test_recall_is_the_current_call_again_and_listed_once(hall):

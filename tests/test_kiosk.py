@@ -163,11 +163,33 @@ def test_a_tap_issues_prints_and_shows_the_ticket(server, make_kiosk, artifacts)
     assert printed.qr == [server.url + ticket["status_url"]]
     assert "缴费" in printed.text() and "前面还有 1 人" in printed.text()
     assert "投诉电话 12345" in printed.text()  # the demo hall's ticket_footer
+    # no window is open: no figure, and the ticket says so
+    assert ticket["estimated_wait_min"] is None and "暂无窗口办理" in printed.text()
     assert printed.cut
     render(kiosk, artifacts / "kiosk-issued.png")
 
     clock.advance(SHOW_TICKET_S + 0.1)  # the screen returns home by itself
     assert kiosk.view().screen == "home"
+
+
+def test_the_ticket_says_from_when_an_away_window_will_serve(server, make_kiosk, artifacts):
+    token = server.login("1001", "1234", 1)  # window 1: pay, enquiry
+    assert server.post("/api/v1/windows/1/away", {"reason": "暂离"}, token=token).ok
+    device = Dummy()
+    clock = Clock()
+    kiosk = make_kiosk(server, device, clock=clock)
+    clock.advance(TAP_GUARD_S + 0.1)
+    kiosk.tap(("service", "pay"))
+    wait_until(lambda: kiosk.issued, timeout=10)
+    wait_until(lambda: not kiosk.busy)
+    ticket = kiosk.view().ticket
+    assert ticket["estimated_wait_min"] == 10 and ticket["serving_from"]
+    when = ticket["estimate_note"].split("预计 ")[1][:5]
+    assert f"暂无窗口办理，预计 {when} 起" in decode(device.output).text()
+    render(kiosk, artifacts / "kiosk-issued-away.png")
+    clock.advance(SHOW_TICKET_S + 0.1)
+    wait_until(lambda: kiosk.view().state["services"][0].get("estimate_note"))
+    render(kiosk, artifacts / "kiosk-home-away.png")
 
 
 def test_a_double_tap_and_taps_while_issuing_give_one_ticket(server, make_kiosk):

@@ -205,12 +205,24 @@ class HallDay(RuleBasedStateMachine):
         def queue(t):
             return ("window", t["target_window"]) if t["target_window"] else t["service"]
 
+        # "ahead" is how many the estimate has called before the ticket by the windows that
+        # may call it: at least the tickets of its queue and class taken before it (every
+        # window calls those first, whatever its flags), each of them with fewer ahead; with
+        # no open window to call it, exactly those before it in its queue.
         waiting = self.waiting()
         with self.hall.view() as view:
+            shown = {t["id"]: view.ticket(t) for t in waiting}
             for ticket in waiting:
-                ahead = sum(1 for other in waiting
-                            if queue(other) == queue(ticket) and place(other) < place(ticket))
-                assert view.ticket(ticket)["ahead"] == ahead
+                mine = shown[ticket["id"]]
+                same_class = [o for o in waiting if queue(o) == queue(ticket)
+                              and o["priority"] == ticket["priority"]
+                              and place(o) < place(ticket)]
+                assert mine["ahead"] >= len(same_class)
+                for other in same_class:
+                    assert shown[other["id"]]["ahead"] < mine["ahead"]
+                if mine["estimated_wait_min"] is None:
+                    assert mine["ahead"] == sum(1 for o in waiting if queue(o) == queue(ticket)
+                                                and place(o) < place(ticket))
 
     @invariant()
     def each_counter_sees_its_queues_as_the_waiting_tickets_are(self):

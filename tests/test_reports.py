@@ -386,3 +386,26 @@ def test_a_daylight_saving_day_is_read_ticket_by_ticket():
     berlin = replace(load_config(), timezone="Europe/Berlin")
     assert _fixed_offset(berlin, "2026-03-29") is None  # clocks go forward at 02:00
     assert _fixed_offset(berlin, "2026-03-30") == 2 * 3600
+
+
+def test_the_report_says_how_well_the_printed_waits_held(hall, clock):
+    kiosk = hall.authenticate(KIOSK)
+    clerk = hall.authenticate(hall.login("1001", "1234", 1)["token"])  # window 1: pay first
+    clock.set(f"{DAY} 10:00")
+    assert hall.issue(kiosk, "pay")["ticket"]["estimated_wait_min"] == 0
+    assert hall.issue(kiosk, "pay")["ticket"]["estimated_wait_min"] == 4
+    clock.set(f"{DAY} 10:01")
+    hall.window_command(clerk, 1, "call-next", {})  # A001: 1 minute for 0, within 3
+    clock.set(f"{DAY} 10:11")
+    hall.window_command(clerk, 1, "finish", {})
+    hall.window_command(clerk, 1, "call-next", {})  # A002: 11 minutes for 4, off by 7
+    report = build_report(hall.store, hall.config, DAY, DAY, clock())
+    promised = {"promised": 2, "promise_within": 0.5, "promise_median_error_min": 4.0,
+                "promise_bias_min": -4.0}
+    pay = next(s for s in report["services"] if s["service"] == "pay")
+    assert {k: pay[k] for k in promised} == promised
+    assert {k: report["total"][k] for k in promised} == promised
+    assert {k: report["days"][0][k] for k in promised} == promised
+    rows = list(csv.reader(io.StringIO(report_csv(report).decode("utf-8-sig"))))
+    column = rows[0].index("预计准确率 promise within")
+    assert next(r for r in rows if r[1] == "pay")[column] == "0.5"

@@ -73,6 +73,30 @@ def test_the_page_says_go_to_window_n_when_the_clerk_calls(server, phone, artifa
 
 
 @pytest.mark.browser
+def test_the_estimate_moves_live_and_says_so_when_it_moves_a_lot(server, phone, artifacts):
+    one = server.login("1001", "1234", 1)  # windows 1 and 2 both take pay
+    two = server.login("1002", "2345", 2)
+    for _ in range(5):
+        server.issue("pay")
+    mine = server.issue("pay")
+    assert (mine["ahead"], mine["estimated_wait_min"]) == (5, 8)  # 2 windows, 4 min each
+    phone.goto(server.url + mine["status_url"])
+    phone.wait_for_function("document.querySelector('#wait').textContent.startsWith('8')")
+    assert phone.text_content("#detail") == ""
+
+    assert server.post("/api/v1/windows/2/close", token=two).ok  # one window left: 20 min
+    phone.wait_for_function("document.querySelector('#wait').textContent.startsWith('20')")
+    detail = phone.text_content("#detail")
+    assert "排队变慢，预计" in detail and "The queue slowed" in detail
+    phone.screenshot(path=str(artifacts / "ticket-page-moved.png"))
+
+    assert server.post("/api/v1/windows/1/away", {"reason": "暂离"}, token=one).ok
+    phone.wait_for_function("document.querySelector('#detail').textContent.includes('暂无窗口')")
+    assert "No window now; from about" in phone.text_content("#detail")
+    phone.screenshot(path=str(artifacts / "ticket-page-no-window.png"))
+
+
+@pytest.mark.browser
 def test_language_switch_and_reconnect_reload(server, phone, artifacts):
     ticket = server.issue("repair", priority="priority")
     phone.goto(server.url + ticket["status_url"])

@@ -3,7 +3,7 @@
 import pytest
 from support import demo_toml
 
-from hall.config import parse_config
+from hall.config import AwayReason, parse_config
 from hall.errors import HallError
 from hall.hall import Hall
 from hall.store import Store
@@ -223,6 +223,37 @@ def test_away_past_the_limit_alerts_once_and_shows_overdue(hall, w1, clock):
     assert window["away"]["overdue"] is True
     w1("back")
     assert hall.store.db.execute("SELECT overdue FROM away_periods").fetchone()[0] == 1
+
+
+def test_each_away_reason_has_its_own_limit_so_a_lunch_raises_no_false_alarm(
+        hall, w1, clock):
+    alerts = []
+    hall.subscribe(lambda events: alerts.extend(p for name, p in events
+                                                if name == "away_overdue"))
+    away = w1("away", reason="午休")["window"]["away"]  # the demo hall has no break: an hour
+    assert away["limit_at"] == "2026-11-23T10:30:00+08:00"
+    clock.advance(minutes=59)
+    hall.tick()
+    assert alerts == [] and hall.state()["windows"][0]["away"]["overdue"] is False
+    clock.advance(minutes=1, seconds=1)
+    hall.tick()
+    assert [a["reason"] for a in alerts] == ["午休"]
+    w1("back")
+    w1("away", reason="去档案室")  # a reason the hall did not name: 暂离's 10 minutes
+    clock.advance(minutes=10, seconds=1)
+    hall.tick()
+    assert [a["reason"] for a in alerts] == ["午休", "去档案室"]
+
+
+def test_a_configured_away_reason_sets_its_limit_and_its_expected_length():
+    raw = demo_toml()
+    raw["hours"]["breaks"] = [["12:00", "13:30"]]
+    raw["away_reasons"] = [{"name": "会议", "limit_minutes": 45, "expected_minutes": 30}]
+    config = parse_config(raw)
+    assert config.away_reason("会议") == AwayReason("会议", 45, 30)
+    assert config.away_reason("午休") == AwayReason("午休", 90, 90)
+    assert config.away_reason("暂离") == AwayReason("暂离", 10, 10)
+    assert config.away_reason("别的") == AwayReason("暂离", 10, 10)
 
 
 def test_a_clerk_acts_only_on_their_own_window_a_supervisor_on_any(hall, kiosk, w1):

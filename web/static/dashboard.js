@@ -52,7 +52,16 @@
     setInterval(() => {
       if (!live.socket.connected || !state) return;
       live.socket.timeout(5000).emit("state", null, (err, fresh) => {
-        if (!err && fresh && state) { state.devices = fresh.devices; renderDevices(); }
+        if (!err && fresh && state) {
+          state.devices = fresh.devices; renderDevices();
+          // the model's suggestions come with the snapshot only (they try every closed window)
+          const found = new Map(fresh.services.map(x => [x.id, x]));
+          state.services.forEach(x => {
+            const f = found.get(x.id) || {};
+            x.suggestion = f.suggestion; x.outlook = f.outlook;
+          });
+          renderServices();
+        }
       });
     }, DEVICES_EVERY_MS);
     // Browsers start sound only after a gesture: any click on the page unlocks it.
@@ -143,6 +152,29 @@
     tick();
   }
 
+  // The wait a ticket taken now is predicted to have; past the target, said before the
+  // customers feel it.
+  function predicted(s) {
+    if (s.estimate_note) return el("span", {}, el("span", {class: "badge bad"}, s.estimate_note), suggestion(s));
+    if (s.estimated_wait_min === null || s.estimated_wait_min === undefined) return "—";
+    const over = s.estimated_wait_min > s.target_wait_minutes;
+    return el("span", {}, `${s.estimated_wait_min} 分`,
+              over ? el("span", {class: "badge bad"}, " 将超目标 · will pass target") : "",
+              outlook(s), suggestion(s));
+  }
+
+  // The coming hour, with arrivals at the last hour's rate: "30 分钟后取号 约 18 分".
+  function outlook(s) {
+    const parts = (s.outlook || []).filter(o => o.wait_min !== null)
+      .map(o => `${o.in_min} 分钟后取号约 ${o.wait_min} 分` +
+                (o.wait_min > s.target_wait_minutes ? "（超目标）" : ""));
+    return parts.length ? el("div", {class: "outlook"}, parts.join(" · ")) : "";
+  }
+
+  function suggestion(s) {
+    return s.suggestion ? el("div", {class: "suggestion"}, `建议 · Suggestion: ${s.suggestion.text}`) : "";
+  }
+
   function renderServices() {
     $("#services tbody").replaceChildren(...state.services.map(s => {
       const flag = s.waiting && s.longest_wait_min > s.target_wait_minutes;
@@ -150,7 +182,7 @@
         el("td", {}, `${s.prefix} ${s.name.zh} · ${s.name.en}`), el("td", {}, s.waiting),
         el("td", {}, s.waiting ? `${s.longest_wait_min} 分` : "—",
            flag ? el("span", {class: "badge bad"}, " 超目标 · over target") : ""),
-        el("td", {}, `${s.estimated_wait_min} 分`), el("td", {}, `${s.target_wait_minutes} 分`));
+        el("td", {}, predicted(s)), el("td", {}, `${s.target_wait_minutes} 分`));
     }));
   }
 

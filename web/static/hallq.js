@@ -15,7 +15,8 @@
     else if (name === "queue") {
       const s = state.services.find(x => x.id === p.service);
       if (s) Object.assign(s, {waiting: p.waiting, estimated_wait_min: p.estimated_wait_min,
-                               longest_wait_min: p.longest_wait_min});
+                               longest_wait_min: p.longest_wait_min,
+                               serving_from: p.serving_from, estimate_note: p.estimate_note});
     } else if (name === "called") {
       const call = Object.assign({}, p); delete call.seq;
       state.recent_calls = [call].concat(state.recent_calls).slice(0, RECENT_CALLS);

@@ -12,7 +12,8 @@
       w.staff ? w.staff.name : "—",
     ], "status-" + w.status + (w.away && w.away.overdue ? " overdue" : ""))));
     document.querySelector("#services tbody").replaceChildren(...state.services.map(s => HallQ.row([
-      `${s.prefix} ${s.name.zh} · ${s.name.en}`, s.waiting, `${s.estimated_wait_min} 分钟`])));
+      `${s.prefix} ${s.name.zh} · ${s.name.en}`, s.waiting,
+      s.estimate_note ? s.estimate_note.split(" · ")[0] : `${s.estimated_wait_min} 分钟`])));
     // Newest first: a recalled number is listed once, at its latest call, with its count.
     const listed = new Set();
     const calls = state.recent_calls.filter(c => {

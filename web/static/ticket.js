@@ -10,10 +10,29 @@
   let lastCall = callKey(ticket);
   let audio = null;
   let refreshTimer = null;
+  // The predicted call time as first shown; when a later estimate moves it a lot the page
+  // says so (a figure that only counts down needs no word).
+  let promisedAt = callAt(ticket);
+  let moved = null;
   const $ = sel => document.querySelector(sel);
 
   const PRIORITY = {priority: ["绿色通道", "Priority"], vip: ["贵宾", "VIP"],
                     appointment: ["预约", "Appointment"]};
+
+  function callAt(t) {
+    return t.status === "waiting" && t.estimated_call_at ? Date.parse(t.estimated_call_at) : null;
+  }
+
+  // Moved a lot: by 5 minutes, or a quarter of the wait still to come if that is more.
+  function noteMove(t) {
+    const next = callAt(t);
+    if (next === null || promisedAt === null) { promisedAt = next; moved = null; return; }
+    if (Math.abs(next - promisedAt) >= Math.max(5 * 60e3, 0.25 * (next - Date.now()))) {
+      // the hall's clock time, as the ISO text carries it (the phone's zone may differ)
+      moved = {later: next > promisedAt, at: t.estimated_call_at.slice(11, 16)};
+      promisedAt = next;
+    }
+  }
 
   function callKey(t) {
     return t.status === "called" ? `${t.window}-${t.recalls}` : null;
@@ -55,6 +74,14 @@
         pair($("#headline"), `已转至 ${tzh}，请等候叫号`, `Moved to ${ten}: wait to be called`);
       } else {
         pair($("#headline"), "请等候叫号", "Please wait to be called");
+      }
+      if (t.estimate_note) {  // no window serves the service now: from when one will
+        const [zh, en] = t.estimate_note.split(" · ");
+        pair($("#detail"), zh, en || zh);
+      } else if (moved) {
+        const at = moved.at;
+        pair($("#detail"), `${moved.later ? "排队变慢" : "排队变快"}，预计 ${at} 左右叫号`,
+             `The queue ${moved.later ? "slowed" : "sped up"}: called about ${at}`);
       }
     } else if (t.status === "called") {
       pair($("#headline"), `请到 ${wzh}`, `Please go to ${wen}`);
@@ -105,6 +132,7 @@
   }
 
   function update(next) {
+    noteMove(next);
     ticket = next;
     const key = callKey(next);
     if (key && key !== lastCall) alertCalled();

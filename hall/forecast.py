@@ -1,0 +1,317 @@
+"""The estimator's inputs, read from what the day's database already holds, and its answer.
+
+Windows and their current tickets, the waiting tickets, today's call/end/away events (each
+window's time per customer), today's ended away periods (how long each reason lasts here),
+today's priority tickets (the green-channel rate) and the hours' breaks: estimate.py steps
+them forward.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from hall import estimate
+from hall.config import LUNCH, HallConfig
+from hall.estimate import Forecast, Sample, WindowPlan
+from hall.store import Database
+
+# A window that waited longer than this after a customer had nobody to call: its time per
+# customer is the customer's own plus a usual wrap-up.
+IDLE_AFTER_S = 90
+WRAP_UP_S = 20
+# Today's away periods of a reason count once there are this many; before, the config's.
+AWAY_SAMPLES = 2
+# An away clerk past the expected time is expected back this soon.
+SOON_BACK_S = 60
+# The green-channel rate is read over at least this long, so an early one is no flood.
+LEAST_RATE_WINDOW_S = 3600
+# Short breaks stretch the time per customer by at most this share.
+MOST_AWAY_SHARE = 0.2
+PHANTOM_ID = 10**12  # the model's "ticket issued now" of each service, beyond real ids
+
+EVENT_TYPES = ("call", "finish", "no_show", "transfer", "away", "back", "close")
+
+
+def day_start(config: HallConfig, day: str) -> float:
+    return datetime.fromisoformat(day).replace(tzinfo=config.tz).timestamp()
+
+
+def breaks_today(config: HallConfig, day: str, now: float) -> list[tuple[float, float]]:
+    """The hours' breaks of today still to end, as epoch intervals."""
+    start = day_start(config, day)
+    spans = [(start + a * 60, start + b * 60) for a, b in config.hours.breaks]
+    return [(a, b) for a, b in spans if b > now]
+
+
+def _overlap(a: float, b: float, spans: Sequence[tuple[float, float]]) -> float:
+    return sum(max(0.0, min(b, y) - max(a, x)) for x, y in spans)
+
+
+def samples_today(db: Database, config: HallConfig, day: str) -> list[Sample]:
+    """Each window's time from one call to its next, away time and breaks left out; when the
+    window then waited for customers, the customer's time plus a usual wrap-up instead."""
+    start = day_start(config, day)
+    breaks = [(start + a * 60, start + b * 60) for a, b in config.hours.breaks]
+    marks = ",".join("?" * len(EVENT_TYPES))
+    rows = db.execute(
+        f"SELECT at, type, window, data FROM events WHERE day = ? AND type IN ({marks})"
+        " AND window IS NOT NULL ORDER BY seq", [day, *EVENT_TYPES])
+    open_call: dict[int, dict] = {}
+    out: list[Sample] = []
+    for at, type_, window, data in rows:
+        current = open_call.get(window)
+        if type_ == "call":
+            if current is not None:
+                sample = _sample(current, at, breaks)
+                if sample > 0:
+                    out.append(Sample(window, current["service"], sample))
+            open_call[window] = {"at": at, "service": json.loads(data)["service"],
+                                 "ended": None, "away": 0.0, "away_since": None}
+        elif current is None:
+            continue
+        elif type_ in ("finish", "no_show", "transfer"):
+            current["ended"] = at
+        elif type_ == "away":
+            current["away_since"] = at
+        elif type_ == "back" and current["away_since"] is not None:
+            current["away"] += at - current["away_since"]
+            current["away_since"] = None
+        elif type_ == "close":
+            del open_call[window]
+    return out
+
+
+def _sample(call: dict, next_call: float, breaks: Sequence[tuple[float, float]]) -> float:
+    gap = next_call - call["at"] - call["away"] - _overlap(call["at"], next_call, breaks)
+    ended = call["ended"]
+    if ended is not None and next_call - ended - call["away"] > IDLE_AFTER_S:
+        return ended - call["at"] + WRAP_UP_S
+    return gap
+
+
+def away_seconds(db: Database, config: HallConfig, day: str) -> dict[str, float]:
+    """Each away reason's expected length: today's mean once there are enough, else the
+    config's."""
+    learned = {reason: mean for reason, mean, count in db.execute(
+        "SELECT reason, avg(ended_at - started_at), count(*) FROM away_periods"
+        " WHERE ended_at IS NOT NULL AND started_at >= ? GROUP BY reason",
+        [day_start(config, day)]) if count >= AWAY_SAMPLES}
+    reasons = {a.name: a.expected_minutes * 60 for a in config.away_reasons}
+    return reasons | learned
+
+
+def window_plans(db: Database, config: HallConfig, day: str, now: float,
+                 closed: bool = False) -> list[WindowPlan]:
+    """Every open window: when it can call next and its time per customer of each service.
+    With `closed`, the closed windows instead, as if opened now (for the supervisor's
+    suggestions)."""
+    seeds = {s.id: s.avg_minutes * 60 for s in config.services}
+    samples = samples_today(db, config, day)
+    per_service = estimate.service_seconds(seeds, samples)
+    speeds = estimate.window_speeds(per_service, samples)
+    stretch = 1 / (1 - short_away_share(db, config, day, now, samples))
+    away = away_seconds(db, config, day)
+    start = day_start(config, day)
+    plans = []
+    for row in db.execute(
+            "SELECT w.number, w.status, w.away_reason, w.away_since, t.service, t.called_at"
+            " FROM windows w LEFT JOIN tickets t ON t.id = w.ticket_id"
+            f" WHERE w.status {'=' if closed else '!='} 'closed' ORDER BY w.number"):
+        number, status, reason, since, service, called_at = row
+        window = config.window(number)
+        if window is None:
+            continue
+        speed = 1.0 if closed else speeds.get(number, 1.0)
+        seconds = {s: t * speed * stretch for s, t in per_service.items()}
+        present = status != "away"
+        if status == "away":
+            expected = away.get(reason, config.away_reason(reason).expected_minutes * 60)
+            free_at = now + max(expected - (now - since), SOON_BACK_S)
+        else:
+            free_at = now
+        own = [(start + a * 60, start + b * 60) for a, b in window.breaks]
+        plan = WindowPlan(window, free_at, seconds, present, [(a, b) for a, b in own if b > now])
+        if status != "away" and service is not None:
+            plan.free_at = now + estimate.remaining_seconds(plan.time_for(service),
+                                                           now - called_at)
+        plans.append(plan)
+    return plans
+
+
+def rate_hours(db: Database, day: str, now: float) -> float:
+    """Hours over which today's rates are read: since today's first ticket (none: a day that
+    has had only older tickets moving), and at least LEAST_RATE_WINDOW_S."""
+    first = db.execute("SELECT coalesce(min(issued_at), ?) FROM tickets WHERE day = ?",
+                       [now, day]).fetchone()[0]
+    return max(now - first, LEAST_RATE_WINDOW_S) / 3600
+
+
+def green_channel(db: Database, config: HallConfig, day: str, now: float) -> list[dict]:
+    """The priority-class tickets expected from today's rate, until the last ticket."""
+    counts = db.execute(
+        "SELECT service, priority, count(*), min(issued_at) FROM tickets WHERE day = ?"
+        " AND priority != 'normal' GROUP BY service, priority", [day]).fetchall()
+    if not counts:
+        return []
+    hours = rate_hours(db, day, now)
+    rates = {(service, priority): count / hours for service, priority, count, _ in counts}
+    last = day_start(config, day) + config.hours.last_ticket * 60
+    breaks = breaks_today(config, day, now)
+    return [a for a in estimate.expected_arrivals(now, rates, last)
+            if not any(x <= a["issued_at"] < y for x, y in breaks)]
+
+
+def transfers(db: Database, config: HallConfig, day: str, now: float) -> list[dict]:
+    """The transfers to a service expected from today's rate: each comes back to the queue
+    with its first issue time, as old as today's transferred tickets were on average."""
+    rows = db.execute(
+        "SELECT json_extract(e.data, '$.to_service'), count(*), avg(e.at - t.issued_at)"
+        " FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE e.day = ?"
+        " AND e.type = 'transfer' AND json_extract(e.data, '$.to_window') IS NULL"
+        " GROUP BY 1", [day]).fetchall()
+    if not rows:
+        return []
+    hours = rate_hours(db, day, now)
+    out: list[dict] = []
+    for service, count, age in rows:
+        if config.service(service) is None:
+            continue
+        out += estimate.expected_arrivals(now, {(service, "normal"): count / hours},
+                                          now + estimate.ARRIVALS_HORIZON_S, age=age,
+                                          first_id=-1_000_000 - len(out))
+    return out
+
+
+def short_away_share(db: Database, config: HallConfig, day: str, now: float,
+                     samples: Sequence[Sample]) -> float:
+    """The share of the windows' time that went to short breaks today (lunch aside): the
+    model's time per customer leaves them out, and more will come."""
+    away = db.execute(
+        "SELECT coalesce(sum(coalesce(ended_at, ?) - started_at), 0) FROM away_periods"
+        " WHERE started_at >= ? AND reason != ?", [now, day_start(config, day), LUNCH]
+    ).fetchone()[0]
+    working = sum(s.seconds for s in samples)
+    if away <= 0 or working <= 0:
+        return 0.0
+    return min(MOST_AWAY_SHARE, away / (away + working))
+
+
+WAITING_COLUMNS = "id, service, target_window, priority, issued_at"
+
+
+def hall_forecast(db: Database, config: HallConfig, day: str, now: float,
+                  phantoms: bool = False) -> tuple[Forecast, list[WindowPlan]]:
+    """The model's answer for every waiting ticket; with `phantoms`, also for a normal ticket
+    of each service issued now (ids PHANTOM_ID + the service's index)."""
+    waiting = _waiting(db, config, now, phantoms)
+    plans = window_plans(db, config, day, now)
+    result = estimate.forecast(now, plans, waiting, config.rules.call_policy,
+                               breaks_today(config, day, now), _arrivals(db, config, day, now))
+    return result, plans
+
+
+def _waiting(db: Database, config: HallConfig, now: float, phantoms: bool) -> list[dict]:
+    waiting = list(db.query(f"SELECT {WAITING_COLUMNS} FROM tickets WHERE status = 'waiting'"))
+    if phantoms:
+        waiting += [{"id": PHANTOM_ID + i, "service": s.id, "target_window": None,
+                     "priority": "normal", "issued_at": now}
+                    for i, s in enumerate(config.services)]
+    return waiting
+
+
+def _arrivals(db: Database, config: HallConfig, day: str, now: float) -> list[dict]:
+    return green_channel(db, config, day, now) + transfers(db, config, day, now)
+
+
+OUTLOOK_MINUTES = (30, 60)
+RECENT_RATE_S = 3600  # the coming hour's arrivals are expected at the last hour's rate
+
+
+def outlook(db: Database, config: HallConfig, day: str, now: float) -> dict[str, list[dict]]:
+    """Each service's wait for a normal ticket taken in 30 and in 60 minutes, with everyone
+    expected to come meanwhile at the last hour's rate: [{"in_min", "wait_min"}, ...]."""
+    since = max(now - RECENT_RATE_S, db.execute(
+        "SELECT coalesce(min(issued_at), ?) FROM tickets WHERE day = ?", [now, day]).fetchone()[0])
+    hours = max(now - since, LEAST_RATE_WINDOW_S / 2) / 3600
+    rates = {(service, "normal"): count / hours for service, count in db.execute(
+        "SELECT service, count(*) FROM tickets WHERE day = ? AND priority = 'normal'"
+        " AND issued_at >= ? GROUP BY service", [day, since])}
+    last = day_start(config, day) + config.hours.last_ticket * 60
+    coming = [a | {"id": a["id"] - 10**6} for a in estimate.expected_arrivals(now, rates, last)]
+    probes = [{"id": PHANTOM_ID + 1000 * k + i, "service": s.id, "target_window": None,
+               "priority": "normal", "issued_at": now + minutes * 60}
+              for k, minutes in enumerate(OUTLOOK_MINUTES) for i, s in enumerate(config.services)]
+    result = estimate.forecast(now, window_plans(db, config, day, now), _waiting(db, config, now,
+                               False), config.rules.call_policy, breaks_today(config, day, now),
+                               [*_arrivals(db, config, day, now), *coming, *probes])
+    out: dict[str, list[dict]] = {}
+    for probe in probes:
+        at = result.call_at.get(probe["id"])
+        wait = None if at is None else max(0, round((at - probe["issued_at"]) / 60))
+        minutes = round((probe["issued_at"] - now) / 60)
+        out.setdefault(probe["service"], []).append({"in_min": minutes, "wait_min": wait})
+    return out
+
+
+def suggestions(db: Database, config: HallConfig, day: str, now: float) -> dict[str, dict]:
+    """For each service whose wait for a ticket taken now passes its target (or that no open
+    window takes): the closed window whose opening, in the model, brings that wait down most,
+    as {"window", "from_min", "to_min", "text"}."""
+    base, plans = hall_forecast(db, config, day, now, phantoms=True)
+    waiting = _waiting(db, config, now, phantoms=True)
+    someone = {t["service"] for t in waiting if t["id"] < PHANTOM_ID}
+    over = {}
+    for i, svc in enumerate(config.services):
+        wait = base.wait_minutes(PHANTOM_ID + i)
+        unserved = wait is None and svc.id in someone
+        if unserved or (wait is not None and wait > svc.target_wait_minutes):
+            over[i] = wait
+    if not over:
+        return {}
+    breaks, arrivals = breaks_today(config, day, now), _arrivals(db, config, day, now)
+    best: dict[int, tuple[int, int]] = {}
+    for extra in window_plans(db, config, day, now, closed=True):
+        result = estimate.forecast(now, [*plans, extra], waiting, config.rules.call_policy,
+                                   breaks, arrivals)
+        for i, before in over.items():
+            after = result.wait_minutes(PHANTOM_ID + i)
+            if after is not None and (before is None or after < before) and (
+                    i not in best or after < best[i][1]):
+                best[i] = (extra.window.number, after)
+    out = {}
+    for i, (number, after) in best.items():
+        svc, before = config.services[i], over[i]
+        shown = "—" if before is None else str(before)
+        out[svc.id] = {"window": number, "from_min": before, "to_min": after,
+                       "text": f"开启 {number} 号窗口办理{svc.name['zh']}：预计等候 {shown} → "
+                               f"{after} 分钟 · Open window {number} for {svc.name['en']}: "
+                               f"wait {shown} → {after} min"}
+    return out
+
+
+def serving_from(plans: Sequence[WindowPlan], config: HallConfig, day: str, now: float,
+                 service: str, target_window: int | None = None) -> float | None:
+    """None when a window that takes these tickets serves now; else when the first is expected
+    (back from away, after a break); +inf when no open window takes them at all."""
+    if target_window is not None:
+        mine = [p for p in plans if p.window.number == target_window]
+    else:
+        mine = [p for p in plans if service in p.window.services]
+    if not mine:
+        return float("inf")
+    breaks = breaks_today(config, day, now)
+    in_break = next((b for a, b in breaks if a <= now < b), None)
+    if in_break is None and any(p.present for p in mine):
+        return None
+    first = min(p.free_at if not p.present else now for p in mine)
+    return max(first, in_break or first)
+
+
+def clock(config: HallConfig, epoch: float) -> str:
+    """HH:MM in the hall's zone, rounded up to the next 5 minutes (a promise, not a guess)."""
+    local = datetime.fromtimestamp(epoch, config.tz)
+    if local.second or local.microsecond:
+        local = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return (local + timedelta(minutes=(-local.minute) % 5)).strftime("%H:%M")
