@@ -81,17 +81,18 @@ def test_the_estimate_moves_live_and_says_so_when_it_moves_a_lot(server, phone, 
     mine = server.issue("pay")
     assert (mine["ahead"], mine["estimated_wait_min"]) == (5, 8)  # 2 windows, 4 min each
     phone.goto(server.url + mine["status_url"])
-    phone.wait_for_function("document.querySelector('#wait').textContent.startsWith('8')")
+    phone.wait_for_function("() => document.querySelector('#wait').textContent.startsWith('8')")
     assert phone.text_content("#detail") == ""
 
     assert server.post("/api/v1/windows/2/close", token=two).ok  # one window left: 20 min
-    phone.wait_for_function("document.querySelector('#wait').textContent.startsWith('20')")
+    phone.wait_for_function("() => document.querySelector('#wait').textContent.startsWith('20')")
     detail = phone.text_content("#detail")
     assert "排队变慢，预计" in detail and "The queue slowed" in detail
     phone.screenshot(path=str(artifacts / "ticket-page-moved.png"))
 
     assert server.post("/api/v1/windows/1/away", {"reason": "暂离"}, token=one).ok
-    phone.wait_for_function("document.querySelector('#detail').textContent.includes('暂无窗口')")
+    phone.wait_for_function(
+        "() => document.querySelector('#detail').textContent.includes('暂无窗口')")
     assert "No window now; from about" in phone.text_content("#detail")
     phone.screenshot(path=str(artifacts / "ticket-page-no-window.png"))
 
