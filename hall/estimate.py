@@ -104,17 +104,17 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
     called in the model but not reported. `breaks` are epoch intervals in which no window
     calls."""
     result = Forecast(now)
-    queues: dict[tuple, deque] = {}
+    plans = {plan.window.number: plan for plan in windows}
+    queues = _Queues(plans)
     real = 0
     for ticket in sorted(waiting, key=lambda t: (t["issued_at"], t["id"])):
-        queues.setdefault(_queue_key(ticket), deque()).append(ticket)
+        queues.of(ticket).append(ticket)
         real += 1
     # An expected ticket joins the queues when it arrives (`arrives_at`, else its issue time):
     # a transferred one keeps its older issue time, and so its place. One with an id of its own
     # (not negative) is reported like a waiting ticket: "a ticket taken in an hour".
     expected = deque(sorted(arrivals, key=_arrival))
     real += sum(1 for a in expected if a["id"] >= 0)
-    plans = {plan.window.number: plan for plan in windows}
     pauses = {n: [*breaks, *p.breaks] for n, p in plans.items()}
     ready = [(_out_of_breaks(p.free_at, pauses[n]), n) for n, p in plans.items()]
     heapq.heapify(ready)
@@ -127,24 +127,47 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
             continue
         while expected and _arrival(expected[0]) <= t:
             arrival = expected.popleft()
-            queues.setdefault(_queue_key(arrival), deque()).append(arrival)
+            queues.of(arrival).append(arrival)
         plan = plans[number]
-        heads = [q[0] for q in queues.values() if q]
+        heads = [q[0] for q in queues.open_to[number] if q]
         ticket = policy.next_ticket(plan.window, heads, call_policy)
         if ticket is None:
             nxt = next((_arrival(a) for a in expected if policy.may_take(plan.window, a)), None)
             if nxt is not None:  # nothing now; an expected arrival is for this window
                 heapq.heappush(ready, (nxt, number))
             continue
-        queues[_queue_key(ticket)].popleft()
+        key = _queue_key(ticket)
+        queues.by_key[key].popleft()
         if ticket["id"] >= 0:  # expected arrivals (negative ids) are called, not reported
             result.call_at[ticket["id"]] = t
-            result.ahead[ticket["id"]] = sum(
-                n for w, n in calls.items() if policy.may_take(plans[w].window, ticket))
+            result.ahead[ticket["id"]] = sum(calls[w] for w in queues.takers[key])
             real -= 1
         calls[number] += 1
         heapq.heappush(ready, (t + plan.time_for(ticket["service"]), number))
     return result
+
+
+class _Queues:
+    """The model's queues, one per (service, target window, class), each in issue order; and
+    for each window the queues it may take (policy.may_take), worked out once per queue: a
+    window's next call then looks at its own queues' first tickets only."""
+
+    def __init__(self, plans: Mapping[int, WindowPlan]) -> None:
+        self.plans = plans
+        self.by_key: dict[tuple, deque] = {}
+        self.takers: dict[tuple, list[int]] = {}  # queue -> the windows that may take it
+        self.open_to: dict[int, list[deque]] = {n: [] for n in plans}
+
+    def of(self, ticket: Ticket) -> deque:
+        key = _queue_key(ticket)
+        queue = self.by_key.get(key)
+        if queue is None:
+            queue = self.by_key[key] = deque()
+            self.takers[key] = [n for n, plan in self.plans.items()
+                                if policy.may_take(plan.window, ticket)]
+            for number in self.takers[key]:
+                self.open_to[number].append(queue)
+        return queue
 
 
 def expected_arrivals(now: float, per_hour: Mapping[tuple[str, str], float],

@@ -59,6 +59,9 @@ REASON_TEXT = {
 }
 
 
+TAIL_ONLY = ("issue", "normal")  # a command that only adds a normal ticket at its queue's end
+
+
 class Command(View):
     """A command in progress: a View of the hall plus the event it will log."""
 
@@ -67,6 +70,7 @@ class Command(View):
         View.__init__(self, db, config, now)
         self.actor = actor
         self.seq: int | None = None
+        self.logged: tuple[str, Any] | None = None  # the event's type, and its priority
         self.events: list[tuple[str, dict]] = []
         self.ends_sessions = False  # set by logout, disabling, a PIN reset
 
@@ -74,6 +78,7 @@ class Command(View):
             staff_id: str | None = None, **data: Any) -> int:
         """Append this command's one row to the event log."""
         assert self.seq is None, "a command logs exactly one event"
+        self.logged = (type_, data.get("priority"))
         actor = self.actor.staff_id or self.actor.device_id or self.actor.role
         self.seq = self.db.execute(
             "INSERT INTO events (at, day, type, window, ticket_id, staff_id, actor, data)"
@@ -142,6 +147,9 @@ class Hall:
         self._pruned_at = 0.0
         self._seed_windows_and_devices()
         self.presence = Presence(store)  # counts this process's device connections
+        # Grows with every command that may move the estimates of tickets already waiting;
+        # a normal ticket issued joins the end of its queue (TAIL_ONLY) and moves none.
+        self.model_version = 0
         self.wrong_codes = appointments.WrongCodes()  # booking codes mistyped, per kiosk
 
     # -- plumbing --------------------------------------------------------------------------
@@ -215,7 +223,12 @@ class Hall:
                     db.execute("RELEASE command")
                     return
             cmd = Command(db, self.config, self.clock(), job.actor)
-            job.result = job.body(cmd)
+            cmd.model_version = self.model_version
+            try:
+                job.result = job.body(cmd)
+            finally:
+                if cmd.logged != TAIL_ONLY:
+                    self.model_version += 1
             if job.request_id is not None:
                 insert(db, "requests", {"actor": job.actor.key, "request_id": job.request_id,
                                        "at": cmd.now, "response": to_json(job.result)})
@@ -825,7 +838,9 @@ class _ViewContext:
     def __enter__(self) -> View:
         self._read = self.hall.store.read()
         db = self._read.__enter__()
-        return View(db, self.hall.config, self.hall.clock())
+        view = View(db, self.hall.config, self.hall.clock())
+        view.model_version = self.hall.model_version
+        return view
 
     def __exit__(self, *exc: Any) -> None:
         self._read.__exit__(*exc)

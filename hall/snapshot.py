@@ -29,6 +29,9 @@ class View:
         self.tz = config.tz
         self.day = hall_day(now, self.tz)
         self._cache: dict[tuple, Any] = {}
+        # The Hall's count of changes the estimator must see (Hall.model_version); None: no
+        # forecast of another moment is reused.
+        self.model_version: int | None = None
 
     # -- times -----------------------------------------------------------------------------
     def iso(self, epoch: float | None) -> str | None:
@@ -106,10 +109,16 @@ class View:
     # -- estimates (hall/estimate.py) ------------------------------------------------------
     def forecast(self, phantoms: bool = False) -> tuple[estimate.Forecast, list]:
         """The model's forecast of every waiting ticket's call, and the windows it stepped;
-        with `phantoms`, of a normal ticket of each service issued now too (and only for
-        those: a phantom may go before a real ticket)."""
+        with `phantoms`, of a normal ticket of each service issued now too.
+
+        Under priority_first a normal ticket issued now is called after every real one of its
+        class, so one run with the phantoms serves the real tickets too, and a command pays
+        for one run, not two. Under service_order a phantom may go before a real ticket of
+        another service: there the real tickets get a run of their own."""
+        if self.config.rules.call_policy == "priority_first":
+            phantoms = True
         return self._cached(("forecast", phantoms), lambda: forecast.hall_forecast(
-            self.db, self.config, self.day, self.now, phantoms))
+            self.db, self.config, self.day, self.now, phantoms, self.model_version))
 
     def _estimate(self, result: estimate.Forecast, ticket_id: int, service: str,
                   target_window: int | None) -> dict:
