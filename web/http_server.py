@@ -1,0 +1,244 @@
+"""The HTTP server: gunicorn's threaded worker (gthread), one worker process, simple-websocket:
+the production setup Flask-SocketIO documents for its threading mode.
+
+`python server.py` runs gunicorn through its custom-application API: the master process binds
+the port and watches the worker; the worker holds the Hall, the ticker and the upkeep threads
+(threads do not survive a fork, so everything is built in the worker, never in the master).
+
+What gunicorn's settings give us (see `options`):
+- `threads`: one thread per request being handled, and one per WebSocket for as long as it is
+  open. Beyond that, accepted connections wait in the worker's queue for a free thread.
+- `worker_connections`: the cap on open connections (WebSockets, requests, kept-alive ones);
+  at the cap the worker stops accepting and new connections wait in the kernel's backlog.
+- a new connection that sends nothing is parked without a thread and closed after `keepalive`.
+- `limit_request_*`: bounded request line and headers; gunicorn answers 400 to duplicate or
+  malformed Content-Length, obs-folded headers and bare-LF lines.
+
+What they do not give: once a request's first byte has arrived, gthread reads its headers and
+body with a blocking socket and no time limit (gunicorn 27's `timeout` is the master's check of
+the worker's heartbeat, which request threads do not touch). A client trickling a header byte
+every few seconds, or announcing a body it never sends, holds a thread for ever. `HallWorker`
+adds that bound: a request must be read whole within `read_seconds` of its first byte, or it
+gets 408 and its connection is shut.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import ParseException
+from gunicorn.workers.gthread import _DEFER, DEFAULT_WORKER_DATA_TIMEOUT, ThreadWorker
+from werkzeug.exceptions import ClientDisconnected
+
+log = logging.getLogger("hallq.server")
+
+READ_SECONDS = 10.0  # headers and body of one request, from its first byte
+STOP_SECONDS = 4  # SIGTERM: requests in flight get this long, then the worker is killed
+KEEPALIVE_SECONDS = 15  # an idle kept-alive connection waits this long, without a thread
+
+TIMEOUT_BODY = b'{"error": {"code": "timeout", "message": "the request was not sent in time"}}'
+TIMEOUT_ANSWER = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                  % (len(TIMEOUT_BODY), TIMEOUT_BODY))
+
+
+class HallServer(BaseApplication):
+    """gunicorn, configured from `options` in code (no config file, no command line of its
+    own); `build()` makes the WSGI app in the worker process."""
+
+    def __init__(self, options: dict[str, Any], build: Callable[[], Any],
+                 read_seconds: float = READ_SECONDS) -> None:
+        self.options = options
+        self.build = build
+        self.read_seconds = read_seconds
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.build()
+
+
+def options(host: str, port: int, threads: int, connections: int,
+            when_ready: Callable[[Any], None]) -> dict[str, Any]:
+    """gunicorn's settings for the hall's server."""
+    return {
+        "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
+        "workers": 1,  # the Hall and its Socket.IO rooms live in one process
+        "worker_class": HallWorker,
+        "threads": threads,
+        "worker_connections": connections,
+        "keepalive": KEEPALIVE_SECONDS,
+        "graceful_timeout": STOP_SECONDS,
+        "timeout": 30,  # the master restarts a worker whose main loop hangs this long
+        "limit_request_line": 4094,
+        "limit_request_fields": 100,
+        "limit_request_field_size": 8190,
+        "control_socket_disable": True,  # no gunicornc socket in $HOME or /run
+        "proc_name": "hallq-server",
+        "loglevel": "warning",  # no line per request in journald; errors still show
+        "when_ready": when_ready,
+    }
+
+
+class HallWorker(ThreadWorker):
+    """gthread with a time limit on reading a request, WebSockets shut on SIGTERM, and no life
+    after its master."""
+
+    def init_process(self) -> None:
+        _die_with_parent()
+        self.read_seconds: float = getattr(self.app, "read_seconds", READ_SECONDS)
+        self._reading: dict[int, tuple[float, socket.socket]] = {}  # by thread
+        self._reading_lock = threading.Lock()
+        self._websockets: set[socket.socket] = set()
+        threading.Thread(target=self._cut_slow_requests, name="hallq-read-limit",
+                         daemon=True).start()
+        super().init_process()
+
+    def handle(self, conn: Any) -> Any:
+        # gthread waits up to DEFAULT_WORKER_DATA_TIMEOUT for a new connection's first byte,
+        # then parks it without a thread: the read time starts once the bytes come.
+        if not conn.initialized and not conn.data_ready:
+            if not conn.wait_for_data(DEFAULT_WORKER_DATA_TIMEOUT):
+                return _DEFER
+            conn.data_ready = True
+        with self._reading_lock:
+            self._reading[threading.get_ident()] = (time.monotonic() + self.read_seconds,
+                                                    conn.sock)
+        try:
+            return super().handle(conn)
+        finally:
+            self._done_reading()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        app = self.wsgi
+
+        def read_limited(environ: dict, start_response: Callable) -> Any:
+            length = environ.get("CONTENT_LENGTH") or "0"
+            if length == "0" and "HTTP_TRANSFER_ENCODING" not in environ:
+                self._done_reading()  # no body: a WebSocket may now be quiet for long
+            else:
+                environ["wsgi.input"] = _BodyRead(environ["wsgi.input"], int(length),
+                                                  self._done_reading)
+
+            def start(status: str, headers: list, exc_info: Any = None) -> Any:
+                self._done_reading()  # answering: whatever it read, it read in time
+                return start_response(status, headers, exc_info)
+
+            if environ.get("HTTP_UPGRADE", "").lower() != "websocket":
+                return app(environ, start)
+            sock = environ["gunicorn.socket"]
+            with self._reading_lock:
+                self._websockets.add(sock)
+            try:  # simple-websocket serves the whole WebSocket inside this call
+                return app(environ, start)
+            finally:
+                with self._reading_lock:
+                    self._websockets.discard(sock)
+
+        self.wsgi = read_limited
+
+    def _done_reading(self) -> None:
+        with self._reading_lock:
+            self._reading.pop(threading.get_ident(), None)
+
+    def _cut_slow_requests(self) -> None:
+        while True:
+            time.sleep(0.2)
+            now = time.monotonic()
+            with self._reading_lock:
+                late = [(key, sock) for key, (deadline, sock) in self._reading.items()
+                        if deadline < now]
+                for key, _ in late:
+                    del self._reading[key]
+            for _, sock in late:
+                _answer_timeout(sock)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """SIGTERM: gthread stops accepting and lets requests in flight finish. A WebSocket
+        holds its thread for as long as it is open, so they are shut here, or the worker would
+        wait for them until it is killed. A dropped connection is what devices reconnect after
+        by themselves (a Socket.IO "server disconnect" would tell them not to)."""
+        super().handle_exit(sig, frame)
+        with self._reading_lock:
+            websockets = list(self._websockets)
+        for sock in websockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _BodyRead:
+    """A request body that says when it has been read to its end. A body that cannot be read
+    (cut short, cut for time, malformed chunks) is the client's fault: Flask answers 400
+    (ClientDisconnected is Werkzeug's BadRequest), not 500 with a traceback."""
+
+    def __init__(self, body: Any, length: int, done: Callable[[], None]) -> None:
+        self._body, self._left, self._done = body, length, done
+
+    def _seen(self, data: bytes, size: int | None) -> bytes:
+        self._left -= len(data)
+        if self._left <= 0 or (not data and size != 0):
+            self._done()
+        return data
+
+    def read(self, size: int | None = None) -> bytes:
+        with _bad_body():
+            return self._seen(self._body.read(size), size)
+
+    def readline(self, size: int | None = None) -> bytes:
+        with _bad_body():
+            return self._seen(self._body.readline(size), size)
+
+    def readlines(self, hint: int | None = None) -> list[bytes]:
+        with _bad_body():
+            lines = self._body.readlines(hint)
+        self._seen(b"".join(lines), None)
+        return lines
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+
+@contextlib.contextmanager
+def _bad_body() -> Iterator[None]:
+    try:
+        yield
+    except (OSError, ParseException) as error:
+        raise ClientDisconnected(f"the request body could not be read: {error}") from None
+
+
+def _answer_timeout(sock: socket.socket) -> None:
+    """408 and shut the connection: the thread reading it wakes up to an ended stream."""
+    with contextlib.suppress(OSError):
+        sock.send(TIMEOUT_ANSWER, socket.MSG_DONTWAIT)
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    log.info("a request not read whole in time was cut")
+
+
+def _die_with_parent() -> None:
+    """If the master is killed outright (kill -9, the OOM killer), the worker goes too,
+    instead of serving on alone until its next look at its parent."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """glibc gives threads their own malloc arenas (up to eight per core), each keeping
+    memory it freed. False where the C library is not glibc."""
+    try:
+        return ctypes.CDLL("libc.so.6").mallopt(-8, arenas) == 1  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        return False
