@@ -72,7 +72,7 @@ def _serve(argv: list[str]) -> int:
         return 1
 
     _leave_out_unused_libraries(args.message_queue)
-    from web.http_server import HallServer, options
+    from web.http_server import HallServer, Limits, options
 
     systemd = _take_systemd_variables()  # for the worker: gunicorn's master says READY too soon
 
@@ -91,7 +91,8 @@ def _serve(argv: list[str]) -> int:
 
     settings = options(args.host, args.port, args.threads, args.max_connections,
                        when_ready=lambda arbiter: _print_welcome(config, args))
-    HallServer(settings, build, read_seconds=args.read_timeout).run()
+    limits = Limits(read_seconds=args.read_timeout, per_address=args.max_per_address)
+    HallServer(settings, build, limits).run()
     return 0
 
 
@@ -104,6 +105,9 @@ def add_serving_options(parser: argparse.ArgumentParser) -> None:
                        help="open connections at most; more wait to be accepted (256)")
     group.add_argument("--read-timeout", type=float, default=10.0,
                        help="seconds to send a request's headers and body (10)")
+    group.add_argument("--max-per-address", type=int, default=32,
+                       help="open connections from one client address; 0 for no limit, "
+                       "e.g. behind a reverse proxy (32)")
 
 
 def _port_is_free(host: str, port: int, patience: float = 2.0) -> bool:

@@ -203,6 +203,53 @@ def test_connections_beyond_the_cap_wait_to_be_accepted(tmp_path):
         server.stop()
 
 
+def test_one_address_gets_at_most_its_share_of_connections(tmp_path):
+    server = ServerProcess(tmp_path / "hall.db", extra=["--max-per-address", "3"]).start()
+    try:
+        time.sleep(0.5)  # the start-up's /healthz connection is closed
+        held = [socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                for _ in range(3)]
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as fourth:
+            answer = read_until_closed(fourth)
+        assert answer.startswith(b"HTTP/1.1 503") and b'"code": "busy"' in answer
+        other = socket.socket()  # another machine on the LAN is served as before
+        other.bind(("127.0.0.2", 0))
+        other.connect(("127.0.0.1", server.port))
+        with other:
+            answer = exchange(other, b"GET /healthz HTTP/1.1\r\nHost: hall\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200")
+        held.pop().close()
+        time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as again:
+            answer = exchange(again, b"GET /healthz HTTP/1.1\r\nHost: hall\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200")
+        for sock in held:
+            sock.close()
+    finally:
+        server.stop()
+
+
+def test_websockets_leave_threads_for_plain_requests(tmp_path):
+    # 18 threads, 16 kept for plain requests: two WebSockets at most
+    server = ServerProcess(tmp_path / "hall.db", extra=["--threads", "18"]).start()
+    devices = [LiveHall(server.url, token=KIOSK) for _ in range(2)]
+    try:
+        for device in devices:
+            device.start()
+            device.wait_for_state()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as third:
+            answer = exchange(third, b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                              b"Host: hall\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                              b"Sec-WebSocket-Version: 13\r\n"
+                              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 503") and b'"code": "busy"' in answer
+        assert server.issue("pay")["number"] == "A001"
+    finally:
+        for device in devices:
+            device.stop()
+        server.stop()
+
+
 # -- a graceful stop -----------------------------------------------------------------------------
 def test_sigterm_answers_and_keeps_the_command_in_flight_then_exits_quickly(tmp_path):
     server = ServerProcess(tmp_path / "hall.db").start()

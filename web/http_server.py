@@ -14,41 +14,75 @@ What gunicorn's settings give us (see `options`):
 - `limit_request_*`: bounded request line and headers; gunicorn answers 400 to duplicate or
   malformed Content-Length, obs-folded headers and bare-LF lines.
 
-What they do not give: once a request's first byte has arrived, gthread reads its headers and
-body with a blocking socket and no time limit (gunicorn 27's `timeout` is the master's check of
-the worker's heartbeat, which request threads do not touch). A client trickling a header byte
-every few seconds, or announcing a body it never sends, holds a thread for ever. `HallWorker`
-adds that bound: a request must be read whole within `read_seconds` of its first byte, or it
-gets 408 and its connection is shut.
+What they do not give, and `HallWorker` (a small gthread subclass) adds:
+- a time limit on reading a request. Once a request's first byte has arrived, gthread reads
+  its headers and body with a blocking socket and no time limit (gunicorn 27's `timeout` is the
+  master's check of the worker's heartbeat, which request threads do not touch): a client
+  trickling a header byte every few seconds, or announcing a body it never sends, would hold a
+  thread for ever. Here a request must be read whole within `read_seconds` of its first byte,
+  or it gets 408 and its connection is shut.
+- a cap on connections from one address (`per_address`): one laptop cannot take every
+  connection, or every thread, of the hall's server.
+- threads WebSockets may not take (`http_threads`): a WebSocket holds its thread for as long
+  as it is open, so beyond `threads - http_threads` of them a new one gets 503 (the client
+  retries), and plain requests (a kiosk's ticket) keep threads of their own.
+- a new connection holds a thread only `FIRST_BYTE_WAIT` for its first byte (gthread: 5 s)
+  before it is parked without one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
+import itertools
+import json
 import logging
 import signal
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.http.errors import ParseException
-from gunicorn.workers.gthread import _DEFER, DEFAULT_WORKER_DATA_TIMEOUT, ThreadWorker
+from gunicorn.workers.gthread import _DEFER, TConn, ThreadWorker
 from werkzeug.exceptions import ClientDisconnected
 
 log = logging.getLogger("hallq.server")
 
 READ_SECONDS = 10.0  # headers and body of one request, from its first byte
+FIRST_BYTE_WAIT = 0.5  # a new connection holds a thread this long for its first byte (gthread: 5)
+HTTP_THREADS = 16  # threads WebSockets may not take: plain requests always find one
+PER_ADDRESS = 32  # open connections from one client address
 STOP_SECONDS = 4  # SIGTERM: requests in flight get this long, then the worker is killed
 KEEPALIVE_SECONDS = 15  # an idle kept-alive connection waits this long, without a thread
 
-TIMEOUT_BODY = b'{"error": {"code": "timeout", "message": "the request was not sent in time"}}'
-TIMEOUT_ANSWER = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-                  b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                  % (len(TIMEOUT_BODY), TIMEOUT_BODY))
+
+
+def _error_answer(status: str, code: str, message: str) -> bytes:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return (f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+TIMEOUT_ANSWER = _error_answer("408 Request Timeout", "timeout",
+                               "the request was not sent in time")
+TOO_MANY_ANSWER = _error_answer("503 Service Unavailable", "busy",
+                                "too many connections from this address")
+BUSY_BODY = json.dumps({"error": {"code": "busy", "message": "too many live connections; "
+                                  "try again shortly"}}).encode()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """HallWorker's own limits, beside gunicorn's settings."""
+
+    read_seconds: float = READ_SECONDS
+    per_address: int = PER_ADDRESS  # 0: no limit (e.g. behind a reverse proxy)
+    http_threads: int = HTTP_THREADS
 
 
 class HallServer(BaseApplication):
@@ -56,10 +90,10 @@ class HallServer(BaseApplication):
     own); `build()` makes the WSGI app in the worker process."""
 
     def __init__(self, options: dict[str, Any], build: Callable[[], Any],
-                 read_seconds: float = READ_SECONDS) -> None:
+                 limits: Limits | None = None) -> None:
         self.options = options
         self.build = build
-        self.read_seconds = read_seconds
+        self.limits = limits or Limits()
         super().__init__()
 
     def load_config(self) -> None:
@@ -93,29 +127,58 @@ def options(host: str, port: int, threads: int, connections: int,
 
 
 class HallWorker(ThreadWorker):
-    """gthread with a time limit on reading a request, WebSockets shut on SIGTERM, and no life
-    after its master."""
+    """gthread with limits of its own (`Limits`): the time to read a request, connections
+    from one address, threads kept from WebSockets for plain requests. WebSockets are shut on
+    SIGTERM, and the worker does not outlive its master."""
 
     def init_process(self) -> None:
         _die_with_parent()
-        self.read_seconds: float = getattr(self.app, "read_seconds", READ_SECONDS)
+        self.limits: Limits = getattr(self.app, "limits", Limits())
+        self.max_websockets = max(1, self.cfg.threads - self.limits.http_threads)
         self._reading: dict[int, tuple[float, socket.socket]] = {}  # by thread
-        self._reading_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._websockets: set[socket.socket] = set()
+        self._by_address: dict[str, list[socket.socket]] = {}
         threading.Thread(target=self._cut_slow_requests, name="hallq-read-limit",
                          daemon=True).start()
         super().init_process()
 
+    def accept(self, listener: socket.socket) -> None:
+        """gthread's accept, refusing an address that has `per_address` connections open."""
+        try:
+            client, address = listener.accept()
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        if not self._admit(client, address):
+            _refuse(client, TOO_MANY_ANSWER)
+            return
+        self.nr_conns += 1
+        client.setblocking(True)
+        self.enqueue_req(TConn(self.cfg, client, address, listener.getsockname()))
+
+    def _admit(self, client: socket.socket, address: Any) -> bool:
+        if not self.limits.per_address or not isinstance(address, tuple):
+            return True
+        with self._lock:
+            mine = [s for s in self._by_address.get(address[0], []) if s.fileno() != -1]
+            if len(mine) >= self.limits.per_address:
+                return False
+            self._by_address[address[0]] = [*mine, client]
+        return True
+
     def handle(self, conn: Any) -> Any:
-        # gthread waits up to DEFAULT_WORKER_DATA_TIMEOUT for a new connection's first byte,
-        # then parks it without a thread: the read time starts once the bytes come.
+        # A new connection waits FIRST_BYTE_WAIT in a thread for its first byte, then is
+        # parked without one (gthread waits 5 s: a burst of silent connections would hold every
+        # thread). The read time starts once the bytes come.
         if not conn.initialized and not conn.data_ready:
-            if not conn.wait_for_data(DEFAULT_WORKER_DATA_TIMEOUT):
+            if not conn.wait_for_data(FIRST_BYTE_WAIT):
                 return _DEFER
             conn.data_ready = True
-        with self._reading_lock:
-            self._reading[threading.get_ident()] = (time.monotonic() + self.read_seconds,
-                                                    conn.sock)
+        with self._lock:
+            self._reading[threading.get_ident()] = (
+                time.monotonic() + self.limits.read_seconds, conn.sock)
         try:
             return super().handle(conn)
         finally:
@@ -140,31 +203,44 @@ class HallWorker(ThreadWorker):
             if environ.get("HTTP_UPGRADE", "").lower() != "websocket":
                 return app(environ, start)
             sock = environ["gunicorn.socket"]
-            with self._reading_lock:
-                self._websockets.add(sock)
+            with self._lock:
+                full = len(self._websockets) >= self.max_websockets
+                if not full:
+                    self._websockets.add(sock)
+            if full:  # the client retries later; plain requests keep their threads
+                start_response("503 Service Unavailable", [("Content-Type", "application/json"),
+                                                           ("Retry-After", "5")])
+                return [BUSY_BODY]
             try:  # simple-websocket serves the whole WebSocket inside this call
                 return app(environ, start)
             finally:
-                with self._reading_lock:
+                with self._lock:
                     self._websockets.discard(sock)
 
         self.wsgi = read_limited
 
     def _done_reading(self) -> None:
-        with self._reading_lock:
+        with self._lock:
             self._reading.pop(threading.get_ident(), None)
 
     def _cut_slow_requests(self) -> None:
-        while True:
+        """Every 0.2 s: cut the requests past their read time; now and then, forget the
+        addresses whose connections have all closed."""
+        for turn in itertools.count():
             time.sleep(0.2)
             now = time.monotonic()
-            with self._reading_lock:
+            with self._lock:
                 late = [(key, sock) for key, (deadline, sock) in self._reading.items()
                         if deadline < now]
                 for key, _ in late:
                     del self._reading[key]
+                if turn % 25 == 0:
+                    self._by_address = {
+                        address: open_ for address, socks in self._by_address.items()
+                        if (open_ := [s for s in socks if s.fileno() != -1])}
             for _, sock in late:
-                _answer_timeout(sock)
+                _refuse(sock, TIMEOUT_ANSWER)
+                log.info("a request not read whole in time was cut")
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         """SIGTERM: gthread stops accepting and lets requests in flight finish. A WebSocket
@@ -172,7 +248,7 @@ class HallWorker(ThreadWorker):
         wait for them until it is killed. A dropped connection is what devices reconnect after
         by themselves (a Socket.IO "server disconnect" would tell them not to)."""
         super().handle_exit(sig, frame)
-        with self._reading_lock:
+        with self._lock:
             websockets = list(self._websockets)
         for sock in websockets:
             with contextlib.suppress(OSError):
@@ -219,13 +295,13 @@ def _bad_body() -> Iterator[None]:
         raise ClientDisconnected(f"the request body could not be read: {error}") from None
 
 
-def _answer_timeout(sock: socket.socket) -> None:
-    """408 and shut the connection: the thread reading it wakes up to an ended stream."""
+def _refuse(sock: socket.socket, answer: bytes) -> None:
+    """Send `answer` if it fits the socket's buffer, and shut the connection: a thread
+    reading it wakes up to an ended stream."""
     with contextlib.suppress(OSError):
-        sock.send(TIMEOUT_ANSWER, socket.MSG_DONTWAIT)
+        sock.send(answer, socket.MSG_DONTWAIT)
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    log.info("a request not read whole in time was cut")
 
 
 def _die_with_parent() -> None:
