@@ -174,6 +174,25 @@ def test_a_body_the_app_left_unread_is_not_taken_for_the_next_request(server):
         assert second.startswith(b"HTTP/1.1 200")
 
 
+def test_clients_that_keep_their_end_open_after_close_do_not_hold_up_others(server):
+    # gunicorn's own graceful close waits up to 2 s for each such client on the worker's one
+    # main thread: ten of them held every other client up for 20 s.
+    held = []
+    try:
+        for _ in range(10):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            answer = exchange(sock, b"GET /healthz HTTP/1.1\r\nHost: hall\r\n"
+                              b"Connection: close\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 200")
+            held.append(sock)  # read, and never closed
+        started = time.monotonic()
+        assert server.get("/healthz").status_code == 200
+        assert time.monotonic() - started < 1
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def test_connections_beyond_the_cap_wait_to_be_accepted(tmp_path):
     # 2 threads, 4 connections: four silent connections fill the server; a fifth is queued by
     # the kernel, unanswered, until they go. (Each silent one holds a thread for up to 5 s,

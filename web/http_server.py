@@ -57,6 +57,7 @@ READ_SECONDS = 10.0  # headers and body of one request, from its first byte
 FIRST_BYTE_WAIT = 0.5  # a new connection holds a thread this long for its first byte (gthread: 5)
 HTTP_THREADS = 16  # threads WebSockets may not take: plain requests always find one
 PER_ADDRESS = 32  # open connections from one client address
+LINGER_SECONDS = 2.0  # a closed connection is drained this long for the client's last bytes
 STOP_SECONDS = 4  # SIGTERM: requests in flight get this long, then the worker is killed
 KEEPALIVE_SECONDS = 15  # an idle kept-alive connection waits this long, without a thread
 
@@ -139,6 +140,8 @@ class HallWorker(ThreadWorker):
         self._lock = threading.Lock()
         self._websockets: set[socket.socket] = set()
         self._by_address: dict[str, list[socket.socket]] = {}
+        self._close_after = threading.local()  # .now: close the connection after this answer
+        self._lingering: list[tuple[float, socket.socket]] = []
         threading.Thread(target=self._cut_slow_requests, name="hallq-read-limit",
                          daemon=True).start()
         super().init_process()
@@ -156,7 +159,9 @@ class HallWorker(ThreadWorker):
             return
         self.nr_conns += 1
         client.setblocking(True)
-        self.enqueue_req(TConn(self.cfg, client, address, listener.getsockname()))
+        conn = _Connection(self.cfg, client, address, listener.getsockname())
+        conn.linger = self._linger
+        self.enqueue_req(conn)
 
     def _admit(self, client: socket.socket, address: Any) -> bool:
         if not self.limits.per_address or not isinstance(address, tuple):
@@ -208,8 +213,10 @@ class HallWorker(ThreadWorker):
                 if not full:
                     self._websockets.add(sock)
             if full:  # the client retries later; plain requests keep their threads
-                start_response("503 Service Unavailable", [("Content-Type", "application/json"),
-                                                           ("Retry-After", "5")])
+                self._close_after.now = True  # what it sent after the upgrade is no request
+                start_response("503 Service Unavailable", [
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", str(len(BUSY_BODY))), ("Retry-After", "5")])
                 return [BUSY_BODY]
             try:  # simple-websocket serves the whole WebSocket inside this call
                 return app(environ, start)
@@ -218,6 +225,12 @@ class HallWorker(ThreadWorker):
                     self._websockets.discard(sock)
 
         self.wsgi = read_limited
+
+    def _keepalive_after(self, conn: Any, keepalive: bool) -> bool:
+        if getattr(self._close_after, "now", False):
+            self._close_after.now = False
+            return False
+        return super()._keepalive_after(conn, keepalive)
 
     def _done_reading(self) -> None:
         with self._lock:
@@ -241,6 +254,33 @@ class HallWorker(ThreadWorker):
             for _, sock in late:
                 _refuse(sock, TIMEOUT_ANSWER)
                 log.info("a request not read whole in time was cut")
+            self._close_lingering(now)
+
+    def _linger(self, sock: socket.socket) -> None:
+        """Close `sock` the way gunicorn's close_graceful does (our answer is sent: FIN, then
+        read what the client still sends, so that no RST cuts the answer short), but without
+        waiting: gthread does that wait, up to 2 s, on the worker's main thread, where a
+        client that keeps its end open stops the worker from serving anyone else."""
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            return
+        with self._lock:
+            self._lingering.append((time.monotonic() + LINGER_SECONDS, sock))
+
+    def _close_lingering(self, now: float) -> None:
+        with self._lock:
+            lingering, self._lingering = self._lingering, []
+        still = []
+        for deadline, sock in lingering:
+            if deadline > now and _drain(sock):
+                still.append((deadline, sock))
+            else:
+                sock.close()
+        with self._lock:
+            self._lingering += still
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         """SIGTERM: gthread stops accepting and lets requests in flight finish. A WebSocket
@@ -253,6 +293,31 @@ class HallWorker(ThreadWorker):
         for sock in websockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Connection(TConn):
+    """gthread's connection, closed gracefully without waiting (see `HallWorker._linger`)."""
+
+    linger: Callable[[socket.socket], None]
+
+    def close(self, graceful: bool = False) -> None:
+        if graceful:
+            self.linger(self.sock)
+        else:
+            super().close()
+
+
+def _drain(sock: socket.socket) -> bool:
+    """Read what a closing client still sends; False once it has closed its end."""
+    try:
+        for _ in range(16):
+            if not sock.recv(4096):
+                return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 class _BodyRead:
