@@ -44,6 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -57,6 +58,7 @@ READ_SECONDS = 10.0  # headers and body of one request, from its first byte
 FIRST_BYTE_WAIT = 0.5  # a new connection holds a thread this long for its first byte (gthread: 5)
 HTTP_THREADS = 16  # threads WebSockets may not take: plain requests always find one
 PER_ADDRESS = 32  # open connections from one client address
+HEAD_LIMIT = 64 * 1024  # bytes of headers read ahead; gunicorn's own limits come after
 LINGER_SECONDS = 2.0  # a closed connection is drained this long for the client's last bytes
 STOP_SECONDS = 4  # SIGTERM: requests in flight get this long, then the worker is killed
 KEEPALIVE_SECONDS = 15  # an idle kept-alive connection waits this long, without a thread
@@ -160,7 +162,7 @@ class HallWorker(ThreadWorker):
         self.nr_conns += 1
         client.setblocking(True)
         conn = _Connection(self.cfg, client, address, listener.getsockname())
-        conn.linger = self._linger
+        conn.linger = partial(self._linger, address=address)
         self.enqueue_req(conn)
 
     def _admit(self, client: socket.socket, address: Any) -> bool:
@@ -181,13 +183,50 @@ class HallWorker(ThreadWorker):
             if not conn.wait_for_data(FIRST_BYTE_WAIT):
                 return _DEFER
             conn.data_ready = True
+        started = self._take_head(conn)
+        if started is None:  # the headers are not all here: wait for more without a thread
+            if time.monotonic() - conn.head_started < self.limits.read_seconds:
+                return _DEFER
+            _refuse(conn.sock, TIMEOUT_ANSWER)
+            return False
         with self._lock:
-            self._reading[threading.get_ident()] = (
-                time.monotonic() + self.limits.read_seconds, conn.sock)
+            self._reading[threading.get_ident()] = (started + self.limits.read_seconds,
+                                                    conn.sock)
         try:
             return super().handle(conn)
         finally:
             self._done_reading()
+
+    def _take_head(self, conn: Any) -> float | None:
+        """Read what has come of the request's headers without waiting for more; when they
+        are all here (or the client has closed), hand them to gunicorn's parser and return
+        when their first byte came. gthread reads headers in a thread, blocking: clients
+        trickling theirs from many addresses would hold every thread."""
+        conn.init()  # gunicorn's parser for the connection (once)
+        unreader = conn.parser.unreader
+        head = unreader.take_buffered()
+        if conn.head_started is None:
+            conn.head_started = time.monotonic()
+        ended = False
+        conn.sock.setblocking(False)
+        try:
+            while b"\r\n\r\n" not in head and len(head) < HEAD_LIMIT:
+                chunk = conn.sock.recv(65536)
+                if not chunk:
+                    ended = True
+                    break
+                head += chunk
+        except BlockingIOError:
+            pass
+        except OSError:
+            ended = True
+        finally:
+            conn.sock.setblocking(True)
+        unreader.unread(head)
+        if not (ended or b"\r\n\r\n" in head or len(head) >= HEAD_LIMIT):
+            return None
+        started, conn.head_started = conn.head_started, None
+        return started
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
@@ -256,7 +295,7 @@ class HallWorker(ThreadWorker):
                 log.info("a request not read whole in time was cut")
             self._close_lingering(now)
 
-    def _linger(self, sock: socket.socket) -> None:
+    def _linger(self, sock: socket.socket, address: Any = None) -> None:
         """Close `sock` the way gunicorn's close_graceful does (our answer is sent: FIN, then
         read what the client still sends, so that no RST cuts the answer short), but without
         waiting: gthread does that wait, up to 2 s, on the worker's main thread, where a
@@ -269,6 +308,10 @@ class HallWorker(ThreadWorker):
             return
         with self._lock:
             self._lingering.append((time.monotonic() + LINGER_SECONDS, sock))
+            if isinstance(address, tuple) and address[0] in self._by_address:
+                # done with: no longer one of the address's open connections
+                self._by_address[address[0]] = [
+                    s for s in self._by_address[address[0]] if s is not sock]
 
     def _close_lingering(self, now: float) -> None:
         with self._lock:
@@ -299,6 +342,7 @@ class _Connection(TConn):
     """gthread's connection, closed gracefully without waiting (see `HallWorker._linger`)."""
 
     linger: Callable[[socket.socket], None]
+    head_started: float | None = None  # when the first byte of the request being read came
 
     def close(self, graceful: bool = False) -> None:
         if graceful:
