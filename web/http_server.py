@@ -16,11 +16,14 @@ What gunicorn's settings give us (see `options`):
 
 What they do not give, and `HallWorker` (a small gthread subclass) adds:
 - a time limit on reading a request. Once a request's first byte has arrived, gthread reads
-  its headers and body with a blocking socket and no time limit (gunicorn 27's `timeout` is the
-  master's check of the worker's heartbeat, which request threads do not touch): a client
-  trickling a header byte every few seconds, or announcing a body it never sends, would hold a
-  thread for ever. Here a request must be read whole within `read_seconds` of its first byte,
-  or it gets 408 and its connection is shut.
+  its headers and body in a thread, with a blocking socket and no time limit (gunicorn 27's
+  `timeout` is the master's check of the worker's heartbeat, which request threads do not
+  touch): a client trickling a header byte every few seconds, or announcing a body it never
+  sends, would hold a thread for ever. Here the headers are gathered as they come without
+  holding a thread (the connection waits on gthread's poller), and a request must be read
+  whole within `read_seconds` of its first byte, or it gets 408 and its connection is shut.
+- closing without stalling: gthread's graceful close waits on the worker's one main thread,
+  up to 2 s, for a client to close its end; here the upkeep thread does that waiting.
 - a cap on connections from one address (`per_address`): one laptop cannot take every
   connection, or every thread, of the hall's server.
 - threads WebSockets may not take (`http_threads`): a WebSocket holds its thread for as long
