@@ -107,6 +107,27 @@ def test_a_body_that_never_comes_is_cut_and_issues_nothing(server, headers):
     assert seq(server) == before
 
 
+def test_stalled_and_trickling_requests_hold_no_thread(tmp_path):
+    # Two threads; five clients whose headers are half sent, five whose body is not: a
+    # kiosk's ticket is still answered at once (each would have held a thread until cut).
+    server = ServerProcess(tmp_path / "hall.db", extra=["--threads", "2"]).start()
+    stalled = []
+    try:
+        for i in range(10):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            request = issue_request(b"", b"Content-Length: 40")
+            sock.sendall(request[:40] if i % 2 else request)
+            stalled.append(sock)
+        time.sleep(1)
+        started = time.monotonic()
+        assert server.issue("pay")["number"] == "A001"
+        assert time.monotonic() - started < 1
+    finally:
+        for sock in stalled:
+            sock.close()
+        server.stop()
+
+
 def test_a_slow_request_that_ends_in_time_is_served(server):
     body = json.dumps({"service": "pay"}).encode()
     request = issue_request(body, b"Content-Length: %d" % len(body))

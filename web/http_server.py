@@ -41,6 +41,7 @@ import errno
 import itertools
 import json
 import logging
+import re
 import signal
 import socket
 import threading
@@ -62,6 +63,8 @@ FIRST_BYTE_WAIT = 0.5  # a new connection holds a thread this long for its first
 HTTP_THREADS = 16  # threads WebSockets may not take: plain requests always find one
 PER_ADDRESS = 32  # open connections from one client address
 HEAD_LIMIT = 64 * 1024  # bytes of headers read ahead; gunicorn's own limits come after
+BODY_AHEAD = 64 * 1024  # a body up to this long is gathered with its headers
+CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,9})[ \t]*\r\n")
 LINGER_SECONDS = 2.0  # a closed connection is drained this long for the client's last bytes
 STOP_SECONDS = 4  # SIGTERM: requests in flight get this long, then the worker is killed
 KEEPALIVE_SECONDS = 15  # an idle kept-alive connection waits this long, without a thread
@@ -141,7 +144,8 @@ class HallWorker(ThreadWorker):
         _die_with_parent()
         self.limits: Limits = getattr(self.app, "limits", Limits())
         self.max_websockets = max(1, self.cfg.threads - self.limits.http_threads)
-        self._reading: dict[int, tuple[float, socket.socket]] = {}  # by thread
+        # requests being read, by thread (or by connection while waiting on the poller)
+        self._reading: dict[int, tuple[float, socket.socket]] = {}
         self._lock = threading.Lock()
         self._websockets: set[socket.socket] = set()
         self._by_address: dict[str, list[socket.socket]] = {}
@@ -187,12 +191,16 @@ class HallWorker(ThreadWorker):
                 return _DEFER
             conn.data_ready = True
         started = self._take_head(conn)
-        if started is None:  # the headers are not all here: wait for more without a thread
-            if time.monotonic() - conn.head_started < self.limits.read_seconds:
-                return _DEFER
-            _refuse(conn.sock, TIMEOUT_ANSWER)
-            return False
+        if started is None:  # not all here: wait for more on the poller, without a thread
+            deadline = conn.head_started + self.limits.read_seconds
+            if time.monotonic() > deadline:
+                _refuse(conn.sock, TIMEOUT_ANSWER)
+                return False
+            with self._lock:  # cut there if nothing more comes
+                self._reading[id(conn)] = (deadline, conn.sock)
+            return _DEFER
         with self._lock:
+            self._reading.pop(id(conn), None)
             self._reading[threading.get_ident()] = (started + self.limits.read_seconds,
                                                     conn.sock)
         try:
@@ -201,32 +209,33 @@ class HallWorker(ThreadWorker):
             self._done_reading()
 
     def _take_head(self, conn: Any) -> float | None:
-        """Read what has come of the request's headers without waiting for more; when they
-        are all here (or the client has closed), hand them to gunicorn's parser and return
-        when their first byte came. gthread reads headers in a thread, blocking: clients
-        trickling theirs from many addresses would hold every thread."""
+        """Read what has come of the request's headers, and of a small body of known length,
+        without waiting for more; when they are all here (or the client has closed), hand
+        them to gunicorn's parser and return when their first byte came. gthread reads them
+        in a thread, blocking: clients trickling theirs from many addresses would hold every
+        thread."""
         conn.init()  # gunicorn's parser for the connection (once)
         unreader = conn.parser.unreader
-        head = unreader.take_buffered()
+        data = unreader.take_buffered()
         if conn.head_started is None:
             conn.head_started = time.monotonic()
         ended = False
         conn.sock.setblocking(False)
         try:
-            while b"\r\n\r\n" not in head and len(head) < HEAD_LIMIT:
+            while (wanted := _bytes_wanted(data)) and len(data) < wanted:
                 chunk = conn.sock.recv(65536)
                 if not chunk:
                     ended = True
                     break
-                head += chunk
+                data += chunk
         except BlockingIOError:
             pass
         except OSError:
             ended = True
         finally:
             conn.sock.setblocking(True)
-        unreader.unread(head)
-        if not (ended or b"\r\n\r\n" in head or len(head) >= HEAD_LIMIT):
+        unreader.unread(data)
+        if not ended and (wanted := _bytes_wanted(data)) and len(data) < wanted:
             return None
         started, conn.head_started = conn.head_started, None
         return started
@@ -339,6 +348,22 @@ class HallWorker(ThreadWorker):
         for sock in websockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+def _bytes_wanted(data: bytes) -> int:
+    """How many bytes of `data` to gather before a thread takes the request: up to the end
+    of its headers, and of its body when that has one Content-Length of at most BODY_AHEAD
+    and no Expect (the client waits for "100 Continue" before sending the body). 0: enough
+    here, gunicorn's parser reads the rest and judges the request."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return HEAD_LIMIT
+    head = data[:end + 2].lower()
+    lengths = CONTENT_LENGTH.findall(head)
+    if len(lengths) != 1 or b"\r\nexpect:" in head or b"\r\ntransfer-encoding:" in head:
+        return 0
+    length = int(lengths[0])
+    return end + 4 + length if length <= BODY_AHEAD else 0
 
 
 class _Connection(TConn):
