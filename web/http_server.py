@@ -19,9 +19,10 @@ What they do not give, and `HallWorker` (a small gthread subclass) adds:
   its headers and body in a thread, with a blocking socket and no time limit (gunicorn 27's
   `timeout` is the master's check of the worker's heartbeat, which request threads do not
   touch): a client trickling a header byte every few seconds, or announcing a body it never
-  sends, would hold a thread for ever. Here the headers are gathered as they come without
-  holding a thread (the connection waits on gthread's poller), and a request must be read
-  whole within `read_seconds` of its first byte, or it gets 408 and its connection is shut.
+  sends, would hold a thread for ever. Here the headers, and a small body of known length,
+  are gathered as they come without holding a thread (the connection waits on gthread's
+  poller), and a request must be read whole within `read_seconds` of its first byte, or it
+  gets 408 and its connection is shut.
 - closing without stalling: gthread's graceful close waits on the worker's one main thread,
   up to 2 s, for a client to close its end; here the upkeep thread does that waiting.
 - a cap on connections from one address (`per_address`): one laptop cannot take every
