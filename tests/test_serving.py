@@ -8,10 +8,12 @@ import http.client
 import json
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
-from support import KIOSK, ServerProcess, wait_until
+from support import KIOSK, ROOT, ServerProcess, wait_until
 
 from client.live import LiveHall
 
@@ -288,6 +290,25 @@ def test_websockets_leave_threads_for_plain_requests(tmp_path):
         for device in devices:
             device.stop()
         server.stop()
+
+
+# -- starting -----------------------------------------------------------------------------------
+def test_the_banner_comes_once_the_port_is_bound_and_says_how_to_go_on(server):
+    banner = server.log.read_text()
+    assert "HallQ: " in banner and "token demo-kiosk-1-token" in banner
+    assert f"-m kiosk --server {server.url} --token demo-kiosk-1-token" in banner
+    assert f"-m display --server {server.url} --token demo-display-1-token" in banner
+    assert "Ctrl+C" in banner
+
+
+def test_a_busy_port_prints_only_the_error_and_exits_non_zero(server, tmp_path):
+    run = subprocess.run([sys.executable, str(ROOT / "server.py"), "--db", str(tmp_path / "x.db"),
+                          "--port", str(server.port)], capture_output=True, text=True,
+                         timeout=30, cwd=ROOT)
+    assert run.returncode != 0
+    assert f"port {server.port} on 127.0.0.1 is in use" in run.stderr
+    assert "HallQ: " not in run.stdout + run.stderr
+    assert not (tmp_path / "x.db").exists()  # nothing started
 
 
 # -- a graceful stop -----------------------------------------------------------------------------
