@@ -146,7 +146,7 @@ class HallWorker(ThreadWorker):
         self.limits: Limits = getattr(self.app, "limits", Limits())
         self.max_websockets = max(1, self.cfg.threads - self.limits.http_threads)
         # requests being read, by thread (or by connection while waiting on the poller)
-        self._reading: dict[int, tuple[float, socket.socket]] = {}
+        self._reading: dict[tuple[str, int], tuple[float, socket.socket]] = {}
         self._lock = threading.Lock()
         self._websockets: set[socket.socket] = set()
         self._by_address: dict[str, list[socket.socket]] = {}
@@ -198,12 +198,12 @@ class HallWorker(ThreadWorker):
                 _refuse(conn.sock, TIMEOUT_ANSWER)
                 return False
             with self._lock:  # cut there if nothing more comes
-                self._reading[id(conn)] = (deadline, conn.sock)
+                self._reading[("conn", id(conn))] = (deadline, conn.sock)
             return _DEFER
         with self._lock:
-            self._reading.pop(id(conn), None)
-            self._reading[threading.get_ident()] = (started + self.limits.read_seconds,
-                                                    conn.sock)
+            self._reading.pop(("conn", id(conn)), None)
+            self._reading[("thread", threading.get_ident())] = (
+                started + self.limits.read_seconds, conn.sock)
         try:
             return super().handle(conn)
         finally:
@@ -286,7 +286,7 @@ class HallWorker(ThreadWorker):
 
     def _done_reading(self) -> None:
         with self._lock:
-            self._reading.pop(threading.get_ident(), None)
+            self._reading.pop(("thread", threading.get_ident()), None)
 
     def _cut_slow_requests(self) -> None:
         """Every 0.2 s: cut the requests past their read time; now and then, forget the
