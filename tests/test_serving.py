@@ -191,6 +191,7 @@ def test_a_body_the_app_left_unread_is_not_taken_for_the_next_request(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         body = b"x" * 5000
         first = exchange(sock, b"POST /api/v1/no-such-thing HTTP/1.1\r\nHost: hall\r\n"
+                         b"Content-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         assert first.startswith(b"HTTP/1.1 404")
         second = exchange(sock, b"GET /healthz HTTP/1.1\r\nHost: hall\r\n\r\n")
