@@ -166,8 +166,26 @@ def test_a_malformed_content_length_gets_400_and_issues_nothing(server, lengths)
         sock.sendall(issue_request(b'{"service": "pay"}', *lengths))
         answer = read_until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 400")
+    assert b'Content-Type: application/json' in answer
+    assert b'"code": "bad_request"' in answer
     assert seq(server) == before
     assert "Traceback" not in server.log.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: hall\r\n\r\n", b"414"),
+    (b"GET /healthz HTTP/1.1\r\nHost: hall\r\nX-A: " + b"a" * 9000 + b"\r\n\r\n", b"431"),
+    (b"GET /healthz HTTP/1.1\r\nHost: hall\r\n" + b"X-A: 1\r\n" * 120 + b"\r\n", b"431"),
+    (b"GET /healthz HTTP/1.1\r\nHost : hall\r\n\r\n", b"400"),
+], ids=["long-line", "long-header", "many-headers", "space-before-colon"])
+def test_the_servers_own_refusals_are_json_too(server, request_bytes, status):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request_bytes)
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 " + status)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body)["error"]["code"] in ("bad_request", "too_large")
 
 
 # -- connections ---------------------------------------------------------------------------------

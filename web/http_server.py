@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.http.errors import ParseException
 from gunicorn.workers.gthread import _DEFER, TConn, ThreadWorker
@@ -65,6 +66,8 @@ HTTP_THREADS = 16  # threads WebSockets may not take: plain requests always find
 PER_ADDRESS = 32  # open connections from one client address
 HEAD_LIMIT = 64 * 1024  # bytes of headers read ahead; gunicorn's own limits come after
 BODY_AHEAD = 64 * 1024  # a body up to this long is gathered with its headers
+ERROR_CODES = {"400": "bad_request", "403": "forbidden", "414": "too_large",
+               "431": "too_large", "500": "error"}  # gunicorn's answers, in our codes
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,9})[ \t]*\r\n")
 LINGER_SECONDS = 2.0  # a closed connection is drained this long for the client's last bytes
 STOP_SECONDS = 4  # SIGTERM: requests in flight get this long, then the worker is killed
@@ -126,7 +129,7 @@ def options(host: str, port: int, threads: int, connections: int,
         "keepalive": KEEPALIVE_SECONDS,
         "graceful_timeout": STOP_SECONDS,
         "timeout": 30,  # the master restarts a worker whose main loop hangs this long
-        "limit_request_line": 4094,
+        "limit_request_line": 8190,  # gunicorn's most; a path too long for a hall gets 404
         "limit_request_fields": 100,
         "limit_request_field_size": 8190,
         "control_socket_disable": True,  # no gunicornc socket in $HOME or /run
@@ -278,6 +281,19 @@ class HallWorker(ThreadWorker):
 
         self.wsgi = read_limited
 
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        """gunicorn's answer to a request it could not parse (400, 414, 431, ...), in the
+        hall's JSON error format instead of its HTML page."""
+        page = _Captured()
+        super().handle_error(req, page, addr, exc)
+        status, _, reason = page.status_line().partition(" ")
+        code = ERROR_CODES.get(status, "bad_request" if status.startswith("4") else "error")
+        body = json.dumps({"error": {"code": code, "message": reason}}).encode()
+        answer = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+                  f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        with contextlib.suppress(OSError):
+            util.write_nonblock(client, answer.encode("latin-1") + body)
+
     def _keepalive_after(self, conn: Any, keepalive: bool) -> bool:
         if getattr(self._close_after, "now", False):
             self._close_after.now = False
@@ -349,6 +365,24 @@ class HallWorker(ThreadWorker):
         for sock in websockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Captured:
+    """Takes what gunicorn would send as its error page, for `HallWorker.handle_error`."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def gettimeout(self) -> float:
+        return 0.0
+
+    def sendall(self, data: bytes) -> None:
+        self.data += data
+
+    def status_line(self) -> str:
+        """"414 URI Too Long" from "HTTP/1.1 414 URI Too Long\r\n..." """
+        first = self.data.split(b"\r\n", 1)[0].decode("latin-1")
+        return first.partition(" ")[2] or "500 Internal Server Error"
 
 
 def _bytes_wanted(data: bytes) -> int:
