@@ -2,6 +2,11 @@
 # The two commands of the README:
 #   ./dev.sh run    install what the demo hall needs, then run it (server on http://127.0.0.1:8080)
 #   ./dev.sh test   install what the tests need, then run them
+# and one for whoever changes a dependency:
+#   ./dev.sh lock   compile requirements*.txt (edited by hand) into requirements*.lock: every
+#                   package, transitive ones too, pinned with the hashes of all its files on
+#                   PyPI (x86-64 and the Raspberry Pi's aarch64 alike). run and test install
+#                   the locks with --require-hashes, so a fresh install runs what was tested.
 # Works on Debian 12 and Raspberry Pi OS (Bookworm); installs with apt (via sudo when not root)
 # and into a virtual environment in .venv. Safe to run again: it installs only what is missing.
 set -euo pipefail
@@ -24,16 +29,22 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-venv_install() {  # $1: requirements file
+venv_install() {  # $1: a lock file
   local stamp=".venv/.installed-$(basename "$1")"
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  if [ ! -f "$stamp" ] || [ -n "$(find requirements*.txt -newer "$stamp")" ]; then
-    .venv/bin/pip install -q --upgrade pip >/dev/null
-    .venv/bin/pip install -q -r "$1"
+  if [ ! -f "$stamp" ] || [ -n "$(find requirements*.lock -newer "$stamp")" ]; then
+    .venv/bin/pip install -q --require-hashes -r "$1"
     touch "$stamp"
   fi
+}
+
+lock() {  # $1: the hand-edited input, $2: the lock; further arguments go to uv
+  local input="$1" output="$2"; shift 2
+  .venv/bin/uv pip compile "$input" --generate-hashes --universal --python-version 3.11 \
+    --index-url https://pypi.org/simple --custom-compile-command "./dev.sh lock" \
+    --quiet -o "$output" "$@"
 }
 
 # With a screen (a desktop session) and the demo hall, the lobby display opens beside the server
@@ -55,19 +66,25 @@ case "${1:-}" in
   run)
     shift
     apt_install "${RUN_APT[@]}"
-    venv_install requirements.txt
+    venv_install requirements.lock
     start_display "$@"
     exec .venv/bin/python server.py "$@"
     ;;
   test)
     shift
     apt_install "${RUN_APT[@]}" "${TEST_APT[@]}"
-    venv_install requirements-dev.txt
+    venv_install requirements-dev.lock
     .venv/bin/ruff check .
     exec .venv/bin/python -m pytest "$@"
     ;;
+  lock)
+    [ -x .venv/bin/uv ] || venv_install requirements-dev.lock
+    lock requirements.txt requirements.lock
+    # the tests run on the versions the hall runs: the runtime lock constrains the dev one
+    lock requirements-dev.txt requirements-dev.lock --constraint requirements.lock
+    ;;
   *)
-    echo "usage: ./dev.sh run [server options] | ./dev.sh test [pytest options]" >&2
+    echo "usage: ./dev.sh run [server options] | ./dev.sh test [pytest options] | ./dev.sh lock" >&2
     exit 2
     ;;
 esac

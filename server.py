@@ -6,8 +6,12 @@ Other uses: `python server.py hash-pin 1234` prints a pin_hash for the config.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
+import socket
 import sys
+import time
 from pathlib import Path
 
 from hall.auth import hash_pin
@@ -53,29 +57,85 @@ def _serve(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--message-queue", help="redis://HOST:6379 to share events between "
                         "several server processes")
+    add_serving_options(parser)
     add_backup_options(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in journald
     try:
         config = load_config(args.config)
     except ConfigError as error:
         print(f"config error: {error}", file=sys.stderr)
         return 2
+    if not _port_is_free(args.host, args.port):
+        print(f"server.py: port {args.port} on {args.host} is in use (another HallQ server?); "
+              "--port chooses another", file=sys.stderr)
+        return 1
 
     _leave_out_unused_libraries(args.message_queue)
-    from web.app import create_app, start_ticker  # the web stack only when serving
-    from web.health import start_upkeep
-    from web.serving import limit_malloc_arenas, serve
+    from web.http_server import HallServer, Limits, options
 
-    limit_malloc_arenas()  # before the first thread
-    hall = Hall(config, Store(args.db))
-    app, socketio = create_app(hall, message_queue=args.message_queue)
-    start_ticker(socketio, hall)
-    start_upkeep(app, hall, args)  # nightly backups; systemd READY/WATCHDOG when under systemd
-    _print_welcome(config, args)
-    serve(app, args.host, args.port)
+    systemd = _take_systemd_variables()  # for the worker: gunicorn's master says READY too soon
+
+    def build() -> object:
+        """The app, in the worker process: the Hall and every thread of ours start here."""
+        from web.app import create_app, start_ticker
+        from web.health import start_upkeep
+        from web.http_server import limit_malloc_arenas
+
+        limit_malloc_arenas()  # before the worker's threads
+        hall = Hall(config, Store(args.db))
+        app, socketio = create_app(hall, message_queue=args.message_queue)
+        start_ticker(socketio, hall)
+        start_upkeep(app, hall, args, systemd)  # nightly backups; systemd READY/WATCHDOG
+        return app
+
+    settings = options(args.host, args.port, args.threads, args.max_connections,
+                       when_ready=lambda arbiter: _print_welcome(config, args))
+    limits = Limits(read_seconds=args.read_timeout, per_address=args.max_per_address)
+    HallServer(settings, build, limits).run()
     return 0
+
+
+def add_serving_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connections")
+    group.add_argument("--threads", type=int, default=128,
+                       help="request threads; each open WebSocket (a device, a page) holds "
+                       "one (128)")
+    group.add_argument("--max-connections", type=int, default=256,
+                       help="open connections at most; more wait to be accepted (256)")
+    group.add_argument("--read-timeout", type=float, default=10.0,
+                       help="seconds to send a request's headers and body (10)")
+    group.add_argument("--max-per-address", type=int, default=32,
+                       help="open connections from one client address; 0 for no limit, "
+                       "e.g. behind a reverse proxy (32)")
+
+
+def _port_is_free(host: str, port: int, patience: float = 2.0) -> bool:
+    """Whether the address can be bound; a server just killed may hold it a moment longer."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    deadline = time.monotonic() + patience
+    while True:
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+                return True
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                    return error.errno != errno.EADDRINUSE
+        time.sleep(0.1)
+
+
+SYSTEMD_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+
+
+def _take_systemd_variables() -> dict[str, str]:
+    """systemd's notify variables, taken out of this process's environment: gunicorn's master
+    would send READY=1 as soon as it has bound the port, before the worker can serve. The
+    worker sends it once its own /healthz answers (NotifyAccess=all lets it)."""
+    taken = {name: os.environ.pop(name) for name in SYSTEMD_VARIABLES if name in os.environ}
+    taken.pop("WATCHDOG_PID", None)  # the master's pid; the worker pets for the whole service
+    return taken
 
 
 def add_backup_options(parser: argparse.ArgumentParser) -> None:
@@ -91,7 +151,8 @@ def add_backup_options(parser: argparse.ArgumentParser) -> None:
 
 # Imported by python-socketio and engine.io whenever they are installed, all optional to them:
 # the Socket.IO client's transports (the devices use them; the server never does) and Redis
-# (only for --message-queue). Together 12 MB of the server's memory target of 80 MB.
+# (only for --message-queue). Measured with 100 devices connected (bench/bench_server.py):
+# leaving them out saves 12 MB PSS idle and 8-10 MB with the devices, of the 128 MB target.
 CLIENT_ONLY_LIBRARIES = ("requests", "websocket")
 
 
@@ -104,12 +165,20 @@ def _leave_out_unused_libraries(message_queue: str | None) -> None:
 
 
 def _print_welcome(config: HallConfig, args: argparse.Namespace) -> None:
+    """Printed once the port is bound (gunicorn's when_ready), so a busy port prints only
+    its error."""
     url = f"http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}"
     lines = [f"HallQ: {config.name} at {url}/  (database {Path(args.db).resolve()})"]
     if not args.config:
         lines.append("Demo hall. Staff (id / PIN): 1001/1234 … 1006/6789 clerks, "
                      "9001/9999 supervisor, 9000/0000 admin.")
         lines += [f"  device {d.id:<14} {d.role:<9} token {d.token}" for d in config.devices]
+        kiosk = next((d.token for d in config.devices if d.role == "kiosk"), "TOKEN")
+        display = next((d.token for d in config.devices if d.role == "display"), "TOKEN")
+        lines += ["Start a kiosk and the lobby display (in other terminals):",
+                  f"  .venv/bin/python -m kiosk --server {url} --token {kiosk} --printer dummy",
+                  f"  .venv/bin/python -m display --server {url} --token {display}"]
+    lines.append("Stop the server with Ctrl+C.")
     print("\n".join(lines), flush=True)
 
 

@@ -118,7 +118,7 @@ render_unit() {
 
 app_files() {
   (cd "$SRC" && {
-    for f in server.py requirements.txt pyproject.toml; do
+    for f in server.py requirements.txt requirements.lock pyproject.toml; do
       if [ -f "$f" ]; then echo "$f"; fi
     done
     for d in hall web client kiosk display counter_terminal hardware examples docs systemd; do
@@ -202,7 +202,9 @@ install_role() {
 
   # The virtual environment sees Debian's packages: python3-lgpio for GPIO, and python3-pygame,
   # whose SDL is built with KMS/DRM (pip's pygame wheels bundle an SDL without it), so pip does
-  # not install pygame here.
+  # not install pygame here. Everything else comes from requirements.lock: every package pinned,
+  # with its hashes, so the Pi runs what was tested (pygame's entry, a line and its hash lines
+  # ending in "\", is left out).
   if [ ! -x "$VENV/bin/python" ]; then
     if [ "$DRY" = 1 ]; then
       python3 -m venv --system-site-packages --without-pip "$VENV"
@@ -211,15 +213,15 @@ install_role() {
     fi
     changed "made the virtual environment $VENV"
   fi
-  grep -v -i '^pygame' "$SRC/requirements.txt" | put_text "$OPT/requirements-pi.txt" 644
+  awk 'tolower($0) ~ /^pygame==/ { skip = 1 } !skip { print } skip && !/\\$/ { skip = 0 }' \
+    "$SRC/requirements.lock" | put_text "$OPT/requirements-pi.lock" 644
   local stamp="$OPT/.pip-installed"
-  if ! cmp -s "$OPT/requirements-pi.txt" "$stamp" 2>/dev/null; then
+  if ! cmp -s "$OPT/requirements-pi.lock" "$stamp" 2>/dev/null; then
     if [ "$DRY" = 1 ]; then
-      say "would run: $VENV/bin/pip install -r $OPT/requirements-pi.txt"
+      say "would run: $VENV/bin/pip install --require-hashes -r $OPT/requirements-pi.lock"
     else
-      "$VENV/bin/pip" install -q --upgrade pip
-      "$VENV/bin/pip" install -q -r "$OPT/requirements-pi.txt"
-      cp "$OPT/requirements-pi.txt" "$stamp"
+      "$VENV/bin/pip" install -q --require-hashes -r "$OPT/requirements-pi.lock"
+      cp "$OPT/requirements-pi.lock" "$stamp"
       changed "installed the Python packages"
     fi
   fi

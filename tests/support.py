@@ -3,6 +3,7 @@ own process on loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -56,7 +57,8 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """`python server.py` in a process of its own, as a hall runs it."""
+    """`python server.py` in a process group of its own, as a hall runs it: gunicorn's master
+    (`proc`) and its worker."""
 
     def __init__(self, db: Path, config: Path | None = None, port: int | None = None,
                  extra: list[str] | None = None) -> None:
@@ -74,7 +76,8 @@ class ServerProcess:
             cmd += ["--config", str(self.config)]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                         start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -87,10 +90,16 @@ class ServerProcess:
         raise RuntimeError(f"server did not come up: {self.log.read_text()}")
 
     def kill(self) -> None:
-        """kill -9: no clean shutdown, as in a power cut or a crash."""
+        """kill -9 of every process of the server: no clean shutdown, as in a power cut."""
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+            self.signal(signal.SIGKILL)
             self.proc.wait()
+
+    def signal(self, number: int) -> None:
+        """A signal to every process of the server (SIGSTOP freezes the worker too)."""
+        if self.proc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, number)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

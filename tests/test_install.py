@@ -28,7 +28,7 @@ UNIT_FILES = {"server": "hallq-server.service", "kiosk": "hallq-kiosk.service",
 def source(tmp_path_factory) -> Path:
     """A still copy of the program to install from (the work tree may change meanwhile)."""
     src = tmp_path_factory.mktemp("src")
-    for name in ("server.py", "requirements.txt", "pyproject.toml"):
+    for name in ("server.py", "requirements.txt", "requirements.lock", "pyproject.toml"):
         shutil.copy2(ROOT / name, src / name)
     for name in ("hall", "web", "client", "kiosk", "display", "counter_terminal", "hardware",
                  "examples", "docs", "systemd"):

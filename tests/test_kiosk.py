@@ -277,12 +277,12 @@ def test_a_frozen_server_is_waited_for_and_issues_once(server, make_kiosk):
     # The server stops answering for longer than one command's timeout (5 s), then recovers:
     # the kiosk retries with the same request_id, the server answers both with one ticket.
     kiosk = make_kiosk(server, clock=time.monotonic)
-    server.proc.send_signal(signal.SIGSTOP)
+    server.signal(signal.SIGSTOP)
     try:
         assert kiosk.request_ticket("pay")
         wait_until(lambda: kiosk.view().retrying, timeout=10)
     finally:
-        server.proc.send_signal(signal.SIGCONT)
+        server.signal(signal.SIGCONT)
     wait_until(lambda: not kiosk.busy, timeout=20)
     assert [t["number"] for t in kiosk.issued] == ["A001"]
     assert waiting(server) == 1
@@ -290,7 +290,7 @@ def test_a_frozen_server_is_waited_for_and_issues_once(server, make_kiosk):
 
 def test_no_answer_at_all_means_no_ticket_and_says_so(server, make_kiosk, artifacts):
     kiosk = make_kiosk(server, clock=time.monotonic, issue_patience=0.5)
-    server.proc.send_signal(signal.SIGSTOP)
+    server.signal(signal.SIGSTOP)
     try:
         assert kiosk.request_ticket("pay")
         wait_until(lambda: not kiosk.busy, timeout=15)
@@ -299,7 +299,7 @@ def test_no_answer_at_all_means_no_ticket_and_says_so(server, make_kiosk, artifa
         assert kiosk.printer.device.output == b""  # nothing printed without the server's number
         render(view, artifacts / "kiosk-no-answer.png")
     finally:
-        server.proc.send_signal(signal.SIGCONT)
+        server.signal(signal.SIGCONT)
 
 
 def test_server_gone_stops_offering_tickets(server, make_kiosk, artifacts):

@@ -114,8 +114,10 @@ def _message_queue(socketio: SocketIO) -> str | None:
 
 
 # -- started by server.py ------------------------------------------------------------------------
-def start_upkeep(app: Flask, hall: Hall, args: argparse.Namespace) -> None:
-    """The nightly backup thread, and the systemd watchdog when run by systemd."""
+def start_upkeep(app: Flask, hall: Hall, args: argparse.Namespace,
+                 systemd: dict[str, str] | None = None) -> None:
+    """The nightly backup thread, and the systemd watchdog when run by systemd (`systemd`:
+    its notify variables, default this process's environment)."""
     upkeep = app.extensions.setdefault("hallq_upkeep", {})
     if args.backup_at != "off" and hall.store.path != ":memory:":
         directory = args.backup_dir or Path(hall.store.path).resolve().parent / "backups"
@@ -125,4 +127,4 @@ def start_upkeep(app: Flask, hall: Hall, args: argparse.Namespace) -> None:
         upkeep["backup"] = nightly
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     host = f"[{host}]" if ":" in host else host
-    watchdog.start(watchdog.http_check(f"http://{host}:{args.port}/healthz"))
+    watchdog.start(watchdog.http_check(f"http://{host}:{args.port}/healthz"), systemd)
