@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import argparse
 import errno
-import logging
 import os
 import socket
 import sys
 import time
 from pathlib import Path
 
+from hall import logs
 from hall.auth import hash_pin
 from hall.backup import DEFAULT_AT, DEFAULT_KEEP
 from hall.config import ConfigError, HallConfig, load_config
 from hall.hall import Hall
 from hall.store import Store
-
-SUBCOMMANDS = ("hash-pin", "backup", "restore", "report")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,26 +39,40 @@ def _hash_pin(argv: list[str]) -> int:
                                      description="Print a pin_hash for the hall config.")
     parser.add_argument("pin", help="the PIN (4 to 12 digits)")
     pin = parser.parse_args(argv).pin
-    if not pin.isdigit() or not 4 <= len(pin) <= 12:
+    if not (pin.isascii() and pin.isdigit()) or not 4 <= len(pin) <= 12:
         print("hash-pin: a PIN is 4 to 12 digits", file=sys.stderr)
         return 2
     print(hash_pin(pin))
     return 0
 
 
+# The other commands, `server.py NAME --help` for each: (name, what it does).
+SUBCOMMAND_HELP = (
+    ("hash-pin", "print a pin_hash for a PIN, for [[staff]] in the hall config"),
+    ("backup", "copy the hall's database consistently, even while the server runs"),
+    ("restore", "put a backup back as the hall's database (stop the server first)"),
+    ("report", "the report figures of a range of days, as tables, JSON or CSV"),
+)
+
+
 def _serve(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="server.py", description="HallQ central server")
+    parser = argparse.ArgumentParser(
+        prog="server.py", description="HallQ central server: serves the hall (the demo hall "
+        "without --config) until Ctrl+C or SIGTERM.",
+        epilog="other commands:\n" + "\n".join(f"  server.py {name:<9} {text}"
+                                                 for name, text in SUBCOMMAND_HELP),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="hall TOML (default: the bundled demo hall)")
     parser.add_argument("--db", default="var/hall.db", help="SQLite file (default var/hall.db)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (0.0.0.0 for the hall's LAN)")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
     parser.add_argument("--message-queue", help="redis://HOST:6379 to share events between "
                         "several server processes")
     add_serving_options(parser)
     add_backup_options(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.setup()
     try:
         config = load_config(args.config)
     except ConfigError as error:
@@ -72,7 +84,13 @@ def _serve(argv: list[str]) -> int:
         return 1
 
     _leave_out_unused_libraries(args.message_queue)
-    from web.http_server import HallServer, Limits, options
+    try:
+        from web.http_server import HallServer, Limits, options
+    except ModuleNotFoundError as missing:  # started with a Python that lacks our packages
+        print(f"server.py: the Python package {missing.name!r} is missing: start the server "
+              "with ./dev.sh run (it installs what is needed), or with .venv/bin/python "
+              "server.py once it has", file=sys.stderr)
+        return 1
 
     systemd = _take_systemd_variables()  # for the worker: gunicorn's master says READY too soon
 

@@ -1,5 +1,6 @@
 """The hall config: every mistake is named by its key, and nothing starts half-configured."""
 
+import re
 import subprocess
 import sys
 
@@ -220,3 +221,33 @@ def test_a_window_may_have_its_own_breaks_a_staggered_lunch():
     raw["windows"][0]["breaks"] = [["12:30", "11:30"]]
     with pytest.raises(ConfigError, match=r"windows\[0\].breaks\[0\]"):
         parse_config(raw)
+
+
+def test_help_lists_every_command_and_explains_every_option():
+    run = subprocess.run([sys.executable, "server.py", "--help"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=30)
+    assert run.returncode == 0
+    for name in ("hash-pin", "backup", "restore", "report"):
+        assert f"server.py {name}" in run.stdout
+    options = [line for line in run.stdout.splitlines() if line.lstrip().startswith("--")]
+    explained = run.stdout.replace("\n                        ", " ")
+    for line in options:  # an option's help follows it on its line or the next
+        option = line.split()[0]
+        assert re.search(rf"{re.escape(option)}( [A-Z_]+)?\s+\S", explained), option
+
+
+def test_without_its_packages_the_server_says_in_one_line_what_to_run(tmp_path):
+    """A Python without Flask and gunicorn (`python3 server.py` before `./dev.sh run`): the
+    same server.py with the site-packages left out."""
+    run = subprocess.run([sys.executable, "-S", "-s", "server.py", "--db", str(tmp_path / "h.db"),
+                          "--port", "1"], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                         env={"PATH": "/usr/bin:/bin"})
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and "./dev.sh run" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_hash_pin_refuses_digits_that_are_not_ascii():
+    run = subprocess.run([sys.executable, "server.py", "hash-pin", "１２３４"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2

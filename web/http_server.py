@@ -45,6 +45,7 @@ import logging
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,11 +53,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from gunicorn import util
+from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
 from gunicorn.http.errors import ParseException
 from gunicorn.workers.gthread import _DEFER, TConn, ThreadWorker
 from werkzeug.exceptions import ClientDisconnected
+
+from hall import logs
 
 log = logging.getLogger("hallq.server")
 
@@ -135,8 +138,19 @@ def options(host: str, port: int, threads: int, connections: int,
         "control_socket_disable": True,  # no gunicornc socket in $HOME or /run
         "proc_name": "hallq-server",
         "loglevel": "warning",  # no line per request in journald; errors still show
+        "logger_class": HallLogger,
         "when_ready": when_ready,
     }
+
+
+class HallLogger(glogging.Logger):
+    """gunicorn's own lines as every HallQ line (hall/logs.py): under systemd with their
+    priority and without a second time stamp, on a terminal with the clock's UTC offset."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in [*self.error_log.handlers, *self.access_log.handlers]:
+            handler.setFormatter(logs.formatter_for(sys.stderr))
 
 
 class HallWorker(ThreadWorker):
