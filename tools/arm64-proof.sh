@@ -168,6 +168,14 @@ run_root() {
     EXTRA_ENV+=(PIP_CERT=/etc/ssl/certs/ca-certificates.crt)
     say "copied the host's local CA certificates in (this network inspects TLS)"
   fi
+  # udevadm tells a chroot by /proc/1/root too, and has no SYSTEMD_OFFLINE: where it cannot
+  # tell, it stands in for it here. The Pi runs systemd-udevd; this chroot cannot.
+  cat > "$ROOT/usr/local/sbin/udevadm" <<'EOF'
+#!/bin/sh
+case "$1" in control|trigger) echo "udevadm $*: skipped, no udevd in this chroot"; exit 0 ;; esac
+exec /usr/bin/udevadm "$@"
+EOF
+  chmod 755 "$ROOT/usr/local/sbin/udevadm"
   mkdir -p "$ROOT$APP_IN_ROOT"
   git -C "$SRC" archive --format=tar HEAD | tar -x -C "$ROOT$APP_IN_ROOT"
   write_run_unit
@@ -189,7 +197,7 @@ is_aarch64() {
 install_role() {
   local role="$1" log="$OUT/install-$1.log"; shift
   if in_root "$APP_IN_ROOT/systemd/install.sh" "$role" "$@" > "$log" 2>&1; then
-    grep -E '^hallq-install:|Running in chroot' "$log" | grep -v ': wrote /opt/hallq/app/' \
+    grep -E '^hallq-install:|Running in chroot|no udevd|^Created symlink|^Removed' "$log" | grep -v ': wrote /opt/hallq/app/' \
       | sed 's/^/  /' | cut -c1-110
     say "(and wrote $(grep -c ': wrote /opt/hallq/app/' "$log") files of the program to" \
         "/opt/hallq/app; the whole output: $log)"
@@ -211,7 +219,7 @@ installed_as_a_pi_would_have_it() {
 
 # Every compiled module the venv can load is an aarch64 ELF, and pygame is Debian's.
 aarch64_builds() {
-  in_root /opt/hallq/venv/bin/python - <<'EOF'
+  in_root PYGAME_HIDE_SUPPORT_PROMPT=1 /opt/hallq/venv/bin/python - <<'EOF'
 import importlib.metadata as md, pathlib, sys, sysconfig
 
 AARCH64 = 183  # e_machine of an ELF file for ARM 64-bit
@@ -286,14 +294,15 @@ start_server() {
   cp "$ROOT/opt/hallq/app/hall/demo_hall.toml" "$ROOT/etc/hallq/hall.toml"
   sed -i "s/^HALLQ_ARGS=.*/HALLQ_ARGS=--host 127.0.0.1 --port $PORT/" "$ROOT/etc/hallq/server.env"
   say "ExecStart: $(sed -n 's/^ExecStart=//p' "$ROOT/etc/systemd/system/hallq-server.service")"
-  setsid chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+  setsid chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+      LANG=C.UTF-8 \
       run-unit hallq-server.service > "$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   local t0; t0=$(date +%s.%N)
   for _ in $(seq 1200); do
     if in_root curl -fsS "http://127.0.0.1:$PORT/healthz" > "$OUT/healthz.json" 2>/dev/null; then
       say "answered /healthz after $(elapsed "$t0") s: $(cut -c1-90 "$OUT/healthz.json")"
-      say "runs as uid $(ps -o uid= -p "$(pgrep -s "$SERVER_PID" -f server.py | head -1)" | tr -d ' ')" \
+      say "runs as uid $(ps -o uid= -p "$(pgrep -n -s "$SERVER_PID")" | tr -d ' ')" \
           "(hallq is uid $(in_root id -u hallq) in the root)"
       return 0
     fi
@@ -337,9 +346,15 @@ kiosk_home_screen() {
 # Dummy printer, then the ticket screen, all through the installed program's code with Debian's
 # pygame (as tests/test_kiosk.py renders a KioskView).
 kiosk_ticket_screen() {
-  in_root run-unit --as hallq-kiosk.service SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy -- \
-      /opt/hallq/venv/bin/python - > "$OUT/kiosk-ticket.log" 2>&1 <<'EOF' \
+  ticket_program | in_root run-unit --as hallq-kiosk.service SDL_VIDEODRIVER=dummy \
+      SDL_AUDIODRIVER=dummy -- /opt/hallq/venv/bin/python - > "$OUT/kiosk-ticket.log" 2>&1 \
     || { tail -20 "$OUT/kiosk-ticket.log"; return 1; }
+  grep -E '^(issued|saved)' "$OUT/kiosk-ticket.log" | sed 's/^/  /'
+  copy_out kiosk-ticket.png
+}
+
+ticket_program() {
+  cat <<'EOF'
 import os
 import time
 
@@ -372,8 +387,6 @@ try:
 finally:
     kiosk.stop()
 EOF
-  grep -E '^(issued|saved)' "$OUT/kiosk-ticket.log" | sed 's/^/  /'
-  copy_out kiosk-ticket.png
 }
 
 copy_out() {
