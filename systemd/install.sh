@@ -67,7 +67,9 @@ case "$ROLE" in
   *)
     TEMPLATE="hallq-$ROLE.service"; UNIT="$TEMPLATE"; ENV_FILE="$ETC/$ROLE.env" ;;
 esac
-COMMON_APT="python3-venv python3-pip sqlite3 ca-certificates"
+# No python3-pip: the venv brings its own pip (python3-venv), and Debian's python3-pip recommends
+# a compiler and python3-dev (about 110 more packages) that no aarch64 wheel here needs.
+COMMON_APT="python3-venv sqlite3 ca-certificates"
 SCREEN_APT="python3-pygame libsdl2-2.0-0 libsdl2-ttf-2.0-0 libsdl2-image-2.0-0 libdrm2 libgbm1 fonts-noto-cjk fonts-wqy-zenhei"
 case "$ROLE" in
   server)      APT=""; GROUPS_NEEDED="" ;;
