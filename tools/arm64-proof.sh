@@ -197,10 +197,11 @@ is_aarch64() {
 install_role() {
   local role="$1" log="$OUT/install-$1.log"; shift
   if in_root "$APP_IN_ROOT/systemd/install.sh" "$role" "$@" > "$log" 2>&1; then
-    grep -E '^hallq-install:|Running in chroot|no udevd|^Created symlink|^Removed' "$log" | grep -v ': wrote /opt/hallq/app/' \
-      | sed 's/^/  /' | cut -c1-110
+    grep -E '^hallq-install:|Running in chroot|no udevd|^Created symlink.*hallq|^Removed' "$log" \
+      | grep -v ': wrote /opt/hallq/app/' | sed 's/^/  /' | cut -c1-110
     say "(and wrote $(grep -c ': wrote /opt/hallq/app/' "$log") files of the program to" \
-        "/opt/hallq/app; the whole output: $log)"
+        "/opt/hallq/app; apt set up $(grep -c '^Setting up' "$log") packages; the whole" \
+        "output: $log)"
   else
     tail -30 "$log" | sed 's/^/  | /'
     return 1
