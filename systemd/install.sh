@@ -67,7 +67,9 @@ case "$ROLE" in
   *)
     TEMPLATE="hallq-$ROLE.service"; UNIT="$TEMPLATE"; ENV_FILE="$ETC/$ROLE.env" ;;
 esac
-COMMON_APT="python3-venv python3-pip sqlite3 ca-certificates"
+# No python3-pip: the venv brings its own pip (python3-venv), and Debian's python3-pip recommends
+# a compiler and python3-dev (about 110 more packages) that no aarch64 wheel here needs.
+COMMON_APT="python3-venv sqlite3 ca-certificates"
 SCREEN_APT="python3-pygame libsdl2-2.0-0 libsdl2-ttf-2.0-0 libsdl2-image-2.0-0 libdrm2 libgbm1 fonts-noto-cjk fonts-wqy-zenhei"
 case "$ROLE" in
   server)      APT=""; GROUPS_NEEDED="" ;;
@@ -75,6 +77,9 @@ case "$ROLE" in
   display)     APT="$SCREEN_APT libsdl2-mixer-2.0-0 espeak-ng sox alsa-utils"; GROUPS_NEEDED="video render audio" ;;
   counter-box|evaluator) APT="python3-lgpio"; GROUPS_NEEDED="gpio" ;;
 esac
+# python3-lgpio is in Raspberry Pi OS's own archive, not in Debian's: on plain Debian Bookworm
+# the venv takes PyPI's lgpio instead (its aarch64 wheel carries the C library).
+LGPIO_PIP="lgpio==0.2.2.0"
 
 # -- helpers -----------------------------------------------------------------------------------
 say() { echo "hallq-install: $*"; }
@@ -136,6 +141,14 @@ apt_install() {
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$DRY" = 1 ]; then say "would run: apt-get install -y ${missing[*]}"; return 0; fi
   apt-get update -qq
+  if [[ " ${missing[*]} " == *" python3-lgpio "* ]] && ! apt-cache show python3-lgpio \
+      >/dev/null 2>&1; then
+    local others=()
+    for pkg in "${missing[@]}"; do [ "$pkg" = python3-lgpio ] || others+=("$pkg"); done
+    missing=("${others[@]}")
+    say "no python3-lgpio in this system's archive: $LGPIO_PIP from PyPI instead"
+    [ ${#missing[@]} -eq 0 ] && return 0
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   changed "installed ${missing[*]}"
 }
@@ -224,6 +237,11 @@ install_role() {
       cp "$OPT/requirements-pi.lock" "$stamp"
       changed "installed the Python packages"
     fi
+  fi
+  if [[ " $APT " == *" python3-lgpio "* ]] && [ "$DRY" = 0 ] \
+      && ! "$VENV/bin/python" -c 'import lgpio' 2>/dev/null; then
+    "$VENV/bin/pip" install -q "$LGPIO_PIP"
+    changed "installed $LGPIO_PIP from PyPI"
   fi
 
   # Config: written once, then the hall's own.
