@@ -238,6 +238,7 @@ install_role() {
       changed "installed the Python packages"
     fi
   fi
+  install_program
   if [[ " $APT " == *" python3-lgpio "* ]] && [ "$DRY" = 0 ] \
       && ! "$VENV/bin/python" -c 'import lgpio' 2>/dev/null; then
     "$VENV/bin/pip" install -q "$LGPIO_PIP"
@@ -268,8 +269,7 @@ EOF
   fi
 
   if [ "$ROLE" = display ] && [ ! -f "$DATA/voice/manifest.toml" ]; then
-    sys runuser -u "$USER_NAME" -- env PYTHONPATH="$APP" "$VENV/bin/python" \
-        -m display.voicepack build "$DATA/voice"
+    sys runuser -u "$USER_NAME" -- "$VENV/bin/hallq-voicepack" build "$DATA/voice"
   fi
 
   render_unit "$SRC/systemd/$TEMPLATE" | put_text "$UNITS/$TEMPLATE" 644
@@ -284,6 +284,26 @@ EOF
   else
     sys systemctl start "$UNIT"    # nothing changed: only make sure it runs
   fi
+}
+
+# HallQ itself, as a package into the venv (its dependencies are the lock's, installed above),
+# built from a copy of the program folder so that no build files land in it. Again only when
+# the program changed.
+install_program() {
+  local stamp="$OPT/.program-installed" sum
+  sum="$(cd "$APP" && find . -type f ! -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z \
+         | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
+  [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ] && return 0
+  if [ "$DRY" = 1 ]; then
+    say "would run: $VENV/bin/pip install --no-deps --no-build-isolation $APP"
+    return 0
+  fi
+  local build; build="$(mktemp -d)"
+  cp -a "$APP/." "$build/"
+  "$VENV/bin/pip" install -q --no-deps --no-build-isolation "$build"
+  rm -rf "$build"
+  echo "$sum" > "$stamp"
+  changed "installed HallQ into $VENV (hallq-server, hallq-kiosk, ... in $VENV/bin)"
 }
 
 write_env_file() {
