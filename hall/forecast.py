@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from hall import estimate
+from hall import estimate, policy
 from hall.config import LUNCH, HallConfig
 from hall.estimate import Forecast, Sample, WindowPlan
 from hall.store import Database
@@ -332,7 +332,18 @@ _RUNS_LOCK = threading.Lock()
 
 
 def _waiting(db: Database, config: HallConfig, now: float, phantoms: bool) -> list[dict]:
-    waiting = list(db.query(f"SELECT {WAITING_COLUMNS} FROM tickets WHERE status = 'waiting'"))
+    """The waiting tickets as the call policy reads them; a checked-in appointment with the
+    time it counts as queued from (its slot less the head start), as the windows call it."""
+    head_start = config.appointments.head_start_minutes
+    waiting = []
+    for row in db.query(f"SELECT {WAITING_COLUMNS}, (SELECT slot_start FROM appointments a"
+                        " WHERE a.ticket_id = t.id) AS slot_start FROM tickets t"
+                        " WHERE status = 'waiting'"):
+        slot_start = row.pop("slot_start")
+        if slot_start is not None:
+            row["call_at"] = row["issued_at"] = policy.appointment_call_at(slot_start,
+                                                                          head_start)
+        waiting.append(row)
     if phantoms:
         waiting += [{"id": PHANTOM_ID + i, "service": s.id, "target_window": None,
                      "priority": "normal", "issued_at": now}
@@ -341,7 +352,24 @@ def _waiting(db: Database, config: HallConfig, now: float, phantoms: bool) -> li
 
 
 def _arrivals(db: Database, config: HallConfig, day: str, now: float) -> list[dict]:
-    return green_channel(db, config, day, now) + transfers(db, config, day, now)
+    return (green_channel(db, config, day, now) + transfers(db, config, day, now)
+            + booked(db, config, day, now))
+
+
+def booked(db: Database, config: HallConfig, day: str, now: float) -> list[dict]:
+    """Today's bookings not checked in yet, as tickets expected when their slot counts them
+    queued: they will be called ahead of the walk-ins who came after that time."""
+    rules = config.appointments
+    rows = db.execute(
+        "SELECT id, service, slot_start FROM appointments WHERE day = ? AND status = 'booked'"
+        " AND slot_end + ? > ?", [day, rules.grace_minutes * 60, now]).fetchall()
+    out = []
+    for booking_id, service, slot_start in rows:
+        at = max(now, policy.appointment_call_at(slot_start, rules.head_start_minutes))
+        out.append({"id": -2_000_000 - booking_id, "service": service, "target_window": None,
+                    "priority": "appointment", "issued_at": at, "arrives_at": at,
+                    "call_at": at})
+    return out
 
 
 OUTLOOK_MINUTES = (30, 60)

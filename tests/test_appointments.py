@@ -551,3 +551,19 @@ def requests_delete(server, path, token):
 
     return requests.delete(server.url + path, headers={"Authorization": f"Bearer {token}"},
                            timeout=10)
+
+
+def test_the_estimate_counts_a_booked_customer_ahead_of_later_walk_ins(hall, kiosk, clock):
+    """A booking for 10:00 counts as queued from 09:45 (15 min head start): a walk-in at 09:50
+    will be called after the booked customer, checked in or not yet."""
+    clerk = hall.authenticate(hall.login("1003", "3456", 3)["token"])  # window 3 takes account
+    assert clerk
+    clock.set("2026-11-23 09:50")
+    alone = hall.issue(kiosk, "account")["ticket"]
+    assert (alone["ahead"], alone["estimated_wait_min"]) == (0, 0)
+    hall.issue(kiosk, "pay")  # not at window 3's services' head: moves nothing here
+    book(hall)
+    walk_in = hall.issue(kiosk, "account")["ticket"]
+    # before it: the walk-in of 09:50 and the booked customer, 12 minutes each at window 3
+    assert walk_in["ahead"] == 2
+    assert walk_in["estimated_wait_min"] == 24
