@@ -47,6 +47,25 @@ lock() {  # $1: the hand-edited input, $2: the lock; further arguments go to uv
     --quiet -o "$output" "$@"
 }
 
+# The Pi runs Debian's pygame, whose SDL has KMS/DRM (pip's wheels bundle an SDL without it):
+# the screens are also drawn with that pygame, by Debian's python3 in a venv of its own
+# (.venv-pi) that sees Debian's packages and takes everything else from the dev lock.
+PI_SCREEN_TESTS=(tests/test_display_screens.py tests/test_kiosk.py tests/test_voice_announcer.py)
+pi_screen_tests() {
+  apt_install python3-pygame
+  [ -x .venv-pi/bin/python ] || /usr/bin/python3 -m venv --system-site-packages .venv-pi
+  local stamp=.venv-pi/.installed-requirements-dev.lock
+  if [ ! -f "$stamp" ] || [ requirements-dev.lock -nt "$stamp" ]; then
+    awk 'tolower($0) ~ /^pygame==/ { skip = 1 } !skip { print } skip && !/\\$/ { skip = 0 }' \
+      requirements-dev.lock > .venv-pi/requirements.lock
+    .venv-pi/bin/pip install -q --require-hashes -r .venv-pi/requirements.lock
+    touch "$stamp"
+  fi
+  echo "The screens again, with Debian's pygame $(.venv-pi/bin/python -c \
+    'import os; os.environ["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"; import pygame; print(pygame.version.ver)') (as on the Pi):"
+  .venv-pi/bin/python -m pytest -q -p no:cacheprovider "${PI_SCREEN_TESTS[@]}"
+}
+
 # With a screen (a desktop session) and the demo hall, the lobby display opens beside the server
 # (it waits for the server by itself). HALLQ_NO_DISPLAY=1 turns this off.
 start_display() {
@@ -75,7 +94,8 @@ case "${1:-}" in
     apt_install "${RUN_APT[@]}" "${TEST_APT[@]}"
     venv_install requirements-dev.lock
     .venv/bin/ruff check .
-    exec .venv/bin/python -m pytest "$@"
+    .venv/bin/python -m pytest "$@"
+    [ $# -gt 0 ] || pi_screen_tests  # a whole run: the screens with the Pi's pygame too
     ;;
   lock)
     [ -x .venv/bin/uv ] || venv_install requirements-dev.lock
