@@ -315,13 +315,13 @@ class _Run:
         calls, ahead = self.result.call_at, self.result.ahead
         index = {s.id: i for i, s in enumerate(self.config.services)}
         for row in rows:
-            phantom = PHANTOM_ID + index.get(row["service"], -PHANTOM_ID)
-            gap = self.gap.get(row["service"])
-            if phantom not in calls or gap is None:
+            if row["service"] not in index:  # a service gone from the config: run the model
                 return False
-            calls[row["id"]], ahead[row["id"]] = calls[phantom], ahead[phantom]
-            calls[phantom] += gap
-            ahead[phantom] += 1
+            phantom = PHANTOM_ID + index[row["service"]]
+            if phantom in calls:  # else no open window takes the service: no call to predict
+                calls[row["id"]], ahead[row["id"]] = calls[phantom], ahead[phantom]
+                calls[phantom] += self.gap[row["service"]]
+                ahead[phantom] += 1
             self.last_id = row["id"]
         self.result.now = now
         return True
