@@ -9,6 +9,7 @@ import argparse
 import errno
 import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -83,6 +84,8 @@ def _serve(argv: list[str]) -> int:
               "--port chooses another", file=sys.stderr)
         return 1
 
+    if not _migrate(args.db):
+        return 1
     _leave_out_unused_libraries(args.message_queue)
     try:
         from web.http_server import HallServer, Limits, options
@@ -112,6 +115,18 @@ def _serve(argv: list[str]) -> int:
     limits = Limits(read_seconds=args.read_timeout, per_address=args.max_per_address)
     HallServer(settings, build, limits).run()
     return 0
+
+
+def _migrate(db: str) -> bool:
+    """Bring the database up to this version's schema, in a process of its own: sqlite-utils
+    (~14 MB once imported) never enters this one, nor the worker gunicorn forks from it."""
+    here = Path(__file__).resolve().parent  # where `hall` is when not installed as a package
+    done = subprocess.run([sys.executable, "-m", "hall.migrations", str(Path(db).resolve())],
+                          cwd=here, check=False)
+    if done.returncode != 0:
+        print(f"server.py: the database {db} could not be brought up to date (above); "
+              "nothing was served", file=sys.stderr)
+    return done.returncode == 0
 
 
 def add_serving_options(parser: argparse.ArgumentParser) -> None:
