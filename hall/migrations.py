@@ -358,6 +358,12 @@ def migrate(path: str | Path) -> list[str]:
         db.close()
 
 
+def migrated(path: str | Path) -> Path:
+    """`path`, once migrate() has run on it: `Store(migrated(path))` for tools and benches."""
+    migrate(path)
+    return Path(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m hall.migrations",

@@ -53,10 +53,9 @@ class FakeClock:
 def migrated(path: Path | str) -> Path:
     """The hall database at `path`, made or brought up to date as the server's start does it
     (here in the test's own process: the server's is kept free of sqlite-utils)."""
-    from hall.migrations import migrate
+    from hall.migrations import migrated as made
 
-    migrate(path)
-    return Path(path)
+    return made(path)
 
 
 def free_port() -> int:
