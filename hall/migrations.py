@@ -2,9 +2,11 @@
 sqlite-utils' Migrations, applied in order, each once, recorded in the file's
 `_sqlite_migrations` table.
 
-They run before the server starts, in a process of their own (`python -m hall.migrations DB`,
-which server.py runs), so the server never imports sqlite-utils (~14 MB of its memory); the
-server's Store only checks that every name in store.MIGRATIONS is recorded.
+They run before the server starts, in a process of their own (server.py runs `python -m
+hall.migrations --db DB`), so the server never imports sqlite-utils (~14 MB of its memory):
+its Store only checks that every name in store.MIGRATIONS is recorded. By hand:
+`server.py migrate --db DB [--list]`, or sqlite-utils' own
+`sqlite-utils migrate DB hall/migrations.py [--list]` (with the app on PYTHONPATH).
 
 The first five steps are the upgrades of the releases before migrations, and a database of
 those releases carries no record of them: each looks at the file and does only what is
@@ -12,8 +14,6 @@ missing. A step added later runs once and may simply change things.
 
 sqlite-utils' `table.transform()` rebuilds a table and silently drops its triggers: rebuild
 `tickets` with `rebuild_tickets()` only, which makes its triggers and indexes again.
-
-Also run by hand: `sqlite-utils migrate DB hall/migrations.py [--list]`.
 """
 
 from __future__ import annotations
@@ -366,22 +366,24 @@ def migrated(path: str | Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m hall.migrations",
-        description="Bring a hall database up to this version's schema (made if missing).")
-    parser.add_argument("db", help="the SQLite file, e.g. /var/lib/hallq/hall.db")
-    parser.add_argument("--list", action="store_true", help="list the steps not yet applied")
+        prog="server.py migrate",
+        description="Bring the hall database up to this version's schema (made if missing). "
+        "The server does it as it starts; this is for doing it, or looking, beforehand.")
+    parser.add_argument("--db", default="var/hall.db", help="SQLite file (default var/hall.db)")
+    parser.add_argument("--list", action="store_true",
+                        help="list the steps not yet applied, changing nothing")
     args = parser.parse_args(argv)
-    if args.list:  # read only: a missing file is not made
+    if args.list:  # a missing file is not made
         db = Database(args.db if Path(args.db).exists() else ":memory:", execute_plugins=False)
         print("\n".join(step.name for step in migrations.pending(db)) or "nothing to apply")
         return 0
     try:
         applied = migrate(args.db)
     except sqlite3.Error as error:
-        print(f"migrations: {args.db}: {error}", file=sys.stderr)
+        print(f"migrate: {args.db}: {error}", file=sys.stderr)
         return 1
     if applied:
-        print(f"migrations: {args.db}: applied {', '.join(applied)}")
+        print(f"migrate: {args.db}: applied {', '.join(applied)}")
     return 0
 
 

@@ -41,7 +41,7 @@ def check_migrated(db: Database, path: str) -> None:
     if missing:
         raise NotMigratedError(
             f"the database {path} lacks the migrations {', '.join(missing)}: run "
-            f"`python -m hall.migrations {path}` first (server.py runs it before it serves)")
+            f"`python server.py migrate --db {path}` first (the server does it as it starts)")
 
 
 class Database:
@@ -71,8 +71,8 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if not Path(self.path).is_file():  # connecting would make an empty file
-            raise NotMigratedError(f"no database at {self.path}: `python -m hall.migrations "
-                              f"{self.path}` makes one (server.py runs it before it serves)")
+            raise NotMigratedError(f"no database at {self.path}: `python server.py migrate "
+                                   f"--db {self.path}` makes one (the server does as it starts)")
         self._local = threading.local()
         self._idle: list[Database] = []
         self._idle_lock = threading.Lock()

@@ -4,6 +4,7 @@ the server runs them in a process of its own and never imports sqlite-utils."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -101,7 +102,7 @@ def test_a_fresh_database_is_made_with_every_step_recorded(tmp_path):
 
 def test_the_store_refuses_a_database_not_migrated_and_changes_nothing(tmp_path):
     missing = tmp_path / "none" / "hall.db"
-    with pytest.raises(NotMigratedError, match=r"python -m hall\.migrations"):
+    with pytest.raises(NotMigratedError, match=r"server\.py migrate --db"):
         Store(missing)
     assert not missing.parent.exists()  # no empty file left behind
 
@@ -223,15 +224,18 @@ sys.meta_path.insert(0, WatchImports())
 '''
 
 
-def test_the_command_line_migrates_and_lists(tmp_path):
+def test_server_py_migrate_applies_and_lists_the_steps(tmp_path):
     path = tmp_path / "hall.db"
-    run = [sys.executable, "-m", "hall.migrations"]
-    listed = subprocess.run([*run, str(path), "--list"], cwd=ROOT, capture_output=True,
-                            text=True, check=True)
+    run = [sys.executable, str(ROOT / "server.py"), "migrate", "--db", str(path)]
+    listed = subprocess.run([*run, "--list"], capture_output=True, text=True, check=True)
     assert listed.stdout.split() == list(MIGRATIONS) and not path.exists()
-    done = subprocess.run([*run, str(path)], cwd=ROOT, capture_output=True, text=True,
-                          check=True)
-    assert "applied 0001_tables" in done.stdout
-    again = subprocess.run([*run, str(path), "--list"], cwd=ROOT, capture_output=True,
-                           text=True, check=True)
+    done = subprocess.run(run, capture_output=True, text=True, check=True)
+    assert f"migrate: {path}: applied 0001_tables, " in done.stdout
+    again = subprocess.run([*run, "--list"], capture_output=True, text=True, check=True)
     assert again.stdout.strip() == "nothing to apply"
+    # sqlite-utils' own command reads the same set from hall/migrations.py
+    cli = Path(sys.executable).with_name("sqlite-utils")
+    theirs = subprocess.run([str(cli), "migrate", str(path), str(ROOT / "hall" / "migrations.py"),
+                             "--list"], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "Migrations for: hallq" in theirs.stdout and "0005_appointments - " in theirs.stdout
