@@ -239,3 +239,16 @@ def test_server_py_migrate_applies_and_lists_the_steps(tmp_path):
                              "--list"], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert "Migrations for: hallq" in theirs.stdout and "0005_appointments - " in theirs.stdout
+
+
+def test_a_server_whose_database_cannot_be_upgraded_does_not_serve(tmp_path):
+    path = release_database(tmp_path / "hall.db")
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE appointments")
+        db.execute("CREATE TABLE appointments (id INTEGER PRIMARY KEY)")  # step 0005 fails
+    before = contents(path)
+    server = ServerProcess(path)
+    with pytest.raises(RuntimeError, match="could not be brought up to date"):
+        server.start()
+    assert server.proc.returncode == 1
+    assert contents(path) == before
