@@ -9,6 +9,7 @@ import argparse
 import errno
 import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("backup", "restore"):  # consistent copies of the database
         from hall.backup import backup_main, restore_main
         return (backup_main if argv[0] == "backup" else restore_main)(argv[1:])
+    if argv and argv[0] == "migrate":  # what the server does as it starts, by hand
+        from hall.migrations import main as migrate_main
+        return migrate_main(argv[1:])
     if argv and argv[0] == "report":  # python server.py report --from D --to D [--csv F]
         from hall.reports import cli
         return cli(argv[1:])
@@ -52,6 +56,7 @@ SUBCOMMAND_HELP = (
     ("backup", "copy the hall's database consistently, even while the server runs"),
     ("restore", "put a backup back as the hall's database (stop the server first)"),
     ("report", "the report figures of a range of days, as tables, JSON or CSV"),
+    ("migrate", "bring the database up to this version (the server does it as it starts)"),
 )
 
 
@@ -83,6 +88,8 @@ def _serve(argv: list[str]) -> int:
               "--port chooses another", file=sys.stderr)
         return 1
 
+    if not _migrate(args.db):
+        return 1
     _leave_out_unused_libraries(args.message_queue)
     try:
         from web.http_server import HallServer, Limits, options
@@ -112,6 +119,18 @@ def _serve(argv: list[str]) -> int:
     limits = Limits(read_seconds=args.read_timeout, per_address=args.max_per_address)
     HallServer(settings, build, limits).run()
     return 0
+
+
+def _migrate(db: str) -> bool:
+    """Bring the database up to this version's schema, in a process of its own: sqlite-utils
+    (~14 MB once imported) never enters this one, nor the worker gunicorn forks from it."""
+    here = Path(__file__).resolve().parent  # where `hall` is when not installed as a package
+    command = [sys.executable, "-m", "hall.migrations", "--db", str(Path(db).resolve())]
+    done = subprocess.run(command, cwd=here, check=False)
+    if done.returncode != 0:
+        print(f"server.py: the database {db} could not be brought up to date (above); "
+              "nothing was served", file=sys.stderr)
+    return done.returncode == 0
 
 
 def add_serving_options(parser: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ from hall import backup as bk
 from hall.auth import Actor
 from hall.config import load_config
 from hall.hall import Hall
+from hall.migrations import migrated
 from hall.store import Store
 
 KIOSK = Actor(role="kiosk", device_id="kiosk-1", key="bench-kiosk")
@@ -25,7 +26,7 @@ KIOSK = Actor(role="kiosk", device_id="kiosk-1", key="bench-kiosk")
 
 def main(events: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="hallq-bench-"))
-    hall = Hall(load_config(), Store(folder / "hall.db"))
+    hall = Hall(load_config(), Store(migrated(folder / "hall.db")))
     with hall.store.write() as db:  # a long event log, as months of a busy hall leave behind
         db.conn.executemany(
             "INSERT INTO events (at, day, type, window, data) VALUES (?, ?, ?, ?, ?)",

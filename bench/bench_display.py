@@ -36,6 +36,7 @@ from display.view import build_screen  # noqa: E402
 from display.voicepack import VoicePack, build_default  # noqa: E402
 from hall.config import load_config  # noqa: E402
 from hall.hall import Hall  # noqa: E402
+from hall.migrations import migrated  # noqa: E402
 from hall.store import Store  # noqa: E402
 from hardware.sound import Speaker  # noqa: E402
 
@@ -44,7 +45,7 @@ CLERKS = [("1001", "1234"), ("1002", "2345"), ("1003", "3456"), ("1004", "4567")
 
 
 def busy_state(tmp: Path) -> dict:
-    hall = Hall(load_config(), Store(tmp / "bench.db"))
+    hall = Hall(load_config(), Store(migrated(tmp / "bench.db")))
     kiosk = hall.authenticate("demo-kiosk-1-token")
     clerks = {}
     for n, (staff, pin) in enumerate(CLERKS, start=1):

@@ -42,6 +42,7 @@ from hall.auth import Actor
 from hall.config import parse_config
 from hall.errors import HallError
 from hall.hall import Hall
+from hall.migrations import migrated
 from hall.store import Store
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -134,7 +135,7 @@ class Day:
         self.paused_lunch = seed % 2 == 0
         self.config = hall_config(self.paused_lunch)
         self.now = OPEN - 5.0
-        self.hall = Hall(self.config, Store(folder / f"day-{seed}-{load}.db"),
+        self.hall = Hall(self.config, Store(migrated(folder / f"day-{seed}-{load}.db")),
                          clock=lambda: at(self.now))
         self.heap: list = []
         self.order = 0
@@ -424,7 +425,7 @@ def time_estimates(folder: Path, waiting: int, windows: int, repeats: int,
                     for n in range(1, windows + 1)],
     })
     now = [at(10 * 60)]
-    hall = Hall(config, Store(folder / "speed.db"), clock=lambda: now[0])
+    hall = Hall(config, Store(migrated(folder / "speed.db")), clock=lambda: now[0])
     rnd = random.Random(1)
     for n in range(1, windows + 1):
         hall.window_command(BOSS, n, "open", {})

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hall.config import load_config
 from hall.hall import Hall
+from hall.migrations import migrated
 from hall.reports import build_report, report_csv
 from hall.store import Store, to_json
 
@@ -129,7 +130,7 @@ def main() -> None:
     first = date(2026, 10, 1)
     last = first + timedelta(days=args.days - 1)
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "bench.db")
+        store = Store(migrated(Path(tmp) / "bench.db"))
         Hall(config, store)  # the schema and indexes the running server has
         t0 = time.perf_counter()
         generate(store, args.tickets, args.days, first)

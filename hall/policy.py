@@ -90,7 +90,7 @@ def ahead_query(ticket: Ticket) -> tuple[str, list]:
     """SQL counting the waiting tickets that will be called before `ticket` (itself waiting),
     with its params: the queue's tickets of its class and the classes before it, less those of
     its class from it on. A new ticket, the last of its class, so walks no list of tickets
-    however long the queue (queue lengths are kept by the database: store.QUEUE_LENGTHS)."""
+    however long the queue (queue lengths are kept by the database: migrations.QUEUE_LENGTHS)."""
     if ticket["target_window"] is not None:
         params = [ticket["target_window"]]
         length_of, same_queue = "target_window = ?", "target_window = ?"

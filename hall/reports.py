@@ -52,7 +52,7 @@ from typing import Any, NamedTuple
 from hall import appointments
 from hall.config import HallConfig
 from hall.promises import promise_figures, promise_figures_empty
-from hall.store import Database, Store
+from hall.store import Database, NotMigratedError, Store
 
 MAX_DAYS = 400
 LEVELS = (5, 4, 3, 2, 1)
@@ -866,7 +866,12 @@ def cli(argv: list[str]) -> int:
     if not Path(args.db).exists():
         print(f"report: {args.db}: no such database", file=sys.stderr)
         return 2
-    report = build_report(Store(args.db), config, start, end, _time.time())
+    try:
+        store = Store(args.db)
+    except NotMigratedError as error:  # a backup of an earlier release, say
+        print(f"report: {error}", file=sys.stderr)
+        return 2
+    report = build_report(store, config, start, end, _time.time())
     if args.csv:
         Path(args.csv).write_bytes(report_csv(report))
     if args.json:

@@ -8,7 +8,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
 
-from support import FakeClock, ServerProcess
+from support import FakeClock, ServerProcess, migrated
 
 from hall.config import load_config
 from hall.hall import Hall
@@ -37,7 +37,7 @@ def demo_config():
 @pytest.fixture
 def hall(tmp_path, demo_config, clock) -> Hall:
     """The demo hall on a real SQLite file, with a clock the test moves."""
-    return Hall(demo_config, Store(tmp_path / "hall.db"), clock=clock)
+    return Hall(demo_config, Store(migrated(tmp_path / "hall.db")), clock=clock)
 
 
 @pytest.fixture

@@ -50,6 +50,14 @@ class FakeClock:
         self.now = datetime.fromisoformat(when).replace(tzinfo=SHANGHAI).timestamp()
 
 
+def migrated(path: Path | str) -> Path:
+    """The hall database at `path`, made or brought up to date as the server's start does it
+    (here in the test's own process: the server's is kept free of sqlite-utils)."""
+    from hall.migrations import migrated as made
+
+    return made(path)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 from playwright.sync_api import expect
-from support import FakeClock, ServerProcess
+from support import FakeClock, ServerProcess, migrated
 from test_appointments import script_booked_day
 from test_counter_page import key, open_counter
 from test_dashboard import log_in, page  # noqa: F401
@@ -73,7 +73,7 @@ def test_the_dashboard_books_lists_and_cancels(server, page, artifacts):  # noqa
 
 def test_the_reports_page_shows_bookings_beside_walk_ins(page, tmp_path, artifacts):  # noqa: F811
     db = tmp_path / "hall.db"
-    hall = Hall(load_config(), Store(db), clock=(clock := FakeClock()))
+    hall = Hall(load_config(), Store(migrated(db)), clock=(clock := FakeClock()))
     script_booked_day(hall, clock)
     hall.store.close()
     srv = ServerProcess(db).start()

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from support import KIOSK, ROOT, FakeClock, ServerProcess
+from support import KIOSK, ROOT, FakeClock, ServerProcess, migrated
 from test_reports import DAY, script_day
 
 from hall.config import load_config
@@ -159,7 +159,7 @@ def test_dashboard_actions(page, short_away_server, artifacts):
 
 def test_reports_page(page, tmp_path, artifacts):
     db = tmp_path / "hall.db"
-    hall = Hall(load_config(), Store(db), clock=(clock := FakeClock()))
+    hall = Hall(load_config(), Store(migrated(db)), clock=(clock := FakeClock()))
     script_day(hall, clock)
     hall.store.close()
     srv = ServerProcess(db).start()

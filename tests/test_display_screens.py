@@ -269,7 +269,7 @@ def test_a_big_hall_with_long_texts_still_fits(hall, artifacts):
 
 
 def test_a_four_digit_call_renders_big(tmp_path, clock, artifacts):
-    from support import demo_toml
+    from support import demo_toml, migrated
 
     from hall.config import parse_config
     from hall.hall import Hall
@@ -278,7 +278,7 @@ def test_a_four_digit_call_renders_big(tmp_path, clock, artifacts):
     raw = demo_toml()
     raw["hall"]["number_digits"] = 4
     raw["services"][1]["prefix"] = "BA"
-    hall = Hall(parse_config(raw), Store(tmp_path / "h.db"), clock=clock)
+    hall = Hall(parse_config(raw), Store(migrated(tmp_path / "h.db")), clock=clock)
     screen = screen_of(busy_hall(hall))
     assert (screen.current.number, screen.current.window) == ("BA0002", 3)
     surface = render(screen, artifacts / "display-calling-4-digits.png")

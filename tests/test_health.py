@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from support import DISPLAY, KIOSK, ServerProcess, wait_until
+from support import DISPLAY, KIOSK, ServerProcess, migrated, wait_until
 
 import client.live
 from client.live import LiveHall
@@ -76,7 +76,7 @@ def test_live_hall_sends_heartbeats_while_connected(server, monkeypatch):
 def test_healthz_is_503_when_the_database_cannot_be_written(tmp_path, demo_config):
     from hall.hall import Hall
 
-    hall = Hall(demo_config, Store(tmp_path / "hall.db"))
+    hall = Hall(demo_config, Store(migrated(tmp_path / "hall.db")))
     app, _ = create_app(hall)
     client_ = app.test_client()
     assert client_.get("/healthz").status_code == 200

@@ -17,7 +17,7 @@ import requests
 import socketio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import DISPLAY, KIOSK, ServerProcess, counter_box_token, evaluator_token
+from support import DISPLAY, KIOSK, ServerProcess, counter_box_token, evaluator_token, migrated
 
 from hall.config import load_config
 from hall.hall import Hall
@@ -53,7 +53,7 @@ def build_app_rules() -> list[tuple[str, str, list[str]]]:
     from web.app import create_app
 
     directory = tempfile.mkdtemp(prefix="hallq-routes-")
-    app, _ = create_app(Hall(load_config(), Store(Path(directory) / "routes.db")))
+    app, _ = create_app(Hall(load_config(), Store(migrated(Path(directory) / "routes.db"))))
     rules = []
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):

@@ -12,7 +12,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from support import FakeClock
+from support import FakeClock, migrated
 
 from hall.auth import Actor
 from hall.clerk_summary import clerk_summary
@@ -36,7 +36,7 @@ class HallDay(RuleBasedStateMachine):
         super().__init__()
         self.dir = tempfile.TemporaryDirectory()
         self.clock = FakeClock("2026-11-23 09:00")
-        self.hall = Hall(CONFIG, Store(Path(self.dir.name) / "h.db"), clock=self.clock)
+        self.hall = Hall(CONFIG, Store(migrated(Path(self.dir.name) / "h.db")), clock=self.clock)
         self.db = self.hall.store.db
 
     def teardown(self):

@@ -1,6 +1,7 @@
 """Ratings at the window's evaluator, clerk logins with PINs, and what survives a restart."""
 
 import pytest
+from support import migrated
 
 from hall.errors import HallError
 from hall.hall import Hall
@@ -87,7 +88,7 @@ def test_a_logged_out_token_is_dead(hall):
 
 def test_after_a_restart_the_hall_is_exactly_as_it_was(tmp_path, clock, demo_config):
     path = tmp_path / "hall.db"
-    hall = Hall(demo_config, Store(path), clock=clock)
+    hall = Hall(demo_config, Store(migrated(path)), clock=clock)
     kiosk = hall.authenticate("demo-kiosk-1-token")
     token1 = hall.login("1001", "1234", 1)["token"]
     clerk2 = hall.authenticate(hall.login("1002", "2345", 2)["token"])

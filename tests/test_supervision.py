@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 import socketio
-from support import KIOSK, ServerProcess
+from support import KIOSK, ServerProcess, migrated
 
 from hall import supervision
 from hall.errors import HallError
@@ -194,7 +194,7 @@ def test_the_config_is_only_the_seed(tmp_path, demo_config, clock):
     from hall.hall import Hall
     from hall.store import Store
 
-    store = Store(tmp_path / "h.db")
+    store = Store(migrated(tmp_path / "h.db"))
     hall = Hall(demo_config, store, clock=clock)
     sup = hall.authenticate(hall.login("9001", "9999")["token"])
     cmd(hall, sup, "staff-reset-pin", id="1001", pin="4321")

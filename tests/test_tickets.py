@@ -3,7 +3,7 @@
 import sqlite3
 
 import pytest
-from support import FakeClock, demo_toml, real_hours
+from support import FakeClock, demo_toml, migrated, real_hours
 
 from hall.config import parse_config
 from hall.errors import HallError
@@ -90,8 +90,9 @@ def test_a_database_from_before_queue_lengths_were_kept_counts_its_queues_on_ope
         for trigger in ("queue_joined", "queue_left", "queue_moved"):
             db.execute(f"DROP TRIGGER {trigger}")
         db.execute("DROP TABLE queue_lengths")
+        db.execute("DROP TABLE _sqlite_migrations")  # made by no release before it
     hall.store.close()
-    hall.store = Store(hall.store.path)
+    hall.store = Store(migrated(hall.store.path))
     assert hall.store.db.execute("SELECT * FROM queue_lengths ORDER BY 1").fetchall() == \
         [("account", 0, "normal", 1), ("pay", 0, "normal", 2)]
     assert issue(hall, kiosk)["ahead"] == 2  # and kept from then on
@@ -112,7 +113,7 @@ def test_each_ticket_has_an_unguessable_public_id_for_its_qr(hall, kiosk):
 def test_a_daily_cap_stops_that_service_only(tmp_path, clock):
     raw = demo_toml()
     raw["services"][0]["daily_cap"] = 2
-    hall = Hall(parse_config(raw), Store(tmp_path / "h.db"), clock=clock)
+    hall = Hall(parse_config(raw), Store(migrated(tmp_path / "h.db")), clock=clock)
     kiosk = hall.authenticate("demo-kiosk-1-token")
     issue(hall, kiosk)
     issue(hall, kiosk)
@@ -134,7 +135,7 @@ def _jump_counter(hall, service: str, last: int) -> None:
 def test_four_digit_numbers_pass_999_where_the_hall_asks_for_them(tmp_path, clock, where):
     raw = demo_toml()
     (raw["hall"] if where == "hall" else raw["services"][0])["number_digits"] = 4
-    hall = Hall(parse_config(raw), Store(tmp_path / "h.db"), clock=clock)
+    hall = Hall(parse_config(raw), Store(migrated(tmp_path / "h.db")), clock=clock)
     kiosk = hall.authenticate("demo-kiosk-1-token")
     assert issue(hall, kiosk)["number"] == "A0001"
     _jump_counter(hall, "pay", 999)
@@ -178,7 +179,7 @@ def real_hall(tmp_path):
     raw = demo_toml()
     raw["hours"] = real_hours()
     clock = FakeClock("2026-11-23 10:00")  # a Monday
-    hall = Hall(parse_config(raw), Store(tmp_path / "h.db"), clock=clock)
+    hall = Hall(parse_config(raw), Store(migrated(tmp_path / "h.db")), clock=clock)
     return hall, hall.authenticate("demo-kiosk-1-token"), clock
 
 

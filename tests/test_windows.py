@@ -1,7 +1,7 @@
 """The window's day: call, recall, start, finish, no-show, transfer, away and back."""
 
 import pytest
-from support import demo_toml
+from support import demo_toml, migrated
 
 from hall.config import AwayReason, parse_config
 from hall.errors import HallError
@@ -96,7 +96,7 @@ def test_a_vip_window_takes_vip_tickets_before_the_green_channel(hall, kiosk):
 def test_the_service_order_policy_serves_the_windows_first_service_first(tmp_path, clock):
     raw = demo_toml()
     raw["rules"]["call_policy"] = "service_order"
-    hall = Hall(parse_config(raw), Store(tmp_path / "h.db"), clock=clock)
+    hall = Hall(parse_config(raw), Store(migrated(tmp_path / "h.db")), clock=clock)
     kiosk = hall.authenticate("demo-kiosk-1-token")
     issue(hall, kiosk, "enquiry")
     clock.advance(seconds=5)
