@@ -58,6 +58,8 @@
   function showLogin() {
     $("#desk").hidden = true;
     $("#logout").hidden = true;
+    $("#conn").hidden = true;  // no one is logged in: there is no connection to speak of
+    $("#offline-banner").hidden = true;
     $("#login").hidden = false;
     $("#clerk").textContent = "";
     $("#window-name").textContent = t("login_title");
@@ -96,9 +98,9 @@
 
   function forget() {
     localStorage.removeItem(KEY.token);
+    page.token = null;  // first: the socket's last "offline" then belongs to no one
     if (page.client) page.client.socket.disconnect();
     page.client = null;
-    page.token = null;
     showLogin();
   }
 
@@ -117,6 +119,7 @@
                           loadSummary(); render(); },
       onEvent: onEvent,
       onConnection: (ok, why) => {
+        if (page.token !== token) return;  // a connection of a session already left
         page.online = ok;
         if (!ok && why === "unauthorized") { forget(); return; }  // the session was ended
         HallQ.showConnection($("#conn"), ok);

@@ -110,6 +110,7 @@
     if (!state) return;
     const h = state.hall;
     $("#limit").textContent = h.away_limit_minutes;
+    $("#issuing").hidden = false;
     $("#issuing").textContent = h.issuing ? "取号中 · issuing" : "停止取号 · not issuing";
     $("#issuing-state").textContent = h.issuing ? "正在取号 · issuing"
       : (h.issuing_reason === "paused" ? "已暂停 · paused" : "未取号 · not issuing (" + h.issuing_reason + ")");
@@ -290,6 +291,7 @@
   function tick() {
     const t = now();
     const tz = state ? state.hall.timezone : undefined;
+    $("#clock").hidden = false;
     $("#clock").textContent = new Date(t).toLocaleTimeString("zh-CN", {hour12: false, timeZone: tz});
     document.querySelectorAll("[data-since]").forEach(node => {
       node.textContent = mmss(t - Number(node.dataset.since));

@@ -124,6 +124,7 @@
   function showConnection(el, ok) {
     el.textContent = ok ? "在线 · online" : "离线，正在重连… · offline, reconnecting";
     el.className = "conn " + (ok ? "online" : "offline");
+    el.hidden = false;  // the pages that need a login show no pill before it
   }
 
   // Server times carry the hall's offset; the page's clock may be off, so countdowns use the
