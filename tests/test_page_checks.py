@@ -221,3 +221,23 @@ def test_the_counter_login_button_and_the_evaluator_set_up_are_styled(hall_serve
     page.goto(hall_server.url + "/")
     link = page.locator("footer a[href^='/evaluator']")
     expect(link).to_contain_text("pair with a code from the dashboard")  # what it is for
+
+
+def test_the_stored_away_reason_shows_in_english_mode(hall_server, page, artifacts):
+    page.goto(f"{hall_server.url}/counter?window=2")
+    page.fill("#staff-id", "1002")
+    page.fill("#pin", "2345")
+    expect(page.locator("#login-window option[value='2']")).to_have_count(1)
+    page.select_option("#login-window", "2")
+    page.click("#login button[type=submit]")
+    expect(page.locator("#desk")).to_be_visible()
+    token = page.evaluate("() => localStorage.getItem('hallq.counter.token')")
+    r = hall_server.post("/api/v1/windows/2/away", {"reason": "午休"}, token=token)
+    assert r.status_code == 200, r.text
+    expect(page.locator("#away-reason")).to_have_text("· 午休")
+    page.click("#lang")
+    expect(page.locator("#away-reason")).to_have_text("· Lunch")
+    page.screenshot(path=str(artifacts / "page-counter-away-english.png"))
+    page.click("#lang")  # the next test's pages start in Chinese
+    page.click("#logout")
+    expect(page.locator("#login")).to_be_visible()

@@ -339,7 +339,7 @@
                                     page.clock() > Date.parse(w.away.limit_at));
     card.className = "card current status-" + status + (overdue ? " overdue" : "");
     $("#status").textContent = t("status_" + status);
-    $("#away-reason").textContent = w && w.away ? `· ${w.away.reason}` : "";
+    $("#away-reason").textContent = w && w.away ? `· ${i18n.awayReason(w.away)}` : "";
     const ticket = w && w.ticket;
     $("#ticket-number").textContent = ticket ? ticket.number : "";
     $("#ticket-number").hidden = !ticket;

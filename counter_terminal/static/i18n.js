@@ -107,6 +107,10 @@
         });
         document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
       },
+      // The server stores the reason in Chinese and sends its English name beside it.
+      awayReason(away) {
+        return (lang === "en" && away.reason_en) || away.reason;
+      },
       toggle() {
         lang = lang === "zh" ? "en" : "zh";
         localStorage.setItem(storageKey, lang);

@@ -131,7 +131,7 @@
       let away = "—";
       if (w.status === "away") {
         const limit = Date.parse(w.away.limit_at);
-        away = el("span", {}, w.away.reason, " ",
+        away = el("span", {}, HallQ.awayReason(w.away), " ",
                   el("span", {class: "countdown", "data-limit": limit}, ""));
       }
       const ticket = w.ticket ? el("span", {}, el("b", {}, w.ticket.number), " ",
@@ -218,7 +218,7 @@
     const overdue = state.windows.filter(isOverdue);
     $("#alerts").replaceChildren(...overdue.map(w => el("div", {class: "alert", "data-window": w.number},
       el("span", {}, `⚠ ${w.name.zh} ${w.staff ? w.staff.name : ""} 暂离超时（${w.away.reason}），请安排顶岗 · `,
-         `${w.name.en} away past the limit: arrange a stand-in`),
+         `${w.name.en} away past the limit (${w.away.reason_en || w.away.reason}): arrange a stand-in`),
       acknowledged.has(awayKey(w)) ? el("span", {}, "已知悉 · acknowledged")
         : el("button", {onclick: () => { acknowledged.add(awayKey(w)); render(); }}, "知道了 · Acknowledge"))));
   }
