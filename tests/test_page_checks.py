@@ -241,3 +241,28 @@ def test_the_stored_away_reason_shows_in_english_mode(hall_server, page, artifac
     page.click("#lang")  # the next test's pages start in Chinese
     page.click("#logout")
     expect(page.locator("#login")).to_be_visible()
+
+
+def test_an_address_for_another_window_asks_what_to_do(hall_server, page, artifacts):
+    log_in_counter(page, hall_server.url, window=1)
+    token = page.evaluate("() => localStorage.getItem('hallq.counter.token')")
+    page.goto(f"{hall_server.url}/counter?window=2")
+    dialog = page.locator("#switch-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("王芳（1001） 在 1号窗口 登录着，地址要的是 2号窗口")
+    expect(page.locator("#desk")).to_be_hidden()  # not window 1 behind the question
+    page.screenshot(path=str(artifacts / "page-counter-switch.png"))
+    check(page, artifacts, "counter-switch")
+    page.click("#switch-stay")
+    expect(page.locator("#desk")).to_be_visible()
+    expect(page.locator("#window-name")).to_contain_text("1号窗口")
+    assert page.url.endswith("/counter?window=1")
+    page.reload()  # the address now matches: no question
+    expect(page.locator("#desk")).to_be_visible()
+    expect(page.locator("#switch-dialog")).to_be_hidden()
+
+    page.goto(f"{hall_server.url}/counter?window=2")
+    page.click("#switch-leave")
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#login-window")).to_have_value("2")
+    assert hall_server.get("/api/v1/windows/1/summary", token=token).status_code == 401

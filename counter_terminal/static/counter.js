@@ -104,6 +104,27 @@
     showLogin();
   }
 
+  function askSwitch(token, held, wanted, staff) {
+    const dialog = $("#switch-dialog");
+    const who = staff ? `${staff.name}（${staff.id}）` : "";
+    $("#switch-text").textContent = t("switch_text", who, held, wanted);
+    $("#switch-stay").textContent = t("switch_stay", held);
+    $("#switch-leave").textContent = t("switch_leave", wanted);
+    const stay = () => {
+      dialog.close();
+      history.replaceState(null, "", `?window=${held}`);  // the address says what is shown
+      startDesk(token, held, staff);
+    };
+    $("#switch-stay").onclick = stay;
+    dialog.oncancel = ev => { ev.preventDefault(); stay(); };  // Esc keeps what was there
+    $("#switch-leave").onclick = () => {
+      dialog.close();
+      page.token = token;
+      logout();  // then the login, with the address's window chosen
+    };
+    dialog.showModal();
+  }
+
   // -- the desk ------------------------------------------------------------------------------
   function startDesk(token, windowNumber, staff) {
     page.token = token;
@@ -434,6 +455,10 @@
   if (!token) { showLogin(); return; }
   let staff = null;
   try { staff = JSON.parse(localStorage.getItem(KEY.staff)); } catch (e) { staff = null; }
-  // Keep the clerk logged in across reloads and restarts: the token outlives both.
-  startDesk(token, Number(localStorage.getItem(KEY.window)), staff);
+  // Keep the clerk logged in across reloads and restarts: the token outlives both. An address
+  // for another window (a bookmark, a colleague's link) asks first instead of showing this one.
+  const held = Number(localStorage.getItem(KEY.window));
+  const wanted = Number(new URLSearchParams(location.search).get("window"));
+  if (wanted && wanted !== held) askSwitch(token, held, wanted, staff);
+  else startDesk(token, held, staff);
 })();
