@@ -13,6 +13,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 from support import ROOT, FakeClock, ServerProcess
+
+try:  # main's migrations: a database file is made by migrating it, not by opening it
+    from support import migrated
+except ImportError:  # before them, opening made it
+    def migrated(path: Path) -> Path:
+        return path
 from test_reports import DAY, script_day
 
 from hall.config import load_config
@@ -29,7 +35,7 @@ SERIOUS = ("serious", "critical")
 def hall_server(tmp_path_factory):
     """The demo hall with a day of history (for the reports), live today."""
     db = tmp_path_factory.mktemp("pages") / "hall.db"
-    hall = Hall(load_config(), Store(db), clock=(clock := FakeClock()))
+    hall = Hall(load_config(), Store(migrated(db)), clock=(clock := FakeClock()))
     script_day(hall, clock)
     hall.store.close()
     srv = ServerProcess(db).start()
