@@ -40,6 +40,17 @@ venv_install() {  # $1: a lock file
   fi
 }
 
+# axe-core, which the page checks run in Chromium, pinned by tests/axe/package-lock.json.
+# Debian's npm only when the machine has none (a NodeSource node brings its own npm).
+axe_install() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  local stamp=tests/axe/node_modules/.installed
+  if [ ! -f "$stamp" ] || [ tests/axe/package-lock.json -nt "$stamp" ]; then
+    npm ci --prefix tests/axe --no-audit --no-fund --silent
+    touch "$stamp"
+  fi
+}
+
 lock() {  # $1: the hand-edited input, $2: the lock; further arguments go to uv
   local input="$1" output="$2"; shift 2
   .venv/bin/uv pip compile "$input" --generate-hashes --universal --python-version 3.11 \
@@ -93,6 +104,7 @@ case "${1:-}" in
     shift
     apt_install "${RUN_APT[@]}" "${TEST_APT[@]}"
     venv_install requirements-dev.lock
+    axe_install
     .venv/bin/ruff check .
     .venv/bin/python -m pytest "$@"
     [ $# -gt 0 ] || pi_screen_tests  # a whole run: the screens with the Pi's pygame too

@@ -245,11 +245,18 @@ def _window(window: dict, languages: tuple[str, ...]) -> WindowTile:
     ticket = (window.get("ticket") or {}).get("number") if kind in ("calling", "serving") else None
     detail = None
     if kind == "away":
-        detail = ((window.get("away") or {}).get("reason") or "").strip() or None
+        detail = _away_reason(window.get("away") or {}, languages)
     name = window.get("name") or {}
     first = name.get(languages[0]) if isinstance(name, dict) else str(name)
     return WindowTile(number=window["number"], name=first or str(window["number"]), kind=kind,
                       status=tr(kind, languages), ticket=ticket, detail=detail)
+
+
+def _away_reason(away: dict, languages: tuple[str, ...]) -> str | None:
+    """The reason in the display's languages ("午休 · Lunch"), each different name once."""
+    names = {"zh": away.get("reason"), "en": away.get("reason_en") or away.get("reason")}
+    shown = dict.fromkeys((names.get(lang) or "").strip() for lang in languages)
+    return " · ".join(name for name in shown if name) or None
 
 
 def _service(service: dict, languages: tuple[str, ...]) -> ServiceCount:

@@ -83,6 +83,7 @@ class AwayReason:
     name: str
     limit_minutes: float
     expected_minutes: float
+    name_en: str = ""  # what the pages and the display show in English; blank: the name
 
 
 # The reasons the counter page offers; any other text a clerk gives follows 暂离's rule.
@@ -188,6 +189,12 @@ class HallConfig:
             return by_name[reason]
         limit = self.rules.away_limit_minutes
         return by_name.get(SHORT_AWAY, AwayReason(SHORT_AWAY, limit, limit))
+
+    def away_reason_en(self, reason: str | None) -> str | None:
+        """The stored reason in English: the hall's name for it, else the text as stored (a
+        clerk's own words are shown as they were given)."""
+        known = self._by_id["away"].get(reason)
+        return (known.name_en or known.name) if known else reason
 
 
 def load_config(path: str | Path | None = None) -> HallConfig:
@@ -320,14 +327,14 @@ def _number_digits(r: _Reader, t: dict, key: str, default: int) -> int:
 def _away_reasons(r: _Reader, hours: Hours, rules: Rules) -> tuple[AwayReason, ...]:
     """暂离 is the hall's away limit (HALL-RULES #1), 午休 the configured lunch (the first break
     in the hours, else an hour), 会议 and 其他 as 暂离 until the hall says otherwise:
-    `[[away_reasons]]` entries (name, limit_minutes, expected_minutes) change these or add
-    others."""
+    `[[away_reasons]]` entries (name, name_en, limit_minutes, expected_minutes) change these or
+    add others."""
     limit = rules.away_limit_minutes
     lunch = next((end - start for start, end in hours.breaks), DEFAULT_LUNCH_MINUTES)
-    reasons = {SHORT_AWAY: AwayReason(SHORT_AWAY, limit, limit),
-               LUNCH: AwayReason(LUNCH, lunch, lunch),
-               "会议": AwayReason("会议", limit, limit),
-               "其他": AwayReason("其他", limit, limit)}
+    reasons = {SHORT_AWAY: AwayReason(SHORT_AWAY, limit, limit, "Short break"),
+               LUNCH: AwayReason(LUNCH, lunch, lunch, "Lunch"),
+               "会议": AwayReason("会议", limit, limit, "Meeting"),
+               "其他": AwayReason("其他", limit, limit, "Other")}
     for i, t in enumerate(r.array("away_reasons", min_len=0)):
         key = f"away_reasons[{i}]"
         name = r.string(t, f"{key}.name").strip()
@@ -337,7 +344,8 @@ def _away_reasons(r: _Reader, hours: Hours, rules: Rules) -> tuple[AwayReason, .
                                  minimum=0.05, maximum=600)
         expected = r.number(t, f"{key}.expected_minutes", default=limit_minutes,
                             minimum=0.05, maximum=600)
-        reasons[name] = AwayReason(name, limit_minutes, expected)
+        name_en = r.optional_text(t, f"{key}.name_en") or (known.name_en if known else "")
+        reasons[name] = AwayReason(name, limit_minutes, expected, name_en)
     return tuple(reasons.values())
 
 

@@ -232,6 +232,7 @@ class View:
         minutes = (self.now - row["away_since"]) / 60
         return {
             "reason": row["away_reason"],
+            "reason_en": self.config.away_reason_en(row["away_reason"]),
             "since": self.iso(row["away_since"]),
             "limit_at": self.iso(row["away_since"] + limit * 60),
             "overdue": minutes > limit,

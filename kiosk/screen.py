@@ -23,6 +23,7 @@ from kiosk.words import (
     say,
     slot_text,
     split_message,
+    unrepeated,
 )
 
 FONT_FACES = (  # (path, face index): Noto's face 2 is Simplified Chinese; face 0 is Japanese
@@ -512,7 +513,7 @@ class Screen:
         if screen == "closed":
             lines = [REASONS.get(hall.get("issuing_reason") or "", say("closed"))]
             when = resumes(hall.get("next_issuing_at"), now)
-            return AMBER, say("closed"), lines + ([when] if when else [])
+            return AMBER, say("closed"), unrepeated(say("closed"), lines + ([when] if when else []))
         if screen == "refused":
             error = view.error or {}
             title = say("full") if error.get("code") == "service_full" else say("refused")
@@ -520,7 +521,7 @@ class Screen:
                 title = say("closed")
                 lines = [REASONS.get(error.get("reason") or "", say("closed"))]
                 when = resumes(error.get("next_issuing_at"), now)
-                return AMBER, title, lines + ([when] if when else [])
+                return AMBER, title, unrepeated(title, lines + ([when] if when else []))
             return AMBER, title, [split_message(error.get("message", ""))]
         if screen in ("too_early", "too_late"):
             error = view.error or {}

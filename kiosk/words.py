@@ -69,7 +69,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "break": ("午间休息，暂停取号", "Lunch break"),
     "after_last_ticket": ("今日已停止取号", "No more tickets today"),
     "after_close": ("今日已停止取号", "No more tickets today"),
-    "paused": ("暂停取号", "Issuing paused"),
+    # under the title 暂停取号: says who paused it and what to do, not the title again
+    "paused": ("已由工作人员暂停，请稍候", "Paused by the staff: please wait"),
 }
 
 PRINTER: dict[str, tuple[str, str]] = {
@@ -105,6 +106,11 @@ def split_message(message: str) -> tuple[str, str]:
     """The server's messages read "中文 · English"."""
     zh, _, en = message.partition(" · ")
     return zh.strip(), (en or zh).strip()
+
+
+def unrepeated(title: tuple[str, str], lines: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The lines under a title, without one that only says the title again."""
+    return [line for line in lines if line[0] != title[0]]
 
 
 def resumes(next_at: str | None, now: datetime) -> tuple[str, str] | None:

@@ -251,3 +251,15 @@ def test_hash_pin_refuses_digits_that_are_not_ascii():
     run = subprocess.run([sys.executable, "server.py", "hash-pin", "１２３４"], cwd=ROOT,
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 2
+
+
+def test_away_reasons_have_english_names():
+    """The built-in four have an English name; `name_en` gives a hall's own reason one; any
+    other text (a clerk's own words) is shown as stored."""
+    raw = demo_toml()
+    raw["away_reasons"] = [{"name": "培训", "name_en": "Training"}, {"name": "会议"}]
+    config = parse_config(raw)
+    assert config.away_reason_en("午休") == "Lunch"
+    assert config.away_reason_en("会议") == "Meeting"  # kept when the hall changes its limits
+    assert config.away_reason_en("培训") == "Training"
+    assert config.away_reason_en("去取资料") == "去取资料"

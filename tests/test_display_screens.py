@@ -117,7 +117,15 @@ def test_away_window_shows_reason(hall):
     screen = screen_of(Scene(hall).open(1, 2, 3).do(3, "away", reason="午休"))
     tile = screen.windows[2]
     assert (tile.kind, tile.status, tile.detail) == ("away", ("暂时离开", "Temporarily away"),
-                                                     "午休")
+                                                     "午休 · Lunch")
+
+
+def test_away_reason_in_the_displays_languages(hall):
+    """The stored reason is Chinese; the display shows it in each of its languages, and a
+    clerk's own words once."""
+    state = Scene(hall).open(1, 2).do(1, "away", reason="会议").do(2, "away", reason="去取资料")
+    screen = screen_of(state)
+    assert [w.detail for w in screen.windows[:2]] == ["会议 · Meeting", "去取资料"]
 
 
 def test_after_last_ticket_says_stop_issuing(hall, clock):

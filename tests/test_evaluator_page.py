@@ -99,6 +99,7 @@ def test_the_evaluator_shows_the_window_and_rates_a_finished_ticket(server, page
     page.click("#lang")
     expect(page.locator("#status")).to_have_text("Temporarily away")
     expect(page.locator("#detail")).to_contain_text("Back by")
+    expect(page.locator("#detail")).to_contain_text("Meeting")  # the stored 会议, in English
     page.click("#lang")
     server.post("/api/v1/windows/1/close", token=clerk)
     expect(page.locator("#status")).to_have_text("暂停服务")

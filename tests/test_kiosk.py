@@ -462,3 +462,19 @@ def test_a_four_digit_number_fits_the_issued_screen(artifacts):
         render(KioskView(screen="issued", lang=lang, state=state, ticket=ticket,
                          status_url="http://127.0.0.1/t/x"),
                artifacts / f"kiosk-issued-4-digits-{lang}.png")
+
+
+def test_the_paused_kiosk_says_paused_once(artifacts):
+    """Paused from the dashboard: the title says 暂停取号, the line under it says who paused
+    it and what to do, not 暂停取号 again."""
+    state = {"hall": {"name": "示范营业厅", "timezone": "Asia/Shanghai", "issuing": False,
+                      "issuing_reason": "paused",
+                      "hours": {"open": "09:00", "close": "17:00", "last_ticket": "16:45",
+                                "breaks": []}},
+             "services": []}
+    view = KioskView(screen="closed", lang="zh", state=state)
+    _, title, lines = Screen().notice_words(view)
+    said = " ".join(zh for zh, _ in [title, *lines])
+    assert said.count("暂停取号") == 1, said
+    assert "Paused by the staff: please wait" in [en for _, en in lines]
+    render(view, artifacts / "kiosk-paused.png")

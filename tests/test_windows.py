@@ -250,10 +250,10 @@ def test_a_configured_away_reason_sets_its_limit_and_its_expected_length():
     raw["hours"]["breaks"] = [["12:00", "13:30"]]
     raw["away_reasons"] = [{"name": "会议", "limit_minutes": 45, "expected_minutes": 30}]
     config = parse_config(raw)
-    assert config.away_reason("会议") == AwayReason("会议", 45, 30)
-    assert config.away_reason("午休") == AwayReason("午休", 90, 90)
-    assert config.away_reason("暂离") == AwayReason("暂离", 10, 10)
-    assert config.away_reason("别的") == AwayReason("暂离", 10, 10)
+    assert config.away_reason("会议") == AwayReason("会议", 45, 30, "Meeting")
+    assert config.away_reason("午休") == AwayReason("午休", 90, 90, "Lunch")
+    assert config.away_reason("暂离") == AwayReason("暂离", 10, 10, "Short break")
+    assert config.away_reason("别的") == AwayReason("暂离", 10, 10, "Short break")
 
 
 def test_a_clerk_acts_only_on_their_own_window_a_supervisor_on_any(hall, kiosk, w1):

@@ -58,6 +58,8 @@
   function showLogin() {
     $("#desk").hidden = true;
     $("#logout").hidden = true;
+    $("#conn").hidden = true;  // no one is logged in: there is no connection to speak of
+    $("#offline-banner").hidden = true;
     $("#login").hidden = false;
     $("#clerk").textContent = "";
     $("#window-name").textContent = t("login_title");
@@ -96,10 +98,31 @@
 
   function forget() {
     localStorage.removeItem(KEY.token);
+    page.token = null;  // first: the socket's last "offline" then belongs to no one
     if (page.client) page.client.socket.disconnect();
     page.client = null;
-    page.token = null;
     showLogin();
+  }
+
+  function askSwitch(token, held, wanted, staff) {
+    const dialog = $("#switch-dialog");
+    const who = staff ? `${staff.name}（${staff.id}）` : "";
+    $("#switch-text").textContent = t("switch_text", who, held, wanted);
+    $("#switch-stay").textContent = t("switch_stay", held);
+    $("#switch-leave").textContent = t("switch_leave", wanted);
+    const stay = () => {
+      dialog.close();
+      history.replaceState(null, "", `?window=${held}`);  // the address says what is shown
+      startDesk(token, held, staff);
+    };
+    $("#switch-stay").onclick = stay;
+    dialog.oncancel = ev => { ev.preventDefault(); stay(); };  // Esc keeps what was there
+    $("#switch-leave").onclick = () => {
+      dialog.close();
+      page.token = token;
+      logout();  // then the login, with the address's window chosen
+    };
+    dialog.showModal();
   }
 
   // -- the desk ------------------------------------------------------------------------------
@@ -117,6 +140,7 @@
                           loadSummary(); render(); },
       onEvent: onEvent,
       onConnection: (ok, why) => {
+        if (page.token !== token) return;  // a connection of a session already left
         page.online = ok;
         if (!ok && why === "unauthorized") { forget(); return; }  // the session was ended
         HallQ.showConnection($("#conn"), ok);
@@ -336,7 +360,7 @@
                                     page.clock() > Date.parse(w.away.limit_at));
     card.className = "card current status-" + status + (overdue ? " overdue" : "");
     $("#status").textContent = t("status_" + status);
-    $("#away-reason").textContent = w && w.away ? `· ${w.away.reason}` : "";
+    $("#away-reason").textContent = w && w.away ? `· ${i18n.awayReason(w.away)}` : "";
     const ticket = w && w.ticket;
     $("#ticket-number").textContent = ticket ? ticket.number : "";
     $("#ticket-number").hidden = !ticket;
@@ -431,6 +455,10 @@
   if (!token) { showLogin(); return; }
   let staff = null;
   try { staff = JSON.parse(localStorage.getItem(KEY.staff)); } catch (e) { staff = null; }
-  // Keep the clerk logged in across reloads and restarts: the token outlives both.
-  startDesk(token, Number(localStorage.getItem(KEY.window)), staff);
+  // Keep the clerk logged in across reloads and restarts: the token outlives both. An address
+  // for another window (a bookmark, a colleague's link) asks first instead of showing this one.
+  const held = Number(localStorage.getItem(KEY.window));
+  const wanted = Number(new URLSearchParams(location.search).get("window"));
+  if (wanted && wanted !== held) askSwitch(token, held, wanted, staff);
+  else startDesk(token, held, staff);
 })();

@@ -151,7 +151,7 @@
     if (w.status === "closed") status = t("ev_paused");
     else if (w.status === "away") {
       status = t("ev_away");
-      detail = `${w.away.reason} · ${t("ev_back_by", w.away.limit_at.slice(11, 16))}`;
+      detail = `${i18n.awayReason(w.away)} · ${t("ev_back_by", w.away.limit_at.slice(11, 16))}`;
     } else if (w.status === "calling") status = t("ev_please", w.ticket.number);
     else if (w.status === "serving") status = t("ev_serving", w.ticket.number);
     else status = t("ev_welcome");

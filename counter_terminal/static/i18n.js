@@ -3,6 +3,9 @@
   "use strict";
   const WORDS = {
     zh: {
+      switch_title: "这个浏览器已在另一个窗口登录",
+      switch_text: "{0} 在 {1}号窗口 登录着，地址要的是 {2}号窗口。",
+      switch_stay: "继续在 {0}号窗口", switch_leave: "退出，到 {0}号窗口 登录",
       logout: "退出登录", offline: "与服务器断开，正在重连…按钮暂不可用",
       login_title: "上岗登录", staff_id: "工号", pin: "密码", window: "窗口",
       login: "登录并开窗", login_hint: "登录即上岗签到，窗口随之开启。",
@@ -45,6 +48,9 @@
       ev_seconds: "{0} 秒",
     },
     en: {
+      switch_title: "This browser is logged in at another window",
+      switch_text: "{0} is logged in at window {1}; the address asks for window {2}.",
+      switch_stay: "Stay at window {0}", switch_leave: "Log out, log in at window {0}",
       logout: "Log out", offline: "Disconnected from the server, reconnecting… buttons are off",
       login_title: "Start of shift", staff_id: "Staff ID", pin: "PIN", window: "Window",
       login: "Log in and open", login_hint: "Logging in records the start of your shift and opens the window.",
@@ -106,6 +112,10 @@
           el.textContent = i18n.t(el.dataset.i18n);
         });
         document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+      },
+      // The server stores the reason in Chinese and sends its English name beside it.
+      awayReason(away) {
+        return (lang === "en" && away.reason_en) || away.reason;
       },
       toggle() {
         lang = lang === "zh" ? "en" : "zh";

@@ -110,6 +110,7 @@
     if (!state) return;
     const h = state.hall;
     $("#limit").textContent = h.away_limit_minutes;
+    $("#issuing").hidden = false;
     $("#issuing").textContent = h.issuing ? "取号中 · issuing" : "停止取号 · not issuing";
     $("#issuing-state").textContent = h.issuing ? "正在取号 · issuing"
       : (h.issuing_reason === "paused" ? "已暂停 · paused" : "未取号 · not issuing (" + h.issuing_reason + ")");
@@ -130,7 +131,7 @@
       let away = "—";
       if (w.status === "away") {
         const limit = Date.parse(w.away.limit_at);
-        away = el("span", {}, w.away.reason, " ",
+        away = el("span", {}, HallQ.awayReason(w.away), " ",
                   el("span", {class: "countdown", "data-limit": limit}, ""));
       }
       const ticket = w.ticket ? el("span", {}, el("b", {}, w.ticket.number), " ",
@@ -217,7 +218,7 @@
     const overdue = state.windows.filter(isOverdue);
     $("#alerts").replaceChildren(...overdue.map(w => el("div", {class: "alert", "data-window": w.number},
       el("span", {}, `⚠ ${w.name.zh} ${w.staff ? w.staff.name : ""} 暂离超时（${w.away.reason}），请安排顶岗 · `,
-         `${w.name.en} away past the limit: arrange a stand-in`),
+         `${w.name.en} away past the limit (${w.away.reason_en || w.away.reason}): arrange a stand-in`),
       acknowledged.has(awayKey(w)) ? el("span", {}, "已知悉 · acknowledged")
         : el("button", {onclick: () => { acknowledged.add(awayKey(w)); render(); }}, "知道了 · Acknowledge"))));
   }
@@ -290,6 +291,7 @@
   function tick() {
     const t = now();
     const tz = state ? state.hall.timezone : undefined;
+    $("#clock").hidden = false;
     $("#clock").textContent = new Date(t).toLocaleTimeString("zh-CN", {hour12: false, timeZone: tz});
     document.querySelectorAll("[data-since]").forEach(node => {
       node.textContent = mmss(t - Number(node.dataset.since));

@@ -124,6 +124,13 @@
   function showConnection(el, ok) {
     el.textContent = ok ? "在线 · online" : "离线，正在重连… · offline, reconnecting";
     el.className = "conn " + (ok ? "online" : "offline");
+    el.hidden = false;  // the pages that need a login show no pill before it
+  }
+
+  // An away reason for the bilingual pages: "午休 · Lunch"; a clerk's own words once.
+  function awayReason(away) {
+    return away.reason_en && away.reason_en !== away.reason
+      ? `${away.reason} · ${away.reason_en}` : away.reason;
   }
 
   // Server times carry the hall's offset; the page's clock may be off, so countdowns use the
@@ -134,5 +141,5 @@
   }
 
   window.HallQ = {live: live, applyEvent: applyEvent, row: row, showConnection: showConnection,
-                  serverClock: serverClock};
+                  serverClock: serverClock, awayReason: awayReason};
 })();

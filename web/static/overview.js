@@ -7,7 +7,7 @@
     const services = Object.fromEntries(state.services.map(s => [s.id, s]));
     document.querySelector("#windows tbody").replaceChildren(...state.windows.map(w => HallQ.row([
       w.name.zh,
-      w.status === "away" ? `${STATUS.away}（${w.away.reason}${w.away.overdue ? "，已超时" : ""}）` : STATUS[w.status],
+      w.status === "away" ? `${STATUS.away}（${HallQ.awayReason(w.away)}${w.away.overdue ? "，已超时" : ""}）` : STATUS[w.status],
       w.ticket ? w.ticket.number : "—",
       w.staff ? w.staff.name : "—",
     ], "status-" + w.status + (w.away && w.away.overdue ? " overdue" : ""))));

@@ -148,7 +148,8 @@
   // Grouped vertical bars: labels on x, one bar per series in each group.
   function bars(sel, labels, series, unit, whole) {
     const W = 640, H = 260, L = 44, B = 28, T = 10, R = 10;
-    const root = svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img"});
+    const root = svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img",
+                             "aria-labelledby": sel.slice(1) + "-title"});
     const max = niceMax(Math.max(0, ...series.flatMap(s => s[2].map(v => v || 0))), whole);
     const y = v => T + (H - T - B) * (1 - v / max);
     for (let i = 0; i <= 4; i++) {
@@ -182,7 +183,8 @@
   function satisfaction(sel, clerks) {
     const rowH = 30, L = 120, R = 60, W = 640, T = 6;
     const H = Math.max(60, T * 2 + rowH * clerks.length + 20);
-    const root = svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img"});
+    const root = svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img",
+                             "aria-labelledby": sel.slice(1) + "-title"});
     const x = v => L + (W - L - R) * v;
     [0, 0.25, 0.5, 0.75, 1].forEach(v => {
       root.append(svg("line", {x1: x(v), x2: x(v), y1: T, y2: H - 20, class: "grid"}));
