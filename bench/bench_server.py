@@ -16,6 +16,7 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import random
 import statistics
 import sys
 import tempfile
@@ -48,17 +49,20 @@ SERVICES = ("pay", "account", "transfer", "usage", "enquiry", "complaint", "repa
 
 
 def kiosk_process(port: int, count: int, go: Any, ready: multiprocessing.Queue,
-                  results: multiprocessing.Queue) -> None:
+                  results: multiprocessing.Queue, interval: float = 0.0) -> None:
     """One kiosk in a process of its own, as on its own Pi: issues `count` tickets one after
-    another and reports each one's latency. Plain http.client, so that the client's own
-    cost takes as little as it can of the two cores the server shares with it."""
+    another, or one every `interval` seconds from a random moment in the first (at once if
+    the last came back late), and reports each one's latency. Plain http.client, so that the
+    client's own cost takes as little as it can of the two cores the server shares with it."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.connect()
     headers = {"Authorization": f"Bearer {KIOSK}", "Content-Type": "application/json"}
     latencies = []
     ready.put(True)
     go.wait()
+    start = time.perf_counter() + random.uniform(0, interval)
     for i in range(count):
+        time.sleep(max(0.0, start + i * interval - time.perf_counter()))
         body = json.dumps({"service": SERVICES[i % len(SERVICES)]})
         started = time.perf_counter()
         connection.request("POST", "/api/v1/tickets", body, headers)
@@ -69,14 +73,15 @@ def kiosk_process(port: int, count: int, go: Any, ready: multiprocessing.Queue,
     results.put(latencies)
 
 
-def issue_with(server: ServerProcess, kiosks: int, each: int,
-               timeout: float = 600) -> tuple[list[float], float]:
-    """Latencies of `kiosks` issuing `each` tickets at once, and the tickets per second.
-    A kiosk that has not reported within `timeout` seconds ends the bench with queue.Empty."""
+def issue_with(server: ServerProcess, kiosks: int, each: int, timeout: float = 600,
+               interval: float = 0.0) -> tuple[list[float], float]:
+    """Latencies of `kiosks` issuing `each` tickets at once (each kiosk one every `interval`
+    seconds, if given), and the tickets per second. A kiosk that has not reported within
+    `timeout` seconds ends the bench with queue.Empty."""
     spawn = multiprocessing.get_context("spawn")
     results, ready, go = spawn.Queue(), spawn.Queue(), spawn.Event()
     processes = [spawn.Process(target=kiosk_process,
-                               args=(server.port, each, go, ready, results))
+                               args=(server.port, each, go, ready, results, interval))
                  for _ in range(kiosks)]
     for process in processes:
         process.start()
