@@ -190,7 +190,7 @@ def verdict(value: float, target: float) -> str:
     return f"{'meets' if value <= target else 'MISSES'} ≤ {target * 1000:.0f} ms"
 
 
-def check_injection(workdir: Path, quota: CpuQuota, count: int) -> None:
+def check_injection(workdir: Path, quota: CpuQuota, count: int, warm: bool) -> None:
     """The same `count` tickets, one kiosk, on the capped server without and with the delay.
     A ticket's commit waits for one fsync, so the quickest ticket must be slower by about the
     delay; the quickest, because the median moves with whatever else the machine is doing."""
@@ -199,7 +199,8 @@ def check_injection(workdir: Path, quota: CpuQuota, count: int) -> None:
         log = workdir / "check.strace" if delayed else None
         server = PiServer(workdir / f"check-{delayed}.db", quota, log).start(timeout=90)
         try:
-            issue_with(server, 1, 5, timeout=120)  # warm up
+            if warm:
+                issue_with(server, 1, 5, timeout=120)
             latencies, _ = issue_with(server, 1, count, timeout=120)
         finally:
             server.stop()
@@ -240,7 +241,8 @@ def load_name(kiosks: int, interval: float) -> str:
                    ", back to back")
 
 
-def bench_issue(workdir: Path, quota: CpuQuota, rounds: int, count: int) -> None:
+def bench_issue(workdir: Path, quota: CpuQuota, rounds: int, count: int,
+                warm: bool) -> None:
     """`rounds` fresh servers, each given `count` tickets by each load of LOADS in turn, with
     the demo hall's six windows open as in a working day (no one is called, so the queue
     grows to 3 × count + 20 waiting at most, a busy hall's)."""
@@ -254,7 +256,8 @@ def bench_issue(workdir: Path, quota: CpuQuota, rounds: int, count: int) -> None
             clerk = Clerk(server)
             for window in range(1, 7):
                 clerk.post(f"/api/v1/windows/{window}/open")
-            issue_with(server, 1, 20, timeout=300)  # warm up
+            if warm:
+                issue_with(server, 1, 20, timeout=300)
             for load in LOADS:
                 kiosks, interval = load
                 phase = Phase(server, quota)
@@ -297,7 +300,8 @@ def bench_fanout(workdir: Path, quota: CpuQuota, calls: int, displays: int, kios
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples")
-    parser.add_argument("--tiny", action="store_true", help="a smoke run, for the tests")
+    parser.add_argument("--tiny", action="store_true",
+                        help="a smoke run, for the tests: a few tickets, no warm-up")
     parser.add_argument("--share", type=float, default=0.25, help="of one core (0.25)")
     parser.add_argument("--period-ms", type=float, default=10, help="the quota's period (10)")
     parser.add_argument("--only", choices=["issue", "fanout"], help="one benchmark")
@@ -318,9 +322,9 @@ def main() -> None:
             quota.create()
             print(f"CPU: {quota.describe()}; fsync/fdatasync +{FSYNC_DELAY_US / 1000:g} ms "
                   "(strace --seccomp-bpf inject delay_exit)")
-            check_injection(Path(tmp), quota, check)
+            check_injection(Path(tmp), quota, check, warm=not args.tiny)
             if args.only in (None, "issue"):
-                bench_issue(Path(tmp), quota, rounds, count)
+                bench_issue(Path(tmp), quota, rounds, count, warm=not args.tiny)
             if args.only in (None, "fanout"):
                 bench_fanout(Path(tmp), quota, calls, args.displays, args.kiosks)
         finally:
