@@ -192,8 +192,9 @@ def verdict(value: float, target: float) -> str:
 
 def check_injection(workdir: Path, quota: CpuQuota, count: int, warm: bool) -> None:
     """The same `count` tickets, one kiosk, on the capped server without and with the delay.
-    A ticket's commit waits for one fsync, so the quickest ticket must be slower by about the
-    delay; the quickest, because the median moves with whatever else the machine is doing."""
+    A ticket's commit waits for one fsync, so with the delay in effect no ticket can be quicker
+    than the delay, and strace must have logged a delayed fsync for each. The quickest without
+    is printed beside it; it is no test, as a few tickets' quickest swings with the machine."""
     quickest, medians, fsyncs = [], [], 0
     for delayed in (False, True):
         log = workdir / "check.strace" if delayed else None
@@ -211,8 +212,8 @@ def check_injection(workdir: Path, quota: CpuQuota, count: int, warm: bool) -> N
     print(f"Delay check: 1 kiosk, {count} tickets: quickest {ms(quickest[0])} / median "
           f"{ms(medians[0])} without the fsync delay, quickest {ms(quickest[1])} / median "
           f"{ms(medians[1])} with it (+{ms(grew)} quickest); {fsyncs} fsyncs delayed")
-    if grew < FSYNC_DELAY_US / 1e6 * 0.7 or fsyncs < count:
-        raise RuntimeError("the fsync delay is not in effect: the quickest ticket did not slow")
+    if quickest[1] < FSYNC_DELAY_US / 1e6 or fsyncs < count:
+        raise RuntimeError("the fsync delay is not in effect: a ticket came back before it")
 
 
 class Phase:
