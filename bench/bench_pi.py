@@ -328,8 +328,17 @@ def main() -> None:
                 bench_issue(Path(tmp), quota, rounds, count, warm=not args.tiny)
             if args.only in (None, "fanout"):
                 bench_fanout(Path(tmp), quota, calls, args.displays, args.kiosks)
+        except BaseException:
+            print_server_logs(Path(tmp))  # before the directory goes
+            raise
         finally:
             quota.remove()
+
+
+def print_server_logs(workdir: Path, lines: int = 30) -> None:
+    for log in sorted(workdir.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        print(f"--- last lines of {log.name}", *tail, sep="\n", file=sys.stderr)
 
 
 if __name__ == "__main__":
