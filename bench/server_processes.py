@@ -26,14 +26,16 @@ def server_pids(pid: int) -> list[int]:
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of the server's processes: what a request costs, whatever else
     the machine is doing (wall-clock figures on a busy machine say more about the neighbours)."""
-    total = 0.0
-    for each in server_pids(pid):
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(process_cpu_seconds(each) for each in server_pids(pid))
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the one process `pid` (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def memory_mb(pid: int) -> dict[str, float]:

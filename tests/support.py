@@ -69,8 +69,9 @@ class ServerProcess:
     (`proc`) and its worker."""
 
     def __init__(self, db: Path, config: Path | None = None, port: int | None = None,
-                 extra: list[str] | None = None) -> None:
+                 extra: list[str] | None = None, wrapper: list[str] | None = None) -> None:
         self.db, self.config = db, config
+        self.wrapper = wrapper or []  # runs the server, e.g. under strace (bench/bench_pi.py)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra = extra or []
@@ -78,7 +79,7 @@ class ServerProcess:
         self.log = db.with_suffix(f".{self.port}.log")
 
     def start(self, timeout: float = 15) -> ServerProcess:
-        cmd = [sys.executable, str(ROOT / "server.py"), "--db", str(self.db),
+        cmd = [*self.wrapper, sys.executable, str(ROOT / "server.py"), "--db", str(self.db),
                "--port", str(self.port), *self.extra]
         if self.config:
             cmd += ["--config", str(self.config)]
