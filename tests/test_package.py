@@ -62,7 +62,7 @@ def test_the_installed_server_serves_its_pages_away_from_the_source_tree(install
             assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
             time.sleep(0.2)
         for path in ("/", "/dashboard", "/counter", "/static/hallq.js",
-                     "/static/vendor/socket.io.min.js"):
+                     "/static/vendor/socket.io.min.js", "/static/favicon.svg"):
             assert requests.get(url + path, timeout=5).status_code == 200, path
         assert requests.get(url + "/api/v1/state", timeout=5).json()["hall"]["name"]
     finally:
