@@ -125,6 +125,8 @@ class Clerk:
     speed: float
     breaks: list = field(default_factory=list)  # [(start minute, minutes, reason)]
     waiting_for_customers: bool = False
+    idle_since: float | None = None  # minute it found nobody to call
+    idle: float = 0.0  # minutes spent with nobody to call, while present
 
 
 class Day:
@@ -231,6 +233,9 @@ class Day:
     def free(self, n: int) -> None:
         """The clerk of window n has nobody: a due break, or the next customer."""
         clerk = self.clerks[n]
+        if clerk.idle_since is not None:
+            clerk.idle += self.now - clerk.idle_since
+            clerk.idle_since = None
         with self.hall.view() as view:
             row = view.window_row(n)
         if row["status"] != "idle" or row["ticket_id"] is not None:
@@ -244,6 +249,7 @@ class Day:
             result = self.command(n, "call-next")
         except HallError:
             clerk.waiting_for_customers = True
+            clerk.idle_since = self.now
             return
         ticket = self.tickets.get(result["ticket"]["id"])
         if ticket and ticket.called is None:
@@ -356,16 +362,19 @@ def print_table(title: str, tickets: list[Ticket]) -> dict:
 
 
 def busy_share(day: Day) -> float:
-    """Share of the windows' present time (opened to their last customer, away time left out)
-    spent with a customer, from call to finish or no-show (transfers' time left out)."""
+    """Share of the windows' present time (opened to the hall's last customer done, away time
+    left out) in which the clerk had someone to serve: not idle for want of customers. Walk-up,
+    recalls, no-shows, transfers and wrap-up all count as busy: a window the queue never lets
+    rest is 100% busy."""
     db = day.hall.store.db
-    busy = db.execute("SELECT sum(finished_at - called_at) FROM tickets"
-                      " WHERE called_at IS NOT NULL AND finished_at IS NOT NULL").fetchone()[0]
-    last = db.execute("SELECT max(finished_at) FROM tickets").fetchone()[0]
-    away = db.execute("SELECT sum(min(ended_at, ?) - started_at) FROM away_periods"
-                      " WHERE started_at < ?", [last, last]).fetchone()[0] or 0
+    last = db.execute("SELECT max(coalesce(finished_at, called_at)) FROM tickets").fetchone()[0]
+    away = db.execute("SELECT sum(min(coalesce(ended_at, ?), ?) - started_at) FROM away_periods"
+                      " WHERE started_at < ?", [last, last, last]).fetchone()[0] or 0
+    end = (last - at(0)) / 60
+    idle = sum(c.idle + (max(0.0, end - c.idle_since) if c.idle_since is not None else 0.0)
+               for c in day.clerks.values())
     present = len(WINDOWS) * (last - at(OPEN - 2)) - away
-    return busy / present
+    return 1 - idle * 60 / present
 
 
 RANGE_FROM_MIN = 20  # a long wait shown as a range instead: 约 a–b 分钟
