@@ -53,6 +53,7 @@ class WindowPlan:
     seconds: Mapping[str, float]  # its time per customer, by service
     present: bool = True  # serving now, not away
     breaks: Sequence[tuple[float, float]] = ()  # its own, beside the hours' (epoch intervals)
+    serving_since: float | None = None  # when it called the customer it serves now
 
     def time_for(self, service: str) -> float:
         """Its time per customer of `service`; a service gone from the config since the ticket
@@ -82,6 +83,18 @@ def _queue_key(ticket: Ticket) -> tuple:
 
 def _arrival(ticket: Ticket) -> float:
     return ticket.get("arrives_at", ticket["issued_at"])
+
+
+def _break_taken(t: float, serving_since: float | None,
+                 breaks: Sequence[tuple[float, float]]) -> float:
+    """When a window free at `t` calls next. A clerk serving someone when a break begins takes
+    the whole break once that customer is done (a lunch starts late and ends late); one free
+    in a break calls again when it ends."""
+    if serving_since is not None:
+        for start, end in breaks:
+            if serving_since < start <= t:
+                return t + (end - start)
+    return _out_of_breaks(t, breaks)
 
 
 def _out_of_breaks(t: float, breaks: Sequence[tuple[float, float]]) -> float:
@@ -116,12 +129,14 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
     expected = deque(sorted(arrivals, key=_arrival))
     real += sum(1 for a in expected if a["id"] >= 0)
     pauses = {n: [*breaks, *p.breaks] for n, p in plans.items()}
-    ready = [(_out_of_breaks(p.free_at, pauses[n]), n) for n, p in plans.items()]
+    ready = [(p.free_at, n) for n, p in plans.items()]
     heapq.heapify(ready)
     calls = dict.fromkeys(plans, 0)  # by window number
+    serving_since = {n: p.serving_since for n, p in plans.items()}
     while real and ready:
         t, number = heapq.heappop(ready)
-        later = _out_of_breaks(t, pauses[number])
+        later = _break_taken(t, serving_since[number], pauses[number])
+        serving_since[number] = None
         if later != t:  # a break: the window calls again when it ends
             heapq.heappush(ready, (later, number))
             continue
@@ -143,6 +158,7 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
             result.ahead[ticket["id"]] = sum(calls[w] for w in queues.takers[key])
             real -= 1
         calls[number] += 1
+        serving_since[number] = t
         heapq.heappush(ready, (t + plan.time_for(ticket["service"]), number))
     return result
 

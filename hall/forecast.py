@@ -191,6 +191,7 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float,
         if status != "away" and service is not None:
             plan.free_at = now + estimate.remaining_seconds(plan.time_for(service),
                                                            now - called_at)
+            plan.serving_since = called_at
         plans.append(plan)
     return plans
 

@@ -52,18 +52,34 @@ def test_an_away_window_calls_when_its_clerk_is_expected_back():
 
 
 def test_no_window_calls_in_a_break_of_the_hours():
-    # One window, 4 minutes a customer, a break from 5 to 65: P1 at 0, P2 at 4, P3 after it.
+    # One window, 4 minutes a customer, a break from 5 to 65: P1 at 0, P2 at 4. The clerk
+    # serves P2 until 8, then takes the whole hour: P3 at 68.
     plans = [plan(window(1, "pay"), pay=4)]
     waiting = [ticket(i, "pay", -10 + i) for i in (1, 2, 3)]
     result = estimate.forecast(0, plans, waiting, "priority_first",
                                breaks=[(5 * MIN, 65 * MIN)])
-    assert result.call_at == {1: 0, 2: 4 * MIN, 3: 65 * MIN}
+    assert result.call_at == {1: 0, 2: 4 * MIN, 3: 68 * MIN}
     assert result.ahead[3] == 2
 
 
+def test_a_clerk_serving_when_lunch_begins_lunches_after_the_customer():
+    # Lunch from 1 to 61. Window 1 has served someone since -1 and is done at 3: it lunches
+    # 3 to 63. Window 2 is away and back at 3, serving nobody when lunch began: it comes
+    # back at 61 like the hours say.
+    busy = plan(window(1, "pay"), free_at=3 * MIN, pay=4)
+    busy.serving_since = -1 * MIN
+    result = estimate.forecast(0, [busy], [ticket(1, "pay", -5)], "priority_first",
+                               breaks=[(1 * MIN, 61 * MIN)])
+    assert result.call_at == {1: 63 * MIN}
+    away = plan(window(2, "pay"), free_at=3 * MIN, present=False, pay=4)
+    result = estimate.forecast(0, [away], [ticket(1, "pay", -5)], "priority_first",
+                               breaks=[(1 * MIN, 61 * MIN)])
+    assert result.call_at == {1: 61 * MIN}
+
+
 def test_a_windows_own_break_a_staggered_lunch_pauses_that_window_only():
-    # Windows 1 and 2 take pay at 4 minutes; window 1 lunches from 5 to 65. 0: P1, P2;
-    # 4: P3 (window 1), P4 (window 2); 8: window 2 takes P5 (window 1 is at lunch).
+    # Windows 1 and 2 take pay at 4 minutes; window 1 lunches from 5 to 65 (from 8, when P3
+    # is done). 0: P1, P2; 4: P3 (window 1), P4 (window 2); 8: window 2 takes P5.
     plans = [plan(window(1, "pay"), pay=4), plan(window(2, "pay"), pay=4)]
     plans[0].breaks = [(5 * MIN, 65 * MIN)]
     waiting = [ticket(i, "pay", -10 + i) for i in (1, 2, 3, 4, 5)]
