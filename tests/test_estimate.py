@@ -2,7 +2,7 @@
 
 from support import demo_toml
 
-from hall import estimate
+from hall import estimate, forecast
 from hall.auth import Actor
 from hall.config import Window, parse_config
 from hall.estimate import WindowPlan
@@ -194,3 +194,22 @@ def test_a_ticket_of_a_service_gone_from_the_config_still_gets_an_answer(hall: H
     with later.view() as view:
         ticket = view.ticket(view.ticket_row(sent["id"]))
     assert ticket["status"] == "waiting" and ticket["estimated_wait_min"] is not None
+
+
+def test_a_windows_time_leaves_out_the_wait_for_its_next_customer_to_come(hall: Hall, clock):
+    # Window 3 calls A1 at 0, which is done at 3. A2 is taken at 4 and called at 4.5: the
+    # window's time for A1 is 4.5 less the minute it waited for A2 to come, 3.5 minutes.
+    kiosk = Actor(role="kiosk", device_id="kiosk-1", key="k")
+    boss = Actor(role="supervisor", staff_id="9001", key="b")
+    hall.window_command(boss, 3, "open")
+    hall.issue(kiosk, "account")
+    hall.window_command(boss, 3, "call-next")
+    clock.advance(minutes=3)
+    hall.window_command(boss, 3, "finish")
+    clock.advance(minutes=1)
+    hall.issue(kiosk, "account")
+    clock.advance(minutes=0.5)
+    hall.window_command(boss, 3, "call-next")
+    with hall.view() as v:
+        samples = forecast.samples_today(v.db, hall.config, v.day)
+    assert [(s.window, s.service, s.seconds) for s in samples] == [(3, "account", 3.5 * MIN)]
