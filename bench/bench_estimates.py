@@ -113,6 +113,7 @@ class Ticket:
     issued: float  # minutes after midnight
     estimate: float | None
     ahead: int
+    shown: tuple[int, int]  # the ahead shown: (low, high), equal for a figure
     calls_before: int  # calls made before it was issued
     called: float | None = None
     ahead_then: int = 0  # calls between its issue and its own, at windows that take it
@@ -207,7 +208,8 @@ class Day:
             return
         self.tickets[ticket["id"]] = Ticket(
             ticket["public_id"], service, self.now, ticket.get("estimated_wait_min"),
-            ticket.get("ahead", 0), len(self.calls))
+            ticket.get("ahead", 0), (ticket.get("ahead_low", 0), ticket.get("ahead_high", 0)),
+            len(self.calls))
         self.push(self.now + STATUS_AFTER, self.read_status, ticket["id"])
         self.wake_idle()
 
@@ -320,6 +322,12 @@ def period_of(minute: float) -> str:
     return next((name for name, a, b in PERIODS if a <= minute < b), "afternoon")
 
 
+def shown_right(shown: tuple[int, int], real: int) -> bool:
+    """A figure is right within 1; a range when the real count is inside it."""
+    low, high = shown
+    return abs(low - real) <= 1 if low == high else low <= real <= high
+
+
 def score(tickets: list[Ticket]) -> dict[tuple[str, str], dict]:
     """Per (service, period) groups, "all" included: printed, status page and ahead figures."""
     groups: dict[tuple[str, str], list[Ticket]] = defaultdict(list)
@@ -334,8 +342,10 @@ def score(tickets: list[Ticket]) -> dict[tuple[str, str], dict]:
         status = figures([(t.status_estimate, t.called - t.issued - STATUS_AFTER)
                           for t in group if t.status_estimate is not None])
         ahead = [abs(t.ahead - t.ahead_then) <= 1 for t in group]
+        shown = [shown_right(t.shown, t.ahead_then) for t in group]
         out[key] = {"printed": printed, "status": status,
-                    "ahead": 100 * sum(ahead) / len(ahead)}
+                    "ahead": 100 * sum(ahead) / len(ahead),
+                    "ahead_shown": 100 * sum(shown) / len(shown)}
     return out
 
 
@@ -343,7 +353,8 @@ def print_table(title: str, tickets: list[Ticket]) -> dict:
     scored = score(tickets)
     print(f"\n{title}")
     print(f"{'group':<22}{'n':>5}{'within%':>9}{'med':>6}{'p90':>6}{'bias':>7}"
-          f" | {'status n':>8}{'within%':>9}{'med':>6}{'p90':>6}{'bias':>7} | {'ahead±1%':>8}")
+          f" | {'status n':>8}{'within%':>9}{'med':>6}{'p90':>6}{'bias':>7} | {'ahead±1%':>8}"
+          f"{'shown%':>7}")
     keys = [("all", "all")] + [(s, "all") for s in SERVICES] + [("all", p) for p, _, _ in PERIODS]
     for key in keys:
         if key not in scored:
@@ -357,7 +368,7 @@ def print_table(title: str, tickets: list[Ticket]) -> dict:
                     f"{s['bias']:>7.1f}"
         else:
             line += f"{0:>8}{'':>28}"
-        print(line + f" | {scored[key]['ahead']:>8.1f}")
+        print(line + f" | {scored[key]['ahead']:>8.1f}{scored[key]['ahead_shown']:>7.1f}")
     return scored
 
 

@@ -213,3 +213,20 @@ def test_a_windows_time_leaves_out_the_wait_for_its_next_customer_to_come(hall: 
     with hall.view() as v:
         samples = forecast.samples_today(v.db, hall.config, v.day)
     assert [(s.window, s.service, s.seconds) for s in samples] == [(3, "account", 3.5 * MIN)]
+
+
+def test_ahead_is_a_figure_while_few_are_ahead_and_a_range_beyond():
+    # spread = round(0.8 * sqrt(ahead)): 0 for 0, 1 for 1-3 (a figure), 2 from 4, 4 at 30.
+    assert [estimate.ahead_range(n) for n in (0, 1, 3)] == [(0, 0), (1, 1), (3, 3)]
+    assert estimate.ahead_range(4) == (2, 6)
+    assert estimate.ahead_range(30) == (26, 34)
+
+
+def test_the_ticket_shows_ahead_as_the_model_gives_it(hall: Hall):
+    kiosk = Actor(role="kiosk", device_id="kiosk-1", key="k")
+    boss = Actor(role="supervisor", staff_id="9001", key="b")
+    hall.window_command(boss, 1, "open")
+    for _ in range(4):
+        hall.issue(kiosk, "pay")
+    t = hall.issue(kiosk, "pay")["ticket"]
+    assert (t["ahead"], t["ahead_low"], t["ahead_high"]) == (4, 2, 6)
