@@ -214,6 +214,8 @@ class Day:
         self.wake_idle()
 
     def read_status(self, ticket_id: int) -> None:
+        if self.tickets[ticket_id].called is not None:
+            return  # called already (and waiting again after a transfer): its wait is over
         status = self.hall.ticket_status(self.tickets[ticket_id].public_id)["ticket"]
         if status["status"] == "waiting":
             self.tickets[ticket_id].status_estimate = status.get("estimated_wait_min")
