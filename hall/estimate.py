@@ -2,13 +2,16 @@
 
 The model is the hall as it stands: each open window becomes free at a predicted moment (now if
 idle, when its current customer is done, when its clerk is expected back from an away, after a
-break in the hours), then calls the ticket the call policy (policy.py, the same function the
-windows use) gives it, and is busy for its own time per customer of that service. Green-channel
-tickets expected from today's rate join the queues at their expected times. A ticket's predicted
-call is when the model's window calls it; "ahead" is how many the windows that may call it (its
-service's, or the one it was sent to) call before it, across services at shared windows and
-expected green-channel tickets included. Calls at windows that never take it are not "ahead":
-they depend on other queues' later arrivals, which the model does not foresee.
+break in the hours or its own: taken whole once the customer served when it began is done),
+then calls the ticket the call policy (policy.py, the same function the windows use) gives it,
+and is busy for its own time per customer of that service. Green-channel tickets expected
+from today's rate join the queues at their expected times. A ticket's predicted call is when
+the model's window calls it; "ahead" is how many the windows that may call it (its service's,
+or the one it was sent to) call before it, across services at shared windows and expected
+green-channel tickets included. Calls at windows that never take it are not "ahead": they
+depend on other queues' later arrivals, which the model does not foresee. Customers are shown
+"ahead" as a range when it is large (ahead_range): which shared window calls each of those in
+front, and the green channel still to come, move it by about its square root.
 
 Time per customer is a window's, call to next call (walk-up, recalls, no-shows and wrap-up
 included, away time left out), learned from today's events and pulled towards the service's
