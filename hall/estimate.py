@@ -2,13 +2,16 @@
 
 The model is the hall as it stands: each open window becomes free at a predicted moment (now if
 idle, when its current customer is done, when its clerk is expected back from an away, after a
-break in the hours), then calls the ticket the call policy (policy.py, the same function the
-windows use) gives it, and is busy for its own time per customer of that service. Green-channel
-tickets expected from today's rate join the queues at their expected times. A ticket's predicted
-call is when the model's window calls it; "ahead" is how many the windows that may call it (its
-service's, or the one it was sent to) call before it, across services at shared windows and
-expected green-channel tickets included. Calls at windows that never take it are not "ahead":
-they depend on other queues' later arrivals, which the model does not foresee.
+break in the hours or its own: taken whole once the customer served when it began is done),
+then calls the ticket the call policy (policy.py, the same function the windows use) gives it,
+and is busy for its own time per customer of that service. Green-channel tickets expected
+from today's rate join the queues at their expected times. A ticket's predicted call is when
+the model's window calls it; "ahead" is how many the windows that may call it (its service's,
+or the one it was sent to) call before it, across services at shared windows and expected
+green-channel tickets included. Calls at windows that never take it are not "ahead": they
+depend on other queues' later arrivals, which the model does not foresee. Customers are shown
+"ahead" as a range when it is large (ahead_range): which shared window calls each of those in
+front, and the green channel still to come, move it by about its square root.
 
 Time per customer is a window's, call to next call (walk-up, recalls, no-shows and wrap-up
 included, away time left out), learned from today's events and pulled towards the service's
@@ -20,6 +23,7 @@ This module is pure: hall/forecast.py reads its inputs from the day's database.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +43,10 @@ RECENT_SAMPLES = 40
 # right-skewed time (lognormal, cv 0.6) the mean time still to go never falls below about
 # 0.56 of the mean, however long it has run.
 LEAST_REMAINING_SHARE = 0.55
+# "Ahead" is certain only while few are ahead: which shared window calls each of those in front,
+# and the green channel still to come, move it by about sqrt(ahead). This share of sqrt(ahead)
+# either side held about 9 in 10 tickets' real count at every load of bench_estimates.
+AHEAD_SPREAD = 0.8
 # The expected green-channel arrivals are generated this far ahead at most.
 ARRIVALS_HORIZON_S = 4 * 3600
 UNKNOWN_SERVICE_S = 5 * 60
@@ -53,6 +61,7 @@ class WindowPlan:
     seconds: Mapping[str, float]  # its time per customer, by service
     present: bool = True  # serving now, not away
     breaks: Sequence[tuple[float, float]] = ()  # its own, beside the hours' (epoch intervals)
+    serving_since: float | None = None  # when it called the customer it serves now
 
     def time_for(self, service: str) -> float:
         """Its time per customer of `service`; a service gone from the config since the ticket
@@ -82,6 +91,18 @@ def _queue_key(ticket: Ticket) -> tuple:
 
 def _arrival(ticket: Ticket) -> float:
     return ticket.get("arrives_at", ticket["issued_at"])
+
+
+def _break_taken(t: float, serving_since: float | None,
+                 breaks: Sequence[tuple[float, float]]) -> float:
+    """When a window free at `t` calls next. A clerk serving someone when a break begins takes
+    the whole break once that customer is done (a lunch starts late and ends late); one free
+    in a break calls again when it ends."""
+    if serving_since is not None:
+        for start, end in breaks:
+            if serving_since < start <= t:
+                return t + (end - start)
+    return _out_of_breaks(t, breaks)
 
 
 def _out_of_breaks(t: float, breaks: Sequence[tuple[float, float]]) -> float:
@@ -116,12 +137,14 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
     expected = deque(sorted(arrivals, key=_arrival))
     real += sum(1 for a in expected if a["id"] >= 0)
     pauses = {n: [*breaks, *p.breaks] for n, p in plans.items()}
-    ready = [(_out_of_breaks(p.free_at, pauses[n]), n) for n, p in plans.items()]
+    ready = [(p.free_at, n) for n, p in plans.items()]
     heapq.heapify(ready)
     calls = dict.fromkeys(plans, 0)  # by window number
+    serving_since = {n: p.serving_since for n, p in plans.items()}
     while real and ready:
         t, number = heapq.heappop(ready)
-        later = _out_of_breaks(t, pauses[number])
+        later = _break_taken(t, serving_since[number], pauses[number])
+        serving_since[number] = None
         if later != t:  # a break: the window calls again when it ends
             heapq.heappush(ready, (later, number))
             continue
@@ -143,6 +166,7 @@ def forecast(now: float, windows: Iterable[WindowPlan], waiting: Iterable[Ticket
             result.ahead[ticket["id"]] = sum(calls[w] for w in queues.takers[key])
             real -= 1
         calls[number] += 1
+        serving_since[number] = t
         heapq.heappush(ready, (t + plan.time_for(ticket["service"]), number))
     return result
 
@@ -168,6 +192,15 @@ class _Queues:
             for number in self.takers[key]:
                 self.open_to[number].append(queue)
         return queue
+
+
+def ahead_range(ahead: int) -> tuple[int, int]:
+    """What a customer is shown for `ahead`: (low, high), low == high for a figure. A figure
+    while the spread is at most one either side, else the range that spread covers."""
+    spread = round(AHEAD_SPREAD * math.sqrt(max(0, ahead)))
+    if spread <= 1:
+        return ahead, ahead
+    return max(0, ahead - spread), ahead + spread
 
 
 def expected_arrivals(now: float, per_hour: Mapping[tuple[str, str], float],

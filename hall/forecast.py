@@ -76,8 +76,9 @@ _EVENT_COLUMNS = "seq, at, type, window, ticket_id, data"
 
 
 def samples_today(db: Database, config: HallConfig, day: str) -> list[Sample]:
-    """Each window's time from one call to its next, away time and breaks left out; when the
-    window then waited for customers, the customer's time plus a usual wrap-up instead.
+    """Each window's time from one call to its next, away time and breaks left out, and the
+    time it waited for the next customer to come (a ticket issued after the last customer was
+    done); when it waited longer than that, the customer's time plus a usual wrap-up instead.
 
     Every ticket asks for this, and a busy day holds thousands of events: only the events
     since the last call are read (per database file, in this process). If the last event read
@@ -90,7 +91,8 @@ def samples_today(db: Database, config: HallConfig, day: str) -> list[Sample]:
     read = known.copy()
     marks = ",".join("?" * len(EVENT_TYPES))
     rows = db.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? AND day = ? AND type IN ({marks})"
+        f"SELECT {_EVENT_COLUMNS}, (SELECT issued_at FROM tickets t WHERE t.id = ticket_id"
+        f" AND type = 'call') FROM events WHERE seq > ? AND day = ? AND type IN ({marks})"
         " AND window IS NOT NULL ORDER BY seq", [read.seq, day, *EVENT_TYPES]).fetchall()
     if rows:
         _take(read, rows, config, day)
@@ -115,11 +117,11 @@ def _take(read: _DayRead, rows: Sequence[tuple], config: HallConfig, day: str) -
     breaks = [(start + a * 60, start + b * 60) for a, b in config.hours.breaks]
     open_call, out = read.open_call, read.samples
     for row in rows:
-        _, at, type_, window, _, data = row
+        _, at, type_, window, _, data, issued_at = row
         current = open_call.get(window)
         if type_ == "call":
             if current is not None:
-                sample = _sample(current, at, breaks)
+                sample = _sample(current, at, breaks, issued_at)
                 if sample > 0:
                     out.append(Sample(window, current["service"], sample))
             open_call[window] = {"at": at, "service": json.loads(data)["service"],
@@ -135,15 +137,19 @@ def _take(read: _DayRead, rows: Sequence[tuple], config: HallConfig, day: str) -
             current["away_since"] = None
         elif type_ == "close":
             del open_call[window]
-    read.seq, read.last = rows[-1][0], tuple(rows[-1])
+    read.seq, read.last = rows[-1][0], tuple(rows[-1][:-1])
 
 
-def _sample(call: dict, next_call: float, breaks: Sequence[tuple[float, float]]) -> float:
+def _sample(call: dict, next_call: float, breaks: Sequence[tuple[float, float]],
+            next_issued: float | None) -> float:
     gap = next_call - call["at"] - call["away"] - _overlap(call["at"], next_call, breaks)
     ended = call["ended"]
-    if ended is not None and next_call - ended - call["away"] > IDLE_AFTER_S:
+    if ended is None:
+        return gap
+    waited = max(0.0, next_issued - ended) if next_issued is not None else 0.0
+    if next_call - ended - call["away"] - waited > IDLE_AFTER_S:
         return ended - call["at"] + WRAP_UP_S
-    return gap
+    return max(ended - call["at"], gap - waited)
 
 
 def away_seconds(db: Database, config: HallConfig, day: str) -> dict[str, float]:
@@ -191,6 +197,7 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float,
         if status != "away" and service is not None:
             plan.free_at = now + estimate.remaining_seconds(plan.time_for(service),
                                                            now - called_at)
+            plan.serving_since = called_at
         plans.append(plan)
     return plans
 

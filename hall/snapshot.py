@@ -102,6 +102,9 @@ class View:
             ahead = result.ahead.get(row["id"])
             if ahead is None:  # no open window will call it: those before it in its queue
                 ahead = scalar(self.db, *policy.ahead_query(row))
+                out["ahead_low"] = out["ahead_high"] = ahead
+            else:
+                out["ahead_low"], out["ahead_high"] = estimate.ahead_range(ahead)
             out["ahead"] = ahead
             out |= self._estimate(result, row["id"], row["service"], row["target_window"])
         return out

@@ -2,7 +2,7 @@
 
 from support import demo_toml
 
-from hall import estimate
+from hall import estimate, forecast
 from hall.auth import Actor
 from hall.config import Window, parse_config
 from hall.estimate import WindowPlan
@@ -52,18 +52,34 @@ def test_an_away_window_calls_when_its_clerk_is_expected_back():
 
 
 def test_no_window_calls_in_a_break_of_the_hours():
-    # One window, 4 minutes a customer, a break from 5 to 65: P1 at 0, P2 at 4, P3 after it.
+    # One window, 4 minutes a customer, a break from 5 to 65: P1 at 0, P2 at 4. The clerk
+    # serves P2 until 8, then takes the whole hour: P3 at 68.
     plans = [plan(window(1, "pay"), pay=4)]
     waiting = [ticket(i, "pay", -10 + i) for i in (1, 2, 3)]
     result = estimate.forecast(0, plans, waiting, "priority_first",
                                breaks=[(5 * MIN, 65 * MIN)])
-    assert result.call_at == {1: 0, 2: 4 * MIN, 3: 65 * MIN}
+    assert result.call_at == {1: 0, 2: 4 * MIN, 3: 68 * MIN}
     assert result.ahead[3] == 2
 
 
+def test_a_clerk_serving_when_lunch_begins_lunches_after_the_customer():
+    # Lunch from 1 to 61. Window 1 has served someone since -1 and is done at 3: it lunches
+    # 3 to 63. Window 2 is away and back at 3, serving nobody when lunch began: it comes
+    # back at 61 like the hours say.
+    busy = plan(window(1, "pay"), free_at=3 * MIN, pay=4)
+    busy.serving_since = -1 * MIN
+    result = estimate.forecast(0, [busy], [ticket(1, "pay", -5)], "priority_first",
+                               breaks=[(1 * MIN, 61 * MIN)])
+    assert result.call_at == {1: 63 * MIN}
+    away = plan(window(2, "pay"), free_at=3 * MIN, present=False, pay=4)
+    result = estimate.forecast(0, [away], [ticket(1, "pay", -5)], "priority_first",
+                               breaks=[(1 * MIN, 61 * MIN)])
+    assert result.call_at == {1: 61 * MIN}
+
+
 def test_a_windows_own_break_a_staggered_lunch_pauses_that_window_only():
-    # Windows 1 and 2 take pay at 4 minutes; window 1 lunches from 5 to 65. 0: P1, P2;
-    # 4: P3 (window 1), P4 (window 2); 8: window 2 takes P5 (window 1 is at lunch).
+    # Windows 1 and 2 take pay at 4 minutes; window 1 lunches from 5 to 65 (from 8, when P3
+    # is done). 0: P1, P2; 4: P3 (window 1), P4 (window 2); 8: window 2 takes P5.
     plans = [plan(window(1, "pay"), pay=4), plan(window(2, "pay"), pay=4)]
     plans[0].breaks = [(5 * MIN, 65 * MIN)]
     waiting = [ticket(i, "pay", -10 + i) for i in (1, 2, 3, 4, 5)]
@@ -178,3 +194,39 @@ def test_a_ticket_of_a_service_gone_from_the_config_still_gets_an_answer(hall: H
     with later.view() as view:
         ticket = view.ticket(view.ticket_row(sent["id"]))
     assert ticket["status"] == "waiting" and ticket["estimated_wait_min"] is not None
+
+
+def test_a_windows_time_leaves_out_the_wait_for_its_next_customer_to_come(hall: Hall, clock):
+    # Window 3 calls A1 at 0, which is done at 3. A2 is taken at 4 and called at 4.5: the
+    # window's time for A1 is 4.5 less the minute it waited for A2 to come, 3.5 minutes.
+    kiosk = Actor(role="kiosk", device_id="kiosk-1", key="k")
+    boss = Actor(role="supervisor", staff_id="9001", key="b")
+    hall.window_command(boss, 3, "open")
+    hall.issue(kiosk, "account")
+    hall.window_command(boss, 3, "call-next")
+    clock.advance(minutes=3)
+    hall.window_command(boss, 3, "finish")
+    clock.advance(minutes=1)
+    hall.issue(kiosk, "account")
+    clock.advance(minutes=0.5)
+    hall.window_command(boss, 3, "call-next")
+    with hall.view() as v:
+        samples = forecast.samples_today(v.db, hall.config, v.day)
+    assert [(s.window, s.service, s.seconds) for s in samples] == [(3, "account", 3.5 * MIN)]
+
+
+def test_ahead_is_a_figure_while_few_are_ahead_and_a_range_beyond():
+    # spread = round(0.8 * sqrt(ahead)): 0 for 0, 1 for 1-3 (a figure), 2 from 4, 4 at 30.
+    assert [estimate.ahead_range(n) for n in (0, 1, 3)] == [(0, 0), (1, 1), (3, 3)]
+    assert estimate.ahead_range(4) == (2, 6)
+    assert estimate.ahead_range(30) == (26, 34)
+
+
+def test_the_ticket_shows_ahead_as_the_model_gives_it(hall: Hall):
+    kiosk = Actor(role="kiosk", device_id="kiosk-1", key="k")
+    boss = Actor(role="supervisor", staff_id="9001", key="b")
+    hall.window_command(boss, 1, "open")
+    for _ in range(4):
+        hall.issue(kiosk, "pay")
+    t = hall.issue(kiosk, "pay")["ticket"]
+    assert (t["ahead"], t["ahead_low"], t["ahead_high"]) == (4, 2, 6)
