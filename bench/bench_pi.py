@@ -233,23 +233,28 @@ class Phase:
                 f"{now[1] - self.throttled[1]} of {now[0] - self.throttled[0]} periods")
 
 
-LOADS = ((1, 0.0), (8, 0.0), (8, 0.25))  # (kiosks, seconds between a kiosk's tickets)
+# (how, kiosks, seconds between a kiosk's tickets). The kiosk program issues over the
+# Socket.IO connection it holds; HTTP is the API's other way in (a booking back end, curl).
+LOADS = (("socket", 1, 0.0), ("socket", 8, 0.0), ("socket", 8, 0.25),
+         ("http", 1, 0.0), ("http", 8, 0.0), ("http", 8, 0.25))
+WAYS = {"socket": "Socket.IO `command`", "http": "HTTP POST"}
 
 
-def load_name(kiosks: int, interval: float) -> str:
-    name = f"{kiosks} kiosk{'s' if kiosks > 1 else ' '}"
+def load_name(way: str, kiosks: int, interval: float) -> str:
+    name = f"{WAYS[way]}, {kiosks} kiosk{'s' if kiosks > 1 else ' '}"
     return name + (f", one ticket each every {interval * 1000:.0f} ms" if interval else
                    ", back to back")
 
 
 def bench_issue(workdir: Path, quota: CpuQuota, rounds: int, count: int,
-                warm: bool) -> None:
+                warm: bool, ways: tuple[str, ...]) -> None:
     """`rounds` fresh servers, each given `count` tickets by each load of LOADS in turn, with
     the demo hall's six windows open as in a working day (no one is called, so the queue
     grows to 3 × count + 20 waiting at most, a busy hall's)."""
-    latencies: dict[tuple, list[float]] = {load: [] for load in LOADS}
-    spent = dict.fromkeys(LOADS, 0.0)
-    did: dict[tuple, list[str]] = {load: [] for load in LOADS}
+    loads = [load for load in LOADS if load[0] in ways]
+    latencies: dict[tuple, list[float]] = {load: [] for load in loads}
+    spent = dict.fromkeys(loads, 0.0)
+    did: dict[tuple, list[str]] = {load: [] for load in loads}
     for n in range(rounds):
         server = PiServer(workdir / f"issue-{n}.db", quota,
                           workdir / f"issue-{n}.strace").start(timeout=90)
@@ -259,19 +264,19 @@ def bench_issue(workdir: Path, quota: CpuQuota, rounds: int, count: int,
                 clerk.post(f"/api/v1/windows/{window}/open")
             if warm:
                 issue_with(server, 1, 20, timeout=300)
-            for load in LOADS:
-                kiosks, interval = load
+            for load in loads:
+                way, kiosks, interval = load
                 phase = Phase(server, quota)
                 got, rate = issue_with(server, kiosks, count // kiosks, timeout=300,
-                                       interval=interval)
+                                       interval=interval, way=way)
                 spent[load] += len(got) / rate  # from the go to the last answer
                 latencies[load] += got
                 did[load].append(phase.since(len(got)))
         finally:
             server.stop()
-    print(f"Ticket issue over HTTP, each kiosk in its own process, {rounds} round(s) of {count} "
+    print(f"Ticket issue, each kiosk in its own process, {rounds} round(s) of {count} "
           f"tickets a load (target p99 ≤ {ISSUE_P99_TARGET * 1000:.0f} ms)")
-    for load in LOADS:
+    for load in loads:
         got = latencies[load]
         p99 = percentile(got, 99)
         print(f"  {load_name(*load)}: p50 {ms(statistics.median(got))}, p99 {ms(p99)} "
@@ -308,6 +313,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["issue", "fanout"], help="one benchmark")
     parser.add_argument("--displays", type=int, default=10)
     parser.add_argument("--kiosks", type=int, default=5, help="fan-out: kiosks connected")
+    parser.add_argument("--way", choices=sorted(WAYS), action="append",
+                        help="how kiosks issue (both without it)")
     args = parser.parse_args()
     reason = unavailable()
     if reason:
@@ -325,7 +332,8 @@ def main() -> None:
                   "(strace --seccomp-bpf inject delay_exit)")
             check_injection(Path(tmp), quota, check, warm=not args.tiny)
             if args.only in (None, "issue"):
-                bench_issue(Path(tmp), quota, rounds, count, warm=not args.tiny)
+                bench_issue(Path(tmp), quota, rounds, count, warm=not args.tiny,
+                            ways=tuple(args.way or WAYS))
             if args.only in (None, "fanout"):
                 bench_fanout(Path(tmp), quota, calls, args.displays, args.kiosks)
         except BaseException:

@@ -36,8 +36,11 @@ def test_a_tiny_run_prints_every_figure_and_cleans_up():
     out, _ = bench.communicate(timeout=120)
     assert bench.returncode == 0, out
     assert "Delay check" in out and "fsyncs delayed" in out
-    assert "1 kiosk , back to back: p50" in out and "8 kiosks, back to back: p50" in out
-    assert "every 250 ms: p50" in out and "tickets/s" in out
+    for way in ("Socket.IO `command`", "HTTP POST"):  # the kiosk's way, and the API's
+        assert f"{way}, 1 kiosk , back to back: p50" in out
+        assert f"{way}, 8 kiosks, back to back: p50" in out
+        assert f"{way}, 8 kiosks, one ticket each every 250 ms: p50" in out
+    assert "tickets/s" in out
     assert "at every display: p50" in out
     assert not its_cgroup(bench).exists()
 
