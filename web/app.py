@@ -78,6 +78,10 @@ def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, Soc
         message_queue=message_queue,
         json=_Json,
         serializer=_TextPacket,
+        # An event is handled in its connection's own thread, as a request is in its own:
+        # python-socketio would start a thread for each one, and a thread costs more than a
+        # ticket's command. A device waits for each answer anyway; nothing calls a client.
+        async_handlers=False,
     )
     shared = message_queue is not None
     hall.subscribe(lambda events: broadcast(socketio, events, shared))
