@@ -1,6 +1,6 @@
 """The Pi-speed bench still runs, with tiny counts, and leaves no cgroup or process behind,
 even when it is stopped halfway. Skipped where it cannot run: no root, no cgroup cpu
-controller, no strace."""
+controller, no C compiler for the fsync delay."""
 
 import os
 import signal
