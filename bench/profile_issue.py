@@ -12,6 +12,9 @@ Three measurements, each of CPU time (user + system) rather than wall time:
    worker's CPU: what the layers of 1 cost there, plus what the server adds (gunicorn's
    parsing and poll loop, engine.io and the WebSocket, thread hand-offs), less what group
    commit saves.
+3. The fan-out: the real server's CPU per ticket issued by one kiosk over HTTP with 0, 8 and
+   16 displays connected (each gets one `changes` message per ticket): the slope is what each
+   connected device adds to every command.
 The parts do not add up to the server's figure exactly: in 2 the work runs on many threads
 that take turns at the GIL, and commits are shared.
 """
@@ -34,8 +37,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from bench_server import SERVICES, Clerk, issue_with  # noqa: E402
 from server_processes import process_cpu_seconds, server_pids  # noqa: E402
-from support import KIOSK, ServerProcess, migrated  # noqa: E402
+from support import DISPLAY, KIOSK, ServerProcess, migrated  # noqa: E402
 
+from client.live import LiveHall  # noqa: E402
 from hall.auth import Actor  # noqa: E402
 from hall.config import load_config  # noqa: E402
 from hall.hall import Hall  # noqa: E402
@@ -140,7 +144,8 @@ def in_process(workdir: Path, tickets: int) -> None:
         total = time.thread_time() - started
         parts._switch()
         print(f"\n{title}: {total * 1e6 / tickets:.0f} µs of CPU per ticket")
-        table(parts.spent, tickets, rest="the rest (the command's rules, Flask, Werkzeug)")
+        table(parts.spent, tickets, rest="the rest: the command's own Python"
+              + (", Flask and Werkzeug" if issue is through_flask else ""))
 
 
 def table(spent: collections.Counter, tickets: int, rest: str) -> None:
@@ -170,17 +175,43 @@ def served(workdir: Path, tickets: int, kiosks: int) -> None:
               f"(the kiosks connecting and leaving included)")
 
 
+def fan_out(workdir: Path, tickets: int) -> None:
+    print(f"\nThe server, 1 kiosk over HTTP, {tickets} tickets, displays connected: the "
+          "worker's CPU per ticket (/proc)")
+    server = ServerProcess(workdir / "fan-out.db", extra=["--max-per-address", "0"]).start()
+    displays: list[LiveHall] = []
+    try:
+        issue_with(server, 1, 50)  # warm up
+        worker = [p for p in server_pids(server.proc.pid) if p != server.proc.pid][-1]
+        for count in (0, 8, 16):
+            while len(displays) < count:
+                displays.append(LiveHall(server.url, token=DISPLAY))
+                displays[-1].start()
+                displays[-1].wait_for_state(30)
+            time.sleep(1)  # their connecting is done
+            cpu = process_cpu_seconds(worker)
+            got, _ = issue_with(server, 1, tickets)
+            cpu = process_cpu_seconds(worker) - cpu
+            print(f"  {count:2} displays: {cpu * 1e6 / len(got):.0f} µs per ticket")
+    finally:
+        server.stop()
+        for display in displays:
+            display.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1000)
     parser.add_argument("--kiosks", type=int, default=8)
-    parser.add_argument("--only", choices=["in-process", "server"])
+    parser.add_argument("--only", choices=["in-process", "server", "fan-out"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "in-process"):
             in_process(Path(tmp), args.tickets)
         if args.only in (None, "server"):
             served(Path(tmp), args.tickets, args.kiosks)
+        if args.only in (None, "fan-out"):
+            fan_out(Path(tmp), args.tickets // 2)
 
 
 if __name__ == "__main__":
