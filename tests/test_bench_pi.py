@@ -3,6 +3,7 @@ even when it is stopped halfway. Skipped where it cannot run: no root, no cgroup
 controller, no C compiler for the fsync delay."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,6 +43,16 @@ def test_a_tiny_run_prints_every_figure_and_cleans_up():
         assert f"{way}, 8 kiosks, one ticket each every 250 ms: p50" in out
     assert "tickets/s" in out
     assert "at every display: p50" in out
+    assert not its_cgroup(bench).exists()
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_the_strace_delay_still_runs_to_compare():
+    bench = run_bench("--only", "issue", "--way", "http", "--delay-with", "strace")
+    out, _ = bench.communicate(timeout=120)
+    assert bench.returncode == 0, out
+    assert "strace --seccomp-bpf inject delay_exit" in out and "fsyncs delayed" in out
+    assert "HTTP POST, 8 kiosks, back to back: p50" in out and "Socket.IO" not in out
     assert not its_cgroup(bench).exists()
 
 
