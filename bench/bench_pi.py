@@ -1,15 +1,22 @@
 """The server at Raspberry Pi speed: its processes (gunicorn's master and worker) held to a
 quarter of a core by a cgroup CPU quota, and every fsync/fdatasync they make delayed by 10 ms,
-as an SD card takes, by strace's syscall delay injection. The load (kiosks, displays, the
-clerk) runs outside the cgroup and the strace, as on devices of their own.
+as an SD card takes. The load (kiosks, displays, the clerk) runs outside the cgroup, as on
+devices of their own.
 
-    sudo .venv/bin/python bench/bench_pi.py [--quick]
+    sudo .venv/bin/python bench/bench_pi.py [--quick] [--delay-with preload|strace]
 
-Prints issue p50/p99 with 1 and with 8 kiosks, tickets/s with 8 kiosks, and call → all 10
-displays p50/p99, against the targets (issue #16): issue p99 ≤ 50 ms, fan-out p99 ≤ 100 ms.
-Needs root (a cgroup of its own: v2 `cpu.max`, else v1 `cpu.cfs_quota_us`) and strace ≥ 5.3
-(`--seccomp-bpf`). Before it measures, it checks the delay is in effect: the same tickets on the
-same capped server with and without it.
+Prints issue p50/p99 with 1 and with 8 kiosks (issuing over Socket.IO, as the kiosk program
+does, and over HTTP), tickets/s, and call → all 10 displays p50/p99, against the targets
+(issue #16): issue p99 ≤ 50 ms, fan-out p99 ≤ 100 ms. Needs root (a cgroup of its own: v2
+`cpu.max`, else v1 `cpu.cfs_quota_us`). Before it measures, it checks the delay is in effect:
+the same tickets on the same capped server with and without it.
+
+The delay: `preload` (the default; needs a C compiler) builds bench/fsync_delay.c and preloads
+it into the server: fsync and fdatasync return 10 ms after the real call, and nothing else
+changes. `strace` (≥ 5.3) injects the same delay with `--seccomp-bpf -f`, but measured here
+(strace 6.1) it also stops the server's threads in the tracer on their futex and socket calls:
+a round trip between two Python threads took 68-131 µs under it instead of 23 µs, which no
+Pi does; it is kept to compare.
 
 The quota's period is short (10 ms by default, `--period-ms`): a quota refills once a period,
 so a server that used its share early waits out the rest of it. A 100 ms period would freeze
@@ -43,6 +50,49 @@ FANOUT_P99_TARGET = 0.100
 FSYNC_DELAY_US = 10_000
 # Joins the cgroup, then becomes the server: only the server's processes are capped, not strace.
 JOIN = 'echo $$ > "$0" && exec "$@"'
+SHIM_SOURCE = Path(__file__).resolve().parent / "fsync_delay.c"
+
+
+class FsyncDelay:
+    """How the server's fsyncs are delayed: `preload` (bench/fsync_delay.c) or `strace`."""
+
+    def __init__(self) -> None:
+        self.method = "preload"
+        self.shim: Path | None = None
+
+    def prepare(self, method: str, workdir: Path) -> None:
+        self.method = method
+        if method == "preload":
+            self.shim = workdir / "fsync_delay.so"
+            subprocess.run([compiler(), "-shared", "-fPIC", "-O2", "-o", str(self.shim),
+                            str(SHIM_SOURCE), "-ldl"], check=True)
+
+    def wrap(self, command: list[str], log: Path) -> list[str]:
+        """`command`, run with every fsync/fdatasync delayed and counted in `log`."""
+        if self.method == "strace":
+            return ["strace", "--seccomp-bpf", "-f", "-qq", "-o", str(log),
+                    "-e", "trace=fsync,fdatasync",
+                    "-e", f"inject=fsync,fdatasync:delay_exit={FSYNC_DELAY_US}", "--", *command]
+        return ["env", f"LD_PRELOAD={self.shim}", f"FSYNC_DELAY_US={FSYNC_DELAY_US}",
+                f"FSYNC_LOG={log}", *command]
+
+    def count(self, log: Path) -> int:
+        if not log.exists():
+            return 0
+        data = log.read_bytes()
+        return sum(1 for line in data.splitlines() if b"sync(" in line) \
+            if self.method == "strace" else len(data)
+
+    def describe(self) -> str:
+        return ("strace --seccomp-bpf inject delay_exit" if self.method == "strace" else
+                "preloaded bench/fsync_delay.c, after the real call")
+
+
+FSYNC_DELAY = FsyncDelay()
+
+
+def compiler() -> str | None:
+    return shutil.which("cc") or shutil.which("gcc")
 
 
 class CpuQuota:
@@ -133,12 +183,14 @@ def cpu_cgroup_v1() -> Path | None:
     return None
 
 
-def unavailable() -> str | None:
+def unavailable(delay_with: str = "preload") -> str | None:
     """Why this bench cannot run here, or None if it can."""
     if os.geteuid() != 0:
         return "needs root, to make a cgroup of its own"
     if cpu_cgroup_v2() is None and cpu_cgroup_v1() is None:
         return "no cgroup with the cpu controller is mounted"
+    if delay_with == "preload":
+        return None if compiler() else "no C compiler for the fsync delay (apt-get install gcc)"
     if shutil.which("strace") is None:
         return "strace is not installed (apt-get install strace)"
     probe = subprocess.run(["strace", "--seccomp-bpf", "-f", "-qq", "-o", "/dev/null", "true"],
@@ -149,28 +201,22 @@ def unavailable() -> str | None:
 
 
 class PiServer(ServerProcess):
-    """The real server, joined to the cgroup, and run under strace when `fsync_log` is given
-    (strace writes one line per fsync/fdatasync there, which counts the commits)."""
+    """The real server, joined to the cgroup, its fsyncs delayed (FSYNC_DELAY) and counted
+    in `fsync_log` when one is given."""
 
     def __init__(self, db: Path, quota: CpuQuota, fsync_log: Path | None = None,
                  config: Path | None = None) -> None:
         wrapper = ["sh", "-c", JOIN, str(quota.procs)]
         if fsync_log is not None:
-            wrapper = ["strace", "--seccomp-bpf", "-f", "-qq", "-o", str(fsync_log),
-                       "-e", "trace=fsync,fdatasync",
-                       "-e", f"inject=fsync,fdatasync:delay_exit={FSYNC_DELAY_US}",
-                       "--", *wrapper]
+            wrapper = FSYNC_DELAY.wrap(wrapper, fsync_log)
         super().__init__(db, config=config, wrapper=wrapper)
         self.fsync_log = fsync_log
 
     def fsyncs(self) -> int:
-        if self.fsync_log is None or not self.fsync_log.exists():
-            return 0
-        with self.fsync_log.open("rb") as log:
-            return sum(1 for line in log if b"sync(" in line)
+        return 0 if self.fsync_log is None else FSYNC_DELAY.count(self.fsync_log)
 
     def stop(self) -> None:
-        """SIGTERM to the whole session (strace, gunicorn's master and its worker), then
+        """SIGTERM to the whole session (strace if any, gunicorn's master and its worker), then
         SIGKILL to whatever is left after 10 s."""
         if self.proc is None:
             return
@@ -193,11 +239,11 @@ def verdict(value: float, target: float) -> str:
 def check_injection(workdir: Path, quota: CpuQuota, count: int, warm: bool) -> None:
     """The same `count` tickets, one kiosk, on the capped server without and with the delay.
     A ticket's commit waits for one fsync, so with the delay in effect no ticket can be quicker
-    than the delay, and strace must have logged a delayed fsync for each. The quickest without
+    than the delay, and a delayed fsync must have been logged for each. The quickest without
     is printed beside it; it is no test, as a few tickets' quickest swings with the machine."""
     quickest, medians, fsyncs = [], [], 0
     for delayed in (False, True):
-        log = workdir / "check.strace" if delayed else None
+        log = workdir / "check.fsyncs" if delayed else None
         server = PiServer(workdir / f"check-{delayed}.db", quota, log).start(timeout=90)
         try:
             if warm:
@@ -233,45 +279,50 @@ class Phase:
                 f"{now[1] - self.throttled[1]} of {now[0] - self.throttled[0]} periods")
 
 
-LOADS = ((1, 0.0), (8, 0.0), (8, 0.25))  # (kiosks, seconds between a kiosk's tickets)
+# (how, kiosks, seconds between a kiosk's tickets). The kiosk program issues over the
+# Socket.IO connection it holds; HTTP is the API's other way in (a booking back end, curl).
+LOADS = (("socket", 1, 0.0), ("socket", 8, 0.0), ("socket", 8, 0.25),
+         ("http", 1, 0.0), ("http", 8, 0.0), ("http", 8, 0.25))
+WAYS = {"socket": "Socket.IO `command`", "http": "HTTP POST"}
 
 
-def load_name(kiosks: int, interval: float) -> str:
-    name = f"{kiosks} kiosk{'s' if kiosks > 1 else ' '}"
+def load_name(way: str, kiosks: int, interval: float) -> str:
+    name = f"{WAYS[way]}, {kiosks} kiosk{'s' if kiosks > 1 else ' '}"
     return name + (f", one ticket each every {interval * 1000:.0f} ms" if interval else
                    ", back to back")
 
 
 def bench_issue(workdir: Path, quota: CpuQuota, rounds: int, count: int,
-                warm: bool) -> None:
+                warm: bool, ways: tuple[str, ...]) -> None:
     """`rounds` fresh servers, each given `count` tickets by each load of LOADS in turn, with
     the demo hall's six windows open as in a working day (no one is called, so the queue
     grows to 3 × count + 20 waiting at most, a busy hall's)."""
-    latencies: dict[tuple, list[float]] = {load: [] for load in LOADS}
-    spent = dict.fromkeys(LOADS, 0.0)
-    did: dict[tuple, list[str]] = {load: [] for load in LOADS}
+    loads = [load for load in LOADS if load[0] in ways]
+    latencies: dict[tuple, list[float]] = {load: [] for load in loads}
+    spent = dict.fromkeys(loads, 0.0)
+    did: dict[tuple, list[str]] = {load: [] for load in loads}
     for n in range(rounds):
         server = PiServer(workdir / f"issue-{n}.db", quota,
-                          workdir / f"issue-{n}.strace").start(timeout=90)
+                          workdir / f"issue-{n}.fsyncs").start(timeout=90)
         try:
             clerk = Clerk(server)
             for window in range(1, 7):
                 clerk.post(f"/api/v1/windows/{window}/open")
             if warm:
                 issue_with(server, 1, 20, timeout=300)
-            for load in LOADS:
-                kiosks, interval = load
+            for load in loads:
+                way, kiosks, interval = load
                 phase = Phase(server, quota)
                 got, rate = issue_with(server, kiosks, count // kiosks, timeout=300,
-                                       interval=interval)
+                                       interval=interval, way=way)
                 spent[load] += len(got) / rate  # from the go to the last answer
                 latencies[load] += got
                 did[load].append(phase.since(len(got)))
         finally:
             server.stop()
-    print(f"Ticket issue over HTTP, each kiosk in its own process, {rounds} round(s) of {count} "
+    print(f"Ticket issue, each kiosk in its own process, {rounds} round(s) of {count} "
           f"tickets a load (target p99 ≤ {ISSUE_P99_TARGET * 1000:.0f} ms)")
-    for load in LOADS:
+    for load in loads:
         got = latencies[load]
         p99 = percentile(got, 99)
         print(f"  {load_name(*load)}: p50 {ms(statistics.median(got))}, p99 {ms(p99)} "
@@ -283,7 +334,7 @@ def bench_issue(workdir: Path, quota: CpuQuota, rounds: int, count: int,
 
 def bench_fanout(workdir: Path, quota: CpuQuota, calls: int, displays: int, kiosks: int) -> None:
     config = fifty_window_hall(workdir / "fifty.toml")
-    server = PiServer(workdir / "fanout.db", quota, workdir / "fanout.strace",
+    server = PiServer(workdir / "fanout.db", quota, workdir / "fanout.fsyncs",
                       config=config).start(timeout=90)
     try:
         to_all, to_each = fanout(server, calls, displays, kiosks)
@@ -308,8 +359,12 @@ def main() -> None:
     parser.add_argument("--only", choices=["issue", "fanout"], help="one benchmark")
     parser.add_argument("--displays", type=int, default=10)
     parser.add_argument("--kiosks", type=int, default=5, help="fan-out: kiosks connected")
+    parser.add_argument("--way", choices=sorted(WAYS), action="append",
+                        help="how kiosks issue (both without it)")
+    parser.add_argument("--delay-with", choices=["preload", "strace"], default="preload",
+                        help="how fsyncs are delayed (preload)")
     args = parser.parse_args()
-    reason = unavailable()
+    reason = unavailable(args.delay_with)
     if reason:
         sys.exit(f"bench_pi cannot run here: {reason}")
     rounds, count, calls, check = (1, 16, 4, 5) if args.tiny else \
@@ -321,11 +376,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             quota.create()
+            FSYNC_DELAY.prepare(args.delay_with, Path(tmp))
             print(f"CPU: {quota.describe()}; fsync/fdatasync +{FSYNC_DELAY_US / 1000:g} ms "
-                  "(strace --seccomp-bpf inject delay_exit)")
+                  f"({FSYNC_DELAY.describe()})")
             check_injection(Path(tmp), quota, check, warm=not args.tiny)
             if args.only in (None, "issue"):
-                bench_issue(Path(tmp), quota, rounds, count, warm=not args.tiny)
+                bench_issue(Path(tmp), quota, rounds, count, warm=not args.tiny,
+                            ways=tuple(args.way or WAYS))
             if args.only in (None, "fanout"):
                 bench_fanout(Path(tmp), quota, calls, args.displays, args.kiosks)
         except BaseException:

@@ -74,14 +74,38 @@ def kiosk_process(port: int, count: int, go: Any, ready: multiprocessing.Queue,
     results.put(latencies)
 
 
+def socket_kiosk_process(port: int, count: int, go: Any, ready: multiprocessing.Queue,
+                         results: multiprocessing.Queue, interval: float = 0.0) -> None:
+    """`kiosk_process`, but issuing as the kiosk program does: a `command` over the Socket.IO
+    connection it holds (client.live.LiveHall), not an HTTP request."""
+    live = LiveHall(f"http://127.0.0.1:{port}", token=KIOSK, command_timeout=60)
+    live.start()
+    live.wait_for_state(60)
+    latencies = []
+    ready.put(True)
+    go.wait()
+    start = time.perf_counter() + random.uniform(0, interval)
+    for i in range(count):
+        time.sleep(max(0.0, start + i * interval - time.perf_counter()))
+        started = time.perf_counter()
+        live.command("issue", service=SERVICES[i % len(SERVICES)])
+        latencies.append(time.perf_counter() - started)
+    results.put(latencies)
+    live.stop()
+
+
+KIOSK_PROCESSES = {"http": kiosk_process, "socket": socket_kiosk_process}
+
+
 def issue_with(server: ServerProcess, kiosks: int, each: int, timeout: float = 600,
-               interval: float = 0.0) -> tuple[list[float], float]:
+               interval: float = 0.0, way: str = "http") -> tuple[list[float], float]:
     """Latencies of `kiosks` issuing `each` tickets at once (each kiosk one every `interval`
-    seconds, if given), and the tickets per second. A kiosk that has not reported within
-    `timeout` seconds ends the bench with queue.Empty."""
+    seconds, if given), over HTTP or a Socket.IO connection (`way`), and the tickets per
+    second. A kiosk that has not reported within `timeout` seconds ends the bench with
+    queue.Empty."""
     spawn = multiprocessing.get_context("spawn")
     results, ready, go = spawn.Queue(), spawn.Queue(), spawn.Event()
-    processes = [spawn.Process(target=kiosk_process,
+    processes = [spawn.Process(target=KIOSK_PROCESSES[way],
                                args=(server.port, each, go, ready, results, interval))
                  for _ in range(kiosks)]
     for process in processes:
@@ -105,29 +129,30 @@ def issue_with(server: ServerProcess, kiosks: int, each: int, timeout: float = 6
 
 
 def bench_issue(workdir: Path, count: int) -> None:
-    server = ServerProcess(workdir / "issue.db").start()
-    try:
-        issue_with(server, 1, 50)  # warm up
-        cpu = cpu_seconds(server.proc.pid)
-        one, rate_one = issue_with(server, 1, count)
-        cpu_per_ticket = (cpu_seconds(server.proc.pid) - cpu) / count
-        cpu = cpu_seconds(server.proc.pid)
-        eight, rate_eight = issue_with(server, 8, count // 8)
-        cpu_eight = (cpu_seconds(server.proc.pid) - cpu) / len(eight)
-    finally:
-        server.stop()
-    print("Ticket issue over HTTP (synchronous=FULL, one commit per ticket; each kiosk in its "
-          "own process)")
-    print(f"  1 kiosk : median {ms(statistics.median(one))}, p99 {ms(percentile(one, 99))}, "
-          f"{rate_one:.0f} tickets/s")
-    print(f"  8 kiosks: median {ms(statistics.median(eight))}, p99 {ms(percentile(eight, 99))}, "
-          f"{rate_eight:.0f} tickets/s")
-    # Nobody is called here, so the queue only grows: what a ticket costs should not.
-    print(f"  server CPU per ticket: {ms(cpu_per_ticket)} with 1 kiosk (50-{count + 50} "
-          f"waiting) → {1 / cpu_per_ticket:.0f} tickets/s per core when the server has the "
-          f"core to itself; {ms(cpu_eight)} with 8 kiosks ({count + 50}-{2 * count + 50} waiting)")
-    print(f"  vs FQM (60 ms median, 16/s): {0.060 / statistics.median(one):.0f}x faster median,"
-          f" {rate_eight / 16:.0f}x the throughput")
+    for way, title in (("http", "over HTTP"), ("socket", "over Socket.IO, as the kiosk does")):
+        server = ServerProcess(workdir / f"issue-{way}.db").start()
+        try:
+            issue_with(server, 1, 50, way=way)  # warm up
+            cpu = cpu_seconds(server.proc.pid)
+            one, rate_one = issue_with(server, 1, count, way=way)
+            cpu_per_ticket = (cpu_seconds(server.proc.pid) - cpu) / count
+            cpu = cpu_seconds(server.proc.pid)
+            eight, rate_eight = issue_with(server, 8, count // 8, way=way)
+            cpu_eight = (cpu_seconds(server.proc.pid) - cpu) / len(eight)
+        finally:
+            server.stop()
+        print(f"Ticket issue {title} (synchronous=FULL; each kiosk in its own process)")
+        print(f"  1 kiosk : median {ms(statistics.median(one))}, p99 {ms(percentile(one, 99))}, "
+              f"{rate_one:.0f} tickets/s")
+        print(f"  8 kiosks: median {ms(statistics.median(eight))}, "
+              f"p99 {ms(percentile(eight, 99))}, {rate_eight:.0f} tickets/s")
+        # Nobody is called here, so the queue only grows: what a ticket costs should not.
+        print(f"  server CPU per ticket: {ms(cpu_per_ticket)} with 1 kiosk (50-{count + 50} "
+              f"waiting) → {1 / cpu_per_ticket:.0f} tickets/s per core when the server has "
+              f"the core to itself; {ms(cpu_eight)} with 8 kiosks ({count + 50}-"
+              f"{2 * count + 50} waiting)")
+        print(f"  vs FQM (60 ms median, 16/s): {0.060 / statistics.median(one):.0f}x faster "
+              f"median, {rate_eight / 16:.0f}x the throughput")
 
 
 def fifty_window_hall(path: Path) -> Path:

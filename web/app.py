@@ -78,6 +78,10 @@ def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, Soc
         message_queue=message_queue,
         json=_Json,
         serializer=_TextPacket,
+        # An event is handled in its connection's own thread, as a request is in its own:
+        # python-socketio would start a thread for each one, and a thread costs more than a
+        # ticket's command. A device waits for each answer anyway; nothing calls a client.
+        async_handlers=False,
     )
     shared = message_queue is not None
     hall.subscribe(lambda events: broadcast(socketio, events, shared))
@@ -343,10 +347,12 @@ def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
         if actor:
             hall.device_presence(actor, connected=False)
 
-    @socketio.on("command")
-    def command(*args: Any) -> dict:
+    # `command` and `state` are registered on python-socketio itself, as "*" is below: they
+    # need no Flask request context, which Flask-SocketIO would build for every event (its
+    # URL routing, its session) at a fifth of the CPU a ticket costs over Socket.IO.
+    def command(sid: str, *args: Any) -> dict:
         # Exactly one argument, the body; anything else is still answered (with bad_request).
-        actor = actors.get(request.sid, VIEWER)
+        actor = actors.get(sid, VIEWER)
         try:
             if len(args) != 1:
                 raise bad_request("command takes one argument: {name, ...}")
@@ -359,10 +365,11 @@ def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
             status, answer = socket_command(hall, actor, body)
         return {**answer, "status": status}
 
+    def state(*_: Any) -> dict:
+        return hall.state()
+
+    socketio.server.on("command", command)
+    socketio.server.on("state", state)
     # Every other event is answered too. Registered on python-socketio itself: Flask-SocketIO's
     # catch-all wrapper fails on an event named "*" (it takes the sid for the event's name).
     socketio.server.on("*", _unknown_event)
-
-    @socketio.on("state")
-    def state(*_: Any) -> dict:
-        return hall.state()
