@@ -224,12 +224,13 @@ TABLES = ("hall", "hours", "rules", "appointments")
 ARRAYS = ("services", "windows", "staff", "devices", "away_reasons")
 
 
-def _refuse_unknown_tables(raw: dict[str, Any]) -> None:
+def _refuse_unknown_tables(raw: dict[str, Any], tables: tuple[str, ...] = TABLES,
+                           arrays: tuple[str, ...] = ARRAYS) -> None:
     for name, value in raw.items():
-        if name in TABLES or name in ARRAYS:
+        if name in tables or name in arrays:
             continue
         kind = "key" if not isinstance(value, dict | list) else "table"
-        written = {f"[{t}]": t for t in TABLES} | {f"[[{a}]]": a for a in ARRAYS}
+        written = {f"[{t}]": t for t in tables} | {f"[[{a}]]": a for a in arrays}
         raise ConfigError(f"{name}: unknown {kind}{_did_you_mean(name, written)}")
 
 
@@ -303,18 +304,18 @@ def _build(r: _Reader, raw: dict[str, Any], source: str) -> HallConfig:
     return config
 
 
-def _public_url(url: str | None) -> str | None:
+def _public_url(url: str | None, key: str = "hall.public_url") -> str | None:
     """What the tickets' QR codes point at: phones must be able to open it."""
     if url is None:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"hall.public_url: an http:// or https:// address with a host, such "
+        raise ConfigError(f"{key}: an http:// or https:// address with a host, such "
                           f"as http://192.168.1.10:8080 (got {url!r})")
     try:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
-        raise ConfigError(f"hall.public_url: the port is not a number (got {url!r})") from None
+        raise ConfigError(f"{key}: the port is not a number (got {url!r})") from None
     return url.rstrip("/")
 
 
