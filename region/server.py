@@ -4,6 +4,7 @@
     hallq-region migrate                                    bring the schema up to date
     hallq-region add-hall ID NAME                           register a hall, print its token
     hallq-region hall-token ID                              a new token for a hall
+    hallq-region accept-restore ID                          a restored hall ships again
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     rotate = command("hall-token", _hall_token,
                      "a new token for a hall (the old one stops working); prints it once")
     rotate.add_argument("hall_id", metavar="ID")
+    accept = command("accept-restore", _accept_restore,
+                     "a hall whose database went back (restored from a backup) ships again: "
+                     "the region keeps every event it has and takes the hall's events "
+                     "numbered past them")
+    accept.add_argument("hall_id", metavar="ID")
     return parser
 
 
@@ -112,6 +118,21 @@ def _hall_token(config: RegionConfig, args: argparse.Namespace) -> int:
         print(f"hall-token: there is no hall {args.hall_id!r}", file=sys.stderr)
         return 1
     _print_token(args.hall_id, token)
+    return 0
+
+
+def _accept_restore(config: RegionConfig, args: argparse.Namespace) -> int:
+    from region import db
+    from region.ingest import accept_restore
+
+    with db.connect(config.dsn) as conn:
+        done = accept_restore(conn, args.hall_id)
+    if done is None:
+        print(f"accept-restore: there is no hall {args.hall_id!r}", file=sys.stderr)
+        return 1
+    print(f"hall {args.hall_id}: the region keeps its events up to seq "
+          f"{done['kept_through_seq']}; the hall's events numbered so are skipped, those "
+          "after are taken.")
     return 0
 
 
