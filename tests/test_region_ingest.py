@@ -271,3 +271,17 @@ def test_each_batch_reaches_a_live_viewer_of_its_hall_at_once(region, hall):
         assert message["link"]["backlog"] == 0 and message["link"]["diverged"] is False
     finally:
         viewer.disconnect()
+
+
+def test_the_day_end_expiry_counts_each_ticket_for_its_service_however_long_its_list(
+        region, hall):
+    hall_id, token = hall
+    log = Log()
+    for i in range(3):
+        log.add("issue", "16:40", i + 1, number=f"A{i + 1:03d}", service="pay")
+    day_list = [["2026-11-23", f"A{i + 1:03d}"] for i in range(3)]
+    day_list += [["2026-11-23", f"Z{i:04d}"] for i in range(5000)]  # unknown to the region
+    log.add("expire", "23:59", reason="day_end", count=len(day_list), tickets=day_list)
+    answer = region.post("/api/ingest", batch(hall_id, log.events), token)
+    assert answer.status_code == 200, answer.text
+    assert (daily(region, hall_id)["issued"], daily(region, hall_id)["expired"]) == (3, 3)

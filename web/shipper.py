@@ -58,7 +58,8 @@ class Shipper:
     """Ships the log of `hall` to `link.url`; `start()` runs it in a daemon thread."""
 
     def __init__(self, hall: Hall, link: RegionLink, batch: int = shipping.BATCH) -> None:
-        self.hall, self.link, self.batch = hall, link, batch
+        self.hall, self.link = hall, link
+        self.batch = self.full_batch = batch
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -162,6 +163,9 @@ class Shipper:
         try:
             answer = self._post(body)
         except RegionRefusedError as refused:
+            if refused.status == 413 and len(events) > 1:  # a few huge events: fewer a batch
+                self.batch = max(1, len(events) // 2)
+                return True
             if refused.code == "gap" and isinstance(refused.body.get("expected"), int):
                 shipping.rewind(db, max(0, refused.body["expected"] - 1))
                 log.warning("region %s asks for events from %s on", self.link.url,
@@ -180,6 +184,7 @@ class Shipper:
         shipping.advance(db, min(int(answer["acked"]), last))
         self._set(acked_seq=min(int(answer["acked"]), last), backlog=backlog,
                   last_ack_at=time.time(), last_error=None, diverged=None)
+        self.batch = self.full_batch
         if diverged is not None:
             log.warning("region %s takes this hall's events again", self.link.url)
             return True
