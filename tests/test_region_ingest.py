@@ -285,3 +285,28 @@ def test_the_day_end_expiry_counts_each_ticket_for_its_service_however_long_its_
     answer = region.post("/api/ingest", batch(hall_id, log.events), token)
     assert answer.status_code == 200, answer.text
     assert (daily(region, hall_id)["issued"], daily(region, hall_id)["expired"]) == (3, 3)
+
+
+def test_ingest_forgets_the_tickets_of_days_long_past_when_a_new_day_begins(region, hall):
+    hall_id, token = hall
+    log = Log()
+    log.served("A001", "09:00", "09:12", "09:16")
+    log.served("A002", "09:01", "09:31", "09:40")
+    later = Log()
+    later.events = [dict(e) for e in log.events]
+    later.tickets = itertools.count(3)
+    later.served("A001", "09:00", "09:05", "09:10")
+    for e in later.events[len(log.events):]:  # eight days on
+        e.update(day="2026-12-01", at=e["at"] + 8 * 86400)
+    assert region.post("/api/ingest", batch(hall_id, log.events), token).status_code == 200
+    with psycopg.connect(region.dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM region_tickets WHERE hall_id = %s",
+                            [hall_id]).fetchone()[0] == 2
+    new = later.events[len(log.events):]
+    assert region.post("/api/ingest", batch(hall_id, new), token).status_code == 200
+    with psycopg.connect(region.dsn) as conn:
+        left = conn.execute("SELECT ticket_id, day::text FROM region_tickets WHERE hall_id = %s",
+                            [hall_id]).fetchall()
+        served = conn.execute("SELECT sum(served) FROM daily_service WHERE hall_id = %s",
+                              [hall_id]).fetchone()[0]
+    assert left == [(3, "2026-12-01")] and served == 3  # the figures stay
