@@ -58,7 +58,8 @@ def create_app(config: RegionConfig, pool: ConnectionPool | None = None,
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     socketio = SocketIO(app, async_mode="threading", ping_interval=5, ping_timeout=5,
-                        cors_allowed_origins=config.public_url or [],
+                        # the page's own origin only (None), or where browsers open it
+                        cors_allowed_origins=config.public_url,
                         message_queue=message_queue)
     region = Region(config, pool or db.pool(config.dsn, config.pool_size), socketio)
     app.extensions["hallq_region"] = region
