@@ -99,13 +99,12 @@ class Shipper:
                     more = self.ship_once(db)
                     self._failures = 0
                     self._set(next_try_at=None)
-                except (OSError, http.client.HTTPException, RegionRefusedError,
-                        ValueError) as error:
-                    more = False
+                except (OSError, http.client.HTTPException, RegionRefusedError, ValueError,
+                        sqlite3.Error) as error:  # the WAN, the region, the database: later
                     self._failed(error)
                     continue
-                except sqlite3.Error as error:  # the hall's database busy or broken: later
-                    more = False
+                except Exception as error:  # a bug of ours must not end shipping for good
+                    log.exception("shipping to the region failed")
                     self._failed(error)
                     continue
                 if not more:
