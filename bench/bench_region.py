@@ -23,6 +23,7 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import os
 import random
 import shutil
 import statistics
@@ -38,6 +39,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from pg_support import Postgres, RegionProcess, postgres_bin, start_postgres  # noqa: E402
 from server_processes import cpu_seconds  # noqa: E402
+
+from region.aggregates import summed  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 FIRST_DAY = date(2026, 11, 2)
@@ -159,24 +162,25 @@ class Watcher:
         self.client.disconnect()
 
 
+WAIT, RATINGS = summed("wait_hist"), summed("ratings")
 REPORT_SQL = {
-    "per hall and service": """
+    "per hall and service": f"""
         SELECT hall_id, service_id, sum(issued), sum(served), sum(no_show),
                sum(wait_count), sum(wait_sum_s) / nullif(sum(wait_count), 0),
                sum(wait_within_target)::float / nullif(sum(wait_count), 0),
-               hallq_sum(wait_hist), sum(handling_sum_s) / nullif(sum(handling_count), 0),
-               sum(rating_count), hallq_sum(ratings), sum(estimate_within)::float
+               {WAIT}, sum(handling_sum_s) / nullif(sum(handling_count), 0),
+               sum(rating_count), {RATINGS}, sum(estimate_within)::float
                    / nullif(sum(estimate_count), 0)
         FROM daily_service WHERE day BETWEEN %s AND %s GROUP BY hall_id, service_id""",
-    "ranking of halls": """
+    "ranking of halls": f"""
         SELECT hall_id, sum(wait_within_target)::float / nullif(sum(wait_count), 0) AS within,
                (sum(ratings[5]) + sum(ratings[4]))::float / nullif(sum(rating_count), 0),
-               sum(served), hallq_sum(wait_hist)
+               sum(served), {WAIT}
         FROM daily_service WHERE day BETWEEN %s AND %s GROUP BY hall_id
         ORDER BY within DESC NULLS LAST""",
-    "per day, all halls": """
+    "per day, all halls": f"""
         SELECT day, sum(issued), sum(served), sum(wait_sum_s) / nullif(sum(wait_count), 0),
-               hallq_sum(wait_hist)
+               {WAIT}
         FROM daily_service WHERE day BETWEEN %s AND %s GROUP BY day ORDER BY day""",
     "away per hall": """
         SELECT hall_id, sum(away_count), sum(away_sum_s), sum(away_overdue)
@@ -236,12 +240,14 @@ def main() -> int:
                                  args.batch, go, results)) for i in range(args.senders)]
         for p in procs:
             p.start()
-        cpu_before = cpu_seconds(region.proc.pid)
+        postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+        cpu_before = cpu_seconds(region.proc.pid), cpu_seconds(postmaster)
         began = time.perf_counter()
         go.set()
         got = [results.get() for _ in procs]
         elapsed = time.perf_counter() - began
-        cpu = cpu_seconds(region.proc.pid) - cpu_before
+        cpu = cpu_seconds(region.proc.pid) - cpu_before[0]
+        pg_cpu = cpu_seconds(postmaster) - cpu_before[1]
         for p in procs:
             p.join()
         time.sleep(1)
@@ -252,8 +258,11 @@ def main() -> int:
         print(f"ingest: {sent:,} events in {elapsed:.1f} s = {sent / elapsed:,.0f} events/s "
               f"(target >= 20,000); {len(batch_times):,} batches, {refused} refused; "
               f"batch round trip median {statistics.median(batch_times) * 1000:.1f} ms, p99 "
-              f"{percentile(batch_times, 99) * 1000:.1f} ms; region CPU {cpu:.0f} s "
-              f"({cpu / elapsed:.0%} of one core)")
+              f"{percentile(batch_times, 99) * 1000:.1f} ms")
+        print(f"CPU: region {cpu:.0f} s ({cpu / elapsed:.0%} of one core), PostgreSQL "
+              f"{pg_cpu:.0f} s ({pg_cpu / elapsed:.0%}): {(cpu + pg_cpu) / sent * 1e6:.0f} us of "
+              f"CPU an event, {sent / (cpu + pg_cpu):,.0f} events per CPU-second; "
+              f"load average {os.getloadavg()[0]:.1f} at the end (other work on the machine)")
         delays = watcher.delays
         if delays:
             print(f"live: {len(delays):,} updates; arrival -> Socket.IO client p50 "

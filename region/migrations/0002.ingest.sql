@@ -1,9 +1,10 @@
 -- depends: 0001.initial
 -- What ingest needs beside 0001, and what the reports may use.
 
--- Adding histograms element by element: hallq_add(a, b) for two rows, and the aggregate
--- hallq_sum(h) for any number of them (e.g. `SELECT hallq_sum(wait_hist) FROM daily_service
--- WHERE day BETWEEN ...`: the month's histogram, for its P90).
+-- Adding histograms element by element: hallq_add(a, b) for two rows (ingest's upserts), and
+-- the aggregate hallq_sum(h) for a few rows. Over many rows (a month of every hall) it costs a
+-- function call per row: there, sum each element natively, as region.aggregates.summed(column)
+-- writes it (ARRAY[sum(wait_hist[1]), ..., sum(wait_hist[121])]).
 CREATE FUNCTION hallq_add(a int[], b int[]) RETURNS int[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN (SELECT array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i)
