@@ -286,3 +286,26 @@ def issue_seconds(srv: ServerProcess) -> float:
     answer = srv.post("/api/v1/tickets", {"service": "pay"}, token=KIOSK)
     assert answer.status_code == 201
     return time.perf_counter() - started
+
+
+@pytest.mark.browser
+def test_the_dashboard_shows_the_region_link_and_its_failure(browser, tmp_path, artifacts):
+    unreachable = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    srv = hall_server(tmp_path, "dash", unreachable, "dash", "t" * 43).start()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page = context.new_page()
+    errors: list = []
+    page.on("pageerror", lambda error: errors.append(error))
+    try:
+        page.goto(srv.url + "/dashboard")
+        page.fill("#login input[name=staff_id]", "9001")
+        page.fill("#login input[name=pin]", "9999")
+        page.click("#login button[type=submit]")
+        link = page.locator("#region-link")
+        link.locator("text=not reached").wait_for(timeout=20000)
+        assert "区域上报 · Region link" in link.inner_text()
+        page.screenshot(path=str(artifacts / "dashboard-region-link.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        context.close()
+        srv.stop()
