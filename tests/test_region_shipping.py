@@ -292,11 +292,13 @@ def issue_seconds(srv: ServerProcess) -> float:
 def test_the_dashboard_shows_the_region_link_and_its_failure(browser, tmp_path, artifacts):
     unreachable = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     srv = hall_server(tmp_path, "dash", unreachable, "dash", "t" * 43).start()
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-    page = context.new_page()
-    errors: list = []
-    page.on("pageerror", lambda error: errors.append(error))
+    context = None
     try:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                      locale="zh-CN")
+        page = context.new_page()
+        errors: list = []
+        page.on("pageerror", lambda error: errors.append(error))
         page.goto(srv.url + "/dashboard")
         page.fill("#login input[name=staff_id]", "9001")
         page.fill("#login input[name=pin]", "9999")
@@ -307,5 +309,6 @@ def test_the_dashboard_shows_the_region_link_and_its_failure(browser, tmp_path, 
         page.screenshot(path=str(artifacts / "dashboard-region-link.png"), full_page=True)
         assert not errors, errors
     finally:
-        context.close()
+        if context:
+            context.close()
         srv.stop()
