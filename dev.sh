@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 RUN_APT=(python3-venv python3-dev fonts-noto-cjk fonts-wqy-zenhei espeak-ng sox)
-TEST_APT=(chromium redis-server systemd)
+TEST_APT=(chromium redis-server systemd postgresql)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

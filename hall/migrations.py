@@ -262,6 +262,18 @@ CREATE INDEX IF NOT EXISTS appointments_phones ON appointments (slot_end)
 CREATE INDEX IF NOT EXISTS appointments_by_day ON appointments (day, slot_start)
 """
 
+# Shipping the event log to the region (hall/shipping.py): the last seq the region acknowledged,
+# and the database's epoch, a random id made with it: a backup carries it, a new database has
+# another.
+SHIPPING = """
+CREATE TABLE IF NOT EXISTS shipping (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    epoch TEXT NOT NULL,
+    acked_seq INTEGER NOT NULL DEFAULT 0
+);
+INSERT OR IGNORE INTO shipping (id, epoch) VALUES (1, lower(hex(randomblob(16))))
+"""
+
 
 migrations = Migrations(MIGRATION_SET)
 
@@ -299,6 +311,11 @@ def session_expiry(db: Database) -> None:
 @migrations(name="0005_appointments")
 def appointments(db: Database) -> None:
     run_script(db, APPOINTMENTS)  # a new table: nothing to carry over
+
+
+@migrations(name="0006_shipping")
+def shipping(db: Database) -> None:
+    run_script(db, SHIPPING)
 
 
 def count_queues_and_keep_them_counted(db: Database) -> None:

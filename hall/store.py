@@ -22,7 +22,7 @@ from typing import Any
 # never imports sqlite-utils (~14 MB), so it cannot ask the Migrations object: it checks these
 # names are recorded, and leaves applying them to the step before it starts.
 MIGRATIONS = ("0001_tables", "0002_ratings_carry_service_and_day", "0003_queue_lengths",
-              "0004_session_expiry", "0005_appointments")
+              "0004_session_expiry", "0005_appointments", "0006_shipping")
 MIGRATION_SET = "hallq"
 
 

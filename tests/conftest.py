@@ -14,6 +14,8 @@ from hall.config import load_config
 from hall.hall import Hall
 from hall.store import Store
 
+pytest_plugins = ["pg_support"]  # a real PostgreSQL: `postgres`, `region_dsn`
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 

@@ -14,7 +14,7 @@ import requests
 from support import ROOT, free_port
 
 SCRIPTS = ("hallq-server", "hallq-kiosk", "hallq-display", "hallq-counter-box",
-           "hallq-evaluator", "hallq-voicepack")
+           "hallq-evaluator", "hallq-voicepack", "hallq-region")
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,12 @@ def test_every_program_is_a_console_script(installed, script):
                           env=run_env(installed), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+
+
+def test_the_region_server_carries_its_migrations(installed):
+    migrations = installed / "region" / "migrations"
+    assert {p.name for p in migrations.glob("*.sql")} >= {
+        "0001.initial.sql", "0001.initial.rollback.sql", "0002.ingest.sql"}
 
 
 def test_the_installed_server_serves_its_pages_away_from_the_source_tree(installed, tmp_path):

@@ -1,0 +1,101 @@
+"""The region server's configuration: a TOML file, every key checked as the hall's is.
+
+```toml
+[region]
+name = "某某供电公司 · Example Power"
+listen = "127.0.0.1:8090"          # HOST:PORT; behind the company's reverse proxy
+dsn = "postgresql:///hallq?host=/run/postgresql"   # libpq connection string or URI
+public_url = "https://hallq.example.com"           # optional: where browsers open it
+timezone = "Asia/Shanghai"
+pool_size = 8                       # PostgreSQL connections of the server process
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hall.config import ConfigError, _public_url, _Reader, _refuse_unknown_tables
+
+__all__ = ["ConfigError", "RegionConfig", "load_config", "parse_config"]
+
+DEFAULT_PATH = Path("/etc/hallq/region.toml")
+
+
+@dataclass(frozen=True)
+class RegionConfig:
+    name: str
+    host: str
+    port: int
+    dsn: str
+    public_url: str | None = None
+    timezone: str = "Asia/Shanghai"
+    pool_size: int = 8
+    source: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_config(path: str | Path) -> RegionConfig:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: dict[str, Any], source: str = "") -> RegionConfig:
+    """Check a decoded TOML document; an unknown key is refused with its path, as a typo
+    would otherwise load silently with the default."""
+    _refuse_unknown_tables(raw, tables=("region",), arrays=())
+    r = _Reader(raw)
+    t = r.table("region")
+    host, port = _listen(r.string(t, "region.listen", default="127.0.0.1:8090"))
+    timezone = r.string(t, "region.timezone", default="Asia/Shanghai")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"region.timezone: unknown time zone {timezone!r}") from None
+    config = RegionConfig(
+        name=r.string(t, "region.name", default="HallQ region"),
+        host=host,
+        port=port,
+        dsn=_dsn(r.string(t, "region.dsn")),
+        public_url=_public_url(r.string(t, "region.public_url", default=None),
+                               key="region.public_url"),
+        timezone=timezone,
+        pool_size=r.integer(t, "region.pool_size", default=8, minimum=2, maximum=200),
+        source=source,
+    )
+    r.refuse_unread_keys()
+    return config
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f'region.listen: "HOST:PORT", such as "127.0.0.1:8090" '
+                          f"(got {value!r})")
+    return host, int(port)
+
+
+def _dsn(value: str) -> str:
+    """A libpq connection string (`host=... dbname=...`) or URI (`postgresql://...`)."""
+    from psycopg.conninfo import conninfo_to_dict
+    from psycopg.errors import ProgrammingError
+
+    try:
+        conninfo_to_dict(value)
+    except ProgrammingError as error:
+        raise ConfigError(f"region.dsn: not a PostgreSQL connection string: {error}") from None
+    return value

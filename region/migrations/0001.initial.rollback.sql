@@ -1,0 +1,10 @@
+DROP TABLE region_away;
+DROP TABLE region_appointments;
+DROP TABLE region_tickets;
+DROP TABLE daily_hall;
+DROP TABLE daily_service;
+DROP TABLE hall_services;
+DROP TABLE hall_status;
+DROP TABLE events;
+DROP TABLE hall_links;
+DROP TABLE halls;
