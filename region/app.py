@@ -30,6 +30,7 @@ log = logging.getLogger("hallq.region")
 MODULES: list[str] = [
     "region.ingest",  # POST /api/ingest: the halls' event logs and live status
     "region.admin",  # region users' login, sessions; halls and users managed by the admin
+    "region.views",  # the live view of every hall, the drill-down, alerts (pages, Socket.IO)
     "region.reports",  # reports across halls from daily_*, ranking, CSV
 ]
 MAX_BODY_BYTES = 1024 * 1024  # an ingest batch's limit; nothing else takes more
