@@ -29,8 +29,10 @@ log = logging.getLogger("hallq.region")
 # Modules that add routes: each has `register(app, socketio, region)`.
 MODULES: list[str] = [
     "region.ingest",  # POST /api/ingest: the halls' event logs and live status
+    "region.live",  # Socket.IO: a room per hall, "hall" updates
     "region.admin",  # region users' login, sessions; halls and users managed by the admin
-    "region.views",  # the live view of every hall, the drill-down, alerts (pages, Socket.IO)
+    "region.views",  # the live view of every hall, the drill-down, alerts (pages, Socket.IO);
+    #                  its users' sessions are region.live's access rule
     "region.reports",  # reports across halls from daily_*, ranking, CSV
 ]
 MAX_BODY_BYTES = 1024 * 1024  # an ingest batch's limit; nothing else takes more
@@ -44,6 +46,7 @@ class Region:
     pool: ConnectionPool
     socketio: SocketIO | None = None
     started: float = field(default_factory=time.time)
+    live_access: Any = None  # region.live.Access: who may watch which halls
 
 
 # The HTTP layer's own refusals, in the API's error format.

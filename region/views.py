@@ -2,10 +2,12 @@
 hall's drill-down; the reports; the admin's halls and users.
 
 A browser logs in (POST /api/login), keeps the token for its tab and opens its socket with
-`auth: {token}`. The socket joins the rooms of the halls its user may see (region/live.py:
-an admin's is the overview room of every hall) and gets `hall` updates as ingest commits.
-The page answers an update by asking for the changed halls' rows (`overview` {halls}), at most
-a few times a second, so that every figure and alert is the server's (region/overview.py).
+`auth: {token}` (the drill-down adds `halls: [its hall]`). `session_access` is region.live's
+rule of who may watch: the socket joins the rooms of the halls its user may see (an admin's is
+the room of every hall) and gets `hall` updates as ingest commits. The page then asks for its
+snapshot, and answers each update by asking for the changed halls' rows (`overview` {halls}),
+at most a few times a second, so that every figure and alert is the server's
+(region/overview.py).
 Every Socket.IO command checks the session again; logout, a disabled user or a changed user
 drops their sockets, and a sweep drops expired ones.
 """
@@ -19,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, render_template, request, send_from_directory
-from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room
+from flask_socketio import ConnectionRefusedError, SocketIO
 
 from hall.errors import HallError, bad_request
-from region import live, overview, users
+from region import overview, users
 from region.app import Region
 from region.users import User
 from web.commands import status_for
@@ -98,22 +100,26 @@ def register(app: Flask, socketio: SocketIO, region: Region) -> None:
             raise HallError("unauthorized", users.SESSION_ENDED)
         return user
 
-    @socketio.on("connect")
-    def connect(auth: Any = None) -> None:
+    def session_access(auth: Any) -> list[str] | None:
+        """region.live's rule of who may watch which halls: a live session's user, their
+        halls (None: every hall, an admin's). region.live joins the rooms; the page then asks
+        for its snapshot (`overview`), so an update committed after that read still comes."""
         token = auth.get("token") if isinstance(auth, dict) else None
+        wanted = auth.get("halls") if isinstance(auth, dict) else None
+        if wanted is not None and not (isinstance(wanted, list) and len(wanted) <= MAX_HALLS_ASKED
+                                       and all(isinstance(h, str) for h in wanted)):
+            # refused here, before the socket is remembered (region.live refuses it too)
+            raise ConnectionRefusedError("auth.halls: a list of hall ids")
         with region.pool.connection() as conn:
             user = users.authenticate(conn, token)
-            halls = users.visible_halls(conn, user) if user else None
             if user is None:
                 raise ConnectionRefusedError("unauthorized", {
                     "code": "unauthorized", "message": users.SESSION_ENDED})
-            sockets.add(request.sid, user)
-            # Rooms first, then the snapshot: an update committed after the read still comes.
-            if halls is None:
-                join_room(live.ALL_HALLS)
-            for hall_id in halls or ():
-                join_room(live.hall_room(hall_id))
-            emit("overview", _overview(conn, region, halls, None))
+            halls = users.visible_halls(conn, user)
+        sockets.add(request.sid, user)
+        return halls
+
+    region.live_access = session_access
 
     @socketio.on("disconnect")
     def disconnect(*_: Any) -> None:

@@ -64,14 +64,17 @@ class Postgres:
         prefix = ["runuser", "-u", self.user, "--"] if self.user else []
         subprocess.run([*prefix, *command], check=True, capture_output=True)
 
-    def start(self) -> Postgres:
+    def start(self, durable: bool = False, settings: str = "") -> Postgres:
+        """Start it; `durable` keeps PostgreSQL's defaults (fsync, synchronous commits), as a
+        benchmark wants; the tests go without."""
         if self.user:
             shutil.chown(self.dir, self.user)
         if not self.data.exists():
             self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
                       "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-        options = (f"-k {self.dir} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        options = f"-k {self.dir} -p {self.port} -c listen_addresses=127.0.0.1 {settings}"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
                   "-l", str(self.dir / "log"), "-w", "start")
         return self
@@ -107,12 +110,12 @@ class Postgres:
         return self.dsn(name)
 
 
-def start_postgres() -> Postgres | None:
+def start_postgres(durable: bool = False, settings: str = "") -> Postgres | None:
     """A started server with the migrated template, or None where PostgreSQL is missing."""
     bin_dir = postgres_bin()
     if bin_dir is None or (os.geteuid() == 0 and _server_user() is None):
         return None
-    server = Postgres(bin_dir).start()
+    server = Postgres(bin_dir).start(durable, settings)
     try:
         wait_until(lambda: _answers(server), timeout=20, interval=0.1)
         server.make_template()
@@ -203,6 +206,18 @@ class RegionProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+    def viewer_token(self) -> str:
+        """A session of a regional admin, for a live-view client (region/users.py): the
+        region's sockets need one. The user `viewer` is made at the first call."""
+        if getattr(self, "_viewer_token", None) is None:
+            made = self.cli("add-user", "viewer", "--admin")
+            assert made.returncode == 0, made.stderr
+            answer = self.post("/api/login", {"user": "viewer",
+                                              "password": made.stdout.strip()})
+            assert answer.status_code == 200, answer.text
+            self._viewer_token = answer.json()["token"]
+        return self._viewer_token
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(self.url + path, timeout=10, **kwargs)

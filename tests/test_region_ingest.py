@@ -4,12 +4,13 @@ auth, malformed batches, duplicates, gaps, a hall database that went back, the a
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import datetime
 
 import psycopg
 import pytest
 from pg_support import RegionProcess
-from support import SHANGHAI
+from support import SHANGHAI, wait_until
 
 from region import db
 
@@ -237,3 +238,29 @@ def test_wrong_tokens_and_foreign_halls_are_refused_and_change_nothing(region, h
     big = region.post("/api/ingest", {"x": "y" * (1024 * 1024)}, token)
     assert big.status_code == 413 and big.json()["error"]["code"] == "too_large"
     assert stored(region, hall_id) == [] and stored(region, f"{hall_id}-other") == []
+
+
+def test_each_batch_reaches_a_live_viewer_of_its_hall_at_once(region, hall):
+    import socketio
+
+    hall_id, token = hall
+    updates: list[tuple[float, dict]] = []
+    viewer = socketio.Client()
+    viewer.on("hall", lambda message: updates.append((time.time(), message)))
+    viewer.connect(region.url, auth={"token": region.viewer_token(), "halls": [hall_id]},
+                   transports=["websocket"])
+    try:
+        log = Log()
+        log.served("A001", "09:00", "09:12", "09:16")
+        status = {"waiting": 3, "longest_wait_min": 7}
+        sent = time.time()
+        assert region.post("/api/ingest", batch(hall_id, log.events, status=status, backlog=0),
+                           token).status_code == 200
+        wait_until(lambda: updates, timeout=2)
+        arrived, message = updates[0]
+        assert arrived - sent < 2
+        assert message["hall_id"] == hall_id and message["status"] == status
+        assert message["link"]["acked_seq"] == len(log.events)
+        assert message["link"]["backlog"] == 0 and message["link"]["diverged"] is False
+    finally:
+        viewer.disconnect()

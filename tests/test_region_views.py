@@ -208,10 +208,8 @@ class Watcher:
     def __init__(self, region, token: str | None) -> None:
         self.client = socketio.Client(reconnection=False)
         self.updates: list[dict] = []
-        self.snapshots: list[dict] = []
         self.gone = threading.Event()
         self.client.on("hall", self.updates.append)
-        self.client.on("overview", self.snapshots.append)
         self.client.on("disconnect", lambda *_: self.gone.set())
         self.client.connect(region.url, auth={"token": token}, transports=["websocket"],
                             wait_timeout=5)
@@ -230,7 +228,7 @@ def test_the_live_view_shows_each_users_halls_and_updates_within_two_seconds(reg
     _, sup = new_supervisor(region, admin, [east])
     watcher = Watcher(region, sup)
     try:
-        snapshot = wait_until(lambda: watcher.snapshots and watcher.snapshots[0])
+        snapshot = watcher.ask("overview")
         assert [h["id"] for h in snapshot["halls"]] == [east]  # not west
         row = snapshot["halls"][0]
         assert row["status"]["services"][0]["name"] == {"zh": "缴费", "en": "Payment"}

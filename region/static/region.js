@@ -82,15 +82,20 @@
   }
 
   // The live socket: `hall` updates name the halls that changed; the page asks for their rows.
-  function live(me, handlers) {
+  // `halls`: only these halls' updates (the drill-down's), else every hall the user may see.
+  function live(me, handlers, halls) {
     const conn = document.querySelector("#conn");
-    const socket = io({auth: {token: me.token}, transports: ["websocket", "polling"]});
+    const auth = halls ? {token: me.token, halls: halls} : {token: me.token};
+    const socket = io({auth: auth, transports: ["websocket", "polling"]});
     function status(text, ok) {
       conn.hidden = false;
       conn.textContent = text;
       conn.classList.toggle("offline", !ok);
     }
-    socket.on("connect", () => status("实时 · Live", true));
+    socket.on("connect", () => {
+      status("实时 · Live", true);
+      handlers.changed(socket, null);  // the snapshot, once the rooms are joined
+    });
     socket.on("disconnect", reason => {
       status("连接中断 · Reconnecting", false);
       // The server dropped us (logout, disabled, changed): is the session still alive?
@@ -112,7 +117,6 @@
         handlers.changed(socket, ids);
       }, 250);
     });
-    socket.on("overview", snapshot => handlers.snapshot && handlers.snapshot(snapshot));
     // Silence is the absence of updates: the whole view is asked for again now and then.
     setInterval(() => handlers.changed(socket, null), 30000);
     return socket;
@@ -191,7 +195,6 @@
       drawAlerts();
     }
     live(me, {
-      snapshot: take,
       changed: (socket, ids) => ask(socket, "overview", ids ? {halls: ids} : {}).then(take,
         () => {}),
     });
@@ -244,11 +247,9 @@
     const get = socket => ask(socket, "detail", {hall_id: hallId}).then(take, e => {
       document.querySelector("#hall-name").textContent = (e && e.message) || "–";
     });
-    const socket = live(me, {
-      snapshot: () => {},
+    live(me, {
       changed: (s, ids) => { if (!ids || ids.includes(hallId)) get(s); },
-    });
-    socket.on("connect", () => get(socket));
+    }, [hallId]);
   }
 
   // -- reports ------------------------------------------------------------------------------
