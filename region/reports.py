@@ -77,21 +77,23 @@ _SUMS = ", ".join([f"sum({c})::float8" for c in COUNTERS]
                   + [f"sum(ratings[{i}])" for i in range(1, 6)]
                   + [f"sum(estimate_err_hist[{i}])" for i in range(1, ERROR_BUCKETS + 1)])
 _KEYS = {"hall": "hall_id", "service": "service_id", "day": "day::text",
-         "month": "to_char(day, 'YYYY-MM')", "total": "''"}
+         "month": "to_char(day, 'YYYY-MM')"}
 
 
+_WHERE = " WHERE day BETWEEN %(start)s AND %(end)s AND (%(all)s OR hall_id = ANY(%(halls)s))"
+
+
+# Each key's sums in one (parallel) pass; the total is the sum of the keys' rows, added up here
+# (GROUPING SETS with () measured twice as slow: a sorted, not a parallel hashed, aggregate).
 def _service_sql(group: str) -> str:
-    key = _KEYS[group]
-    return (f"SELECT {key} AS key, {_SUMS} FROM daily_service"
-            " WHERE day BETWEEN %(start)s AND %(end)s AND (%(all)s OR hall_id = ANY(%(halls)s))"
-            f" GROUP BY 1")
+    return f"SELECT {_KEYS[group]} AS key, {_SUMS} FROM daily_service{_WHERE} GROUP BY 1"
 
 
 def _hall_sql(group: str) -> str:
-    key = _KEYS[group]
-    return (f"SELECT {key} AS key, {', '.join(f'sum({c})::float8' for c in HALL_COUNTERS)}"
-            " FROM daily_hall WHERE day BETWEEN %(start)s AND %(end)s"
-            " AND (%(all)s OR hall_id = ANY(%(halls)s)) GROUP BY 1")
+    """Away figures are per hall and day: a service's row has none, the total has them."""
+    key = "hall_id" if group == "service" else _KEYS[group]
+    sums = ", ".join(f"sum({c})::float8" for c in HALL_COUNTERS)
+    return f"SELECT {key} AS key, {sums} FROM daily_hall{_WHERE} GROUP BY 1"
 
 
 def report(conn: psycopg.Connection, group: str, start: Any, end: Any,
@@ -103,7 +105,7 @@ def report(conn: psycopg.Connection, group: str, start: Any, end: Any,
     start, end = _range(start, end)
     params = {"start": start, "end": end, "all": halls is None, "halls": halls or []}
     rows = _figures(conn, group, params)
-    total = _figures(conn, "total", params).get("", _figures_of(None, None))
+    total = rows.pop(None)
     names = _names(conn, group, list(rows))
     out = [{"key": key, "name": names.get(key, {"zh": key, "en": key}), **row}
            for key, row in sorted(rows.items())]
@@ -123,21 +125,34 @@ def _range(start: Any, end: Any) -> tuple[str, str]:
 
 
 def _figures(conn: psycopg.Connection, group: str, params: dict) -> dict[str, dict]:
+    """{key: figures} and the total under None."""
     service = {r[0]: r[1:] for r in conn.execute(_service_sql(group), params)}
-    hall = {r[0]: r[1:] for r in conn.execute(_hall_sql(group), params)} \
-        if group != "service" else {}
-    return {key: _figures_of(service.get(key), hall.get(key))
-            for key in sorted(set(service) | set(hall))}
+    hall = {r[0]: r[1:] for r in conn.execute(_hall_sql(group), params)}
+    total = _figures_of(_added(service.values()), _added(hall.values()))
+    if group == "service":
+        hall = {}
+    return {**{key: _figures_of(service.get(key), hall.get(key))
+               for key in sorted(set(service) | set(hall))}, None: total}
+
+
+def _added(rows: Any) -> tuple | None:
+    """Rows of sums added up column by column (None when there are none)."""
+    rows = list(rows)
+    if not rows:
+        return None
+    return tuple(sum(v or 0 for v in column) for column in zip(*rows, strict=True))
 
 
 def _figures_of(s: tuple | None, h: tuple | None) -> dict:
     """The hall's report figures (hall/reports.py's names) from one group's sums."""
     n = len(COUNTERS)
-    c = dict(zip(COUNTERS, s[:n], strict=True)) if s else dict.fromkeys(COUNTERS, 0)
+    # No rows at all: the total's sums are NULL
+    c = {k: v or 0 for k, v in zip(COUNTERS, s[:n], strict=True)} if s \
+        else dict.fromkeys(COUNTERS, 0)
     waits = [int(x or 0) for x in s[n:n + WAIT_BUCKETS]] if s else []
     ratings = [int(x or 0) for x in s[n + WAIT_BUCKETS:n + WAIT_BUCKETS + 5]] if s else [0] * 5
     errors = [int(x or 0) for x in s[n + WAIT_BUCKETS + 5:]] if s else []
-    away = dict(zip(HALL_COUNTERS, h, strict=True)) if h else None
+    away = dict(zip(HALL_COUNTERS, h, strict=True)) if h and h[0] is not None else None
     waited, rated, promised = int(c["wait_count"]), sum(ratings), int(c["estimate_count"])
     out = {
         "issued": int(c["issued"]), "served": int(c["served"]), "no_show": int(c["no_show"]),

@@ -387,3 +387,40 @@ def test_reports_across_halls_per_hall_service_day_and_month_with_ranking_and_cs
     assert table[0][:4] == ["维度 dimension", "项目 key", "名称 name", "取号 issued"]
     assert table[1][0] == "合计 total" and table[2][:4] == ["营业厅 hall", good,
                                                           f"{good} 营业厅", "14"]
+
+
+def test_a_month_across_500_halls_answers_within_two_seconds(region, admin):
+    """A month of 500 halls x 7 services (105,000 rows of daily_service, beside another month's),
+    through the HTTP API as the page asks for it."""
+    with db.connect(region.dsn) as conn:
+        conn.execute("INSERT INTO halls (id, name, token_sha256) SELECT 'm' || i, '营业厅' || i,"
+                     " sha256(i::text::bytea) FROM generate_series(1, 500) i")
+        for month, issued in (("2025-03", 100), ("2025-04", 1)):
+            conn.execute(
+                "INSERT INTO daily_service (hall_id, day, service_id, issued, served,"
+                " wait_count, wait_sum_s, wait_within_target, wait_hist, rating_count, ratings,"
+                " estimate_count, estimate_err_hist) SELECT 'm' || h, d::date, 's' || s, %s, 90,"
+                " 90, 54000, 80, array_fill(1, ARRAY[121]), 20, ARRAY[1, 2, 3, 5, 9], 50,"
+                " array_fill(1, ARRAY[61]) FROM generate_series(1, 500) h,"
+                " generate_series(%s::date, %s::date + interval '1 month' - interval '1 day',"
+                " '1 day') d, generate_series(1, 7) s",
+                [issued, f"{month}-01", f"{month}-01"])
+        conn.execute("INSERT INTO daily_hall SELECT 'm' || h, d::date, 3, 600, 1"
+                     " FROM generate_series(1, 500) h, generate_series('2025-03-01'::date,"
+                     " '2025-03-31'::date, '1 day') d")
+        conn.commit()
+    with psycopg.connect(region.dsn, autocommit=True) as conn:
+        conn.execute("ANALYZE daily_service")
+        conn.execute("ANALYZE daily_hall")
+    for path in ("/api/reports?from=2025-03-01&to=2025-03-31&by=hall",
+                 "/api/reports?from=2025-03-01&to=2025-03-31&by=day",
+                 "/api/ranking?from=2025-03-01&to=2025-03-31"):
+        started = time.monotonic()
+        r = call(region, "GET", path, admin)
+        took = time.monotonic() - started
+        assert r.status_code == 200, r.text
+        assert took <= 2, (path, took)
+    assert len(r.json()["rows"]) == 500
+    total = call(region, "GET", "/api/reports?from=2025-03-01&to=2025-03-31&by=month",
+                 admin).json()["total"]
+    assert total["issued"] == 500 * 31 * 7 * 100 and total["wait_p90_min"] == 109
