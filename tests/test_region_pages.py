@@ -156,4 +156,7 @@ def test_the_admin_page_adds_a_hall_and_shows_its_token_once(region, page, artif
     page.click("#add-hall button[type=submit]")
     expect(page.locator("#hall-token")).to_contain_text("xinqu")
     expect(page.locator("#hall-list tbody tr")).to_have_count(len(HALLS) + 1)
+    page.once("dialog", lambda dialog: dialog.accept("新区第一营业厅"))
+    page.locator("#hall-list tr", has_text="xinqu").get_by_role("button", name="改名").click()
+    expect(page.locator("#hall-list")).to_contain_text("新区第一营业厅")
     check(page, artifacts, "admin")

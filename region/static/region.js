@@ -322,6 +322,13 @@
         el("td", {}, el("button", {type: "button", onclick: () => api("PATCH",
           "/api/halls/" + encodeURIComponent(h.id), {disabled: !h.disabled}).then(load, fail)},
           h.disabled ? "启用 · Enable" : "停用 · Disable"),
+          el("button", {type: "button", onclick: () => {
+            const named = prompt(`${h.id} 的新名称 · New name`, h.name);
+            if (named && named.trim() !== h.name) {
+              api("PATCH", "/api/halls/" + encodeURIComponent(h.id), {name: named.trim()})
+                .then(load, fail);
+            }
+          }}, "改名 · Rename"),
           el("button", {type: "button", onclick: () => api("POST", "/api/halls/" +
             encodeURIComponent(h.id) + "/token").then(r => {
             document.querySelector("#hall-token").textContent =
@@ -329,7 +336,8 @@
           }, fail)}, "换令牌 · New token")))));
       const people = (await api("GET", "/api/users")).users;
       document.querySelector("#user-list tbody").replaceChildren(...people.map(u => el("tr", {},
-        el("td", {}, u.id), el("td", {}, u.name), el("td", {}, u.role),
+        el("td", {}, u.id), el("td", {}, u.name),
+        el("td", {}, u.role === "admin" ? "区域管理员 · admin" : "区域负责人 · supervisor"),
         el("td", {}, u.role === "admin" ? "全部 · all" : u.halls.join(", ")),
         el("td", {}, u.disabled ? "停用 · disabled" : "启用 · enabled"),
         el("td", {}, el("button", {type: "button", onclick: () => api("PATCH",
