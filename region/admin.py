@@ -54,11 +54,12 @@ def json_body() -> dict:
 
 
 def register(app: Flask, socketio: SocketIO, region: Region) -> None:
-    def sessions_changed() -> None:
-        """Drop the sockets whose session has ended (region/views.py keeps them)."""
+    def sessions_changed(user_id: str | None = None) -> None:
+        """Drop the sockets whose session has ended, and those of a changed user
+        (region/views.py keeps them)."""
         drop = app.extensions.get("hallq_region_drop_ended")
         if drop:
-            socketio.start_background_task(drop)
+            socketio.start_background_task(drop, user_id)
 
     @app.post("/api/login")
     def login() -> Response:
@@ -103,7 +104,7 @@ def register(app: Flask, socketio: SocketIO, region: Region) -> None:
         users.require_admin(current_user(region))
         with region.pool.connection() as conn:
             row = users.change_user(conn, user_id, json_body())
-        sessions_changed()
+        sessions_changed(user_id)
         return reply(200, {"user": row})
 
     @app.get("/api/halls")

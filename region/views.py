@@ -67,15 +67,17 @@ def register(app: Flask, socketio: SocketIO, region: Region) -> None:
     sockets = Sockets()
     _pages(app, region)
 
-    def drop_ended() -> None:
-        """Disconnect the sockets whose session ended (logout, disabled, expired) or whose
-        user was changed (their halls may be others now: the page reconnects)."""
+    def drop_ended(changed_user: str | None = None) -> None:
+        """Disconnect the sockets whose session ended (logout, disabled, expired), and those
+        of a user just changed (their halls may be others now, and a socket's rooms are chosen
+        when it connects: the page reconnects into the right ones)."""
         open_ = sockets.items()
         if not open_:
             return
         with region.pool.connection() as conn:
             ended = users.ended_sessions(conn, sorted({u.token_key for _, u in open_}))
             changed = _changed_users(conn, {u.id: u for _, u in open_})
+        changed.add(changed_user)
         for sid, user in open_:
             if user.token_key in ended or user.id in changed:
                 sockets.remove(sid)
@@ -171,8 +173,8 @@ def register(app: Flask, socketio: SocketIO, region: Region) -> None:
     socketio.on("detail")(command(detail_command))
 
 
-def _changed_users(conn: Any, by_id: dict[str, User]) -> set[str]:
-    """Users whose role changed since their socket opened."""
+def _changed_users(conn: Any, by_id: dict[str, User]) -> set[str | None]:
+    """Users whose role changed since their socket opened (here or in another process)."""
     rows = conn.execute("SELECT id, role FROM region_users WHERE id = ANY(%s)",
                         [sorted(by_id)]).fetchall()
     return {i for i, role in rows if by_id[i].role != role}

@@ -297,6 +297,28 @@ def test_sockets_need_a_session_and_are_dropped_when_it_ends(region, admin):
         watcher.close()
 
 
+def test_a_supervisor_given_other_halls_is_reconnected_into_them(region, admin):
+    east, east_token = new_hall(region, admin)
+    west, west_token = new_hall(region, admin)
+    user, token = new_supervisor(region, admin, [east])
+    watcher = Watcher(region, token)
+    try:
+        r = call(region, "PATCH", f"/api/users/{user}", admin, {"halls": [west]})
+        assert r.status_code == 200 and r.json()["user"]["halls"] == [west]
+        assert watcher.gone.wait(5)  # its rooms were east's
+    finally:
+        watcher.close()
+    watcher = Watcher(region, token)  # the session lives on: the page reconnects
+    try:
+        ship(region, east, east_token)
+        ship(region, west, west_token)
+        wait_until(lambda: any(u["hall_id"] == west for u in watcher.updates), timeout=2)
+        assert not any(u["hall_id"] == east for u in watcher.updates)
+        assert [h["id"] for h in watcher.ask("overview")["halls"]] == [west]
+    finally:
+        watcher.close()
+
+
 # -- reports -----------------------------------------------------------------------------------
 def fill(conn: psycopg.Connection, hall_id: str, day: str, service: str, *, issued: int,
          waits_min: list[int], target_within: int, ratings: list[int]) -> None:
