@@ -25,8 +25,9 @@ import psycopg
 from flask import Flask, Response, request
 from flask_socketio import SocketIO
 
+from hall import reports as hall_reports
 from hall.errors import HallError, bad_request
-from hall.reports import LEVEL_NAMES, LEVELS, parse_day
+from hall.reports import LEVELS, parse_day
 from region import users
 from region.admin import current_user
 from region.app import Region, reply
@@ -49,24 +50,6 @@ RANK_BY = {
     "wait_mean_min": ("平均等候（短者优先）· Mean wait, shortest first", False),
     "promise_within": ("预计准确率 · Share of printed estimates that held, highest first", True),
 }
-CSV_COLUMNS = [
-    ("issued", "取号 issued"), ("served", "办结 served"), ("no_show", "过号 no-show"),
-    ("transferred", "转移 transferred"), ("cancelled", "取消 cancelled"),
-    ("expired", "过期 expired"), ("waited", "已叫号 called"),
-    ("wait_mean_min", "平均等候(分) wait mean min"), ("wait_p90_min", "等候P90(分) wait p90 min"),
-    ("within_target", "达标率 within target"),
-    ("handling_mean_min", "平均办理(分) handling mean min"),
-    ("away_count", "暂离次数 away count"), ("away_min", "暂离时长(分) away min"),
-    ("away_overdue", "暂离超时 away overdue"), ("rated", "评价数 rated"),
-    *[(f"rating_{k}", f"{LEVEL_NAMES[k]} rating {k}") for k in LEVELS],
-    ("satisfaction", "满意率 satisfaction"),
-    ("promised", "有预计的号 promised"),
-    ("promise_within", "预计准确率 promise within"),
-    ("promise_median_error_min", "预计误差中位(分) promise median error min"),
-    ("promise_bias_min", "预计偏差(分) promise bias min"),
-    ("appointments_booked", "预约 booked"), ("appointments_checked_in", "预约签到 checked in"),
-    ("appointments_no_show", "预约未到 booking no-show"),
-]
 GROUP_NAMES = {"total": "合计 total", "hall": "营业厅 hall", "service": "业务 service",
                "day": "日期 day", "month": "月份 month"}
 
@@ -230,15 +213,24 @@ def ranking(conn: psycopg.Connection, start: Any, end: Any, halls: list[str] | N
             "ranks_by": text, "rows": rows}
 
 
+def _csv_columns() -> list[tuple[str, str]]:
+    """The hall's CSV columns (hall/reports.py), those the region has: its figures carry the
+    same names, a booking's flattened (appointments.booked -> appointments_booked)."""
+    have = _figures_of(None, None)
+    return [(key.replace(".", "_"), label) for key, label in hall_reports.CSV_COLUMNS
+            if key.replace(".", "_") in have]
+
+
 def report_csv(result: dict) -> bytes:
     """UTF-8 with a BOM, as the hall's CSV, so that Excel opens the Chinese as Chinese."""
-    header = ["维度 dimension", "项目 key", "名称 name", *(label for _, label in CSV_COLUMNS)]
+    columns = _csv_columns()
+    header = ["维度 dimension", "项目 key", "名称 name", *(label for _, label in columns)]
     lines = [header]
     for dim, key, name, row in [("total", "", f"{result['from']} – {result['to']}",
                                  result["total"])] + \
             [(result["by"], r["key"], _name(r["name"]), r) for r in result["rows"]]:
         lines.append([GROUP_NAMES[dim], key, name,
-                      *("" if row.get(k) is None else row[k] for k, _ in CSV_COLUMNS)])
+                      *("" if row.get(k) is None else row[k] for k, _ in columns)])
     text = io.StringIO()
     csv.writer(text, lineterminator="\r\n").writerows(lines)
     return "\ufeff".encode() + text.getvalue().encode("utf-8")

@@ -33,7 +33,8 @@ log = logging.getLogger("hallq.region.views")
 
 HALL_STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 VENDOR = HALL_STATIC / "vendor"
-SHARED_STATIC = {"hallq.css", "supervisor.css", "favicon.svg"}  # the hall pages' own look
+# The hall supervisor's pages' own look and helpers (api, el)
+SHARED_STATIC = {"hallq.css", "supervisor.css", "supervisor.js", "favicon.svg"}
 SWEEP_SECONDS = 30  # expired sessions' sockets are dropped within this
 MAX_HALLS_ASKED = 5000
 PAGES = {"/": "overview", "/reports": "reports", "/admin": "admin"}

@@ -1,44 +1,15 @@
-// The region's pages: the login kept for the browser tab, HTTP calls with the token, the live
-// socket, and each page's drawing. Every figure and alert comes from the server as it is.
+// The region's pages: the login kept for the browser tab, the live socket, and each page's
+// drawing. Every figure and alert comes from the server as it is.
 (function () {
   "use strict";
-  const KEY = "hallq.region";
-
-
-  function saved() {
-    try { return JSON.parse(sessionStorage.getItem(KEY)); } catch (e) { return null; }
-  }
+  // The hall supervisor's pages' own helpers (web/static/supervisor.js): HTTP calls carrying
+  // the token kept for this tab under its key, and element building.
+  const KEY = "hallq.supervisor";
+  const {api, el, saved} = window.Supervisor;
 
   function forget() {
     sessionStorage.removeItem(KEY);
     location.reload();
-  }
-
-  async function api(method, path, body) {
-    const me = saved();
-    const headers = {"Content-Type": "application/json"};
-    if (me) headers.Authorization = "Bearer " + me.token;
-    const res = await fetch(path, {method: method, headers: headers,
-                                   body: body === undefined ? undefined : JSON.stringify(body)});
-    const isJson = (res.headers.get("Content-Type") || "").includes("json");
-    const data = isJson ? await res.json() : await res.blob();
-    if (!res.ok) {
-      const error = (data && data.error) || {code: "http_" + res.status, message: res.statusText};
-      if (error.code === "unauthorized" && me) forget();
-      throw error;
-    }
-    return data;
-  }
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(([k, v]) => {
-      if (k === "class") node.className = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v);
-    });
-    children.flat().forEach(c => node.append(c instanceof Node ? c : String(c ?? "")));
-    return node;
   }
 
   const num = v => (v === null || v === undefined) ? "–" : String(v);
