@@ -25,9 +25,11 @@ from flask_socketio import ConnectionRefusedError, SocketIO
 
 from hall.errors import HallError, bad_request
 from region import overview, users
+from region.admin import refuse_nul
 from region.app import Region
 from region.users import User
 from web.commands import status_for
+from web.input import checked
 
 log = logging.getLogger("hallq.region.views")
 
@@ -140,6 +142,7 @@ def register(app: Flask, socketio: SocketIO, region: Region) -> None:
                     body = {}
                 if not isinstance(body, dict):
                     raise bad_request("the argument must be an object")
+                refuse_nul(checked(body))
                 with region.pool.connection() as conn:
                     if not users.session_alive(conn, user):
                         sockets.remove(request.sid)

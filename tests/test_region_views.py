@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 import threading
 import time
 
@@ -446,3 +447,57 @@ def test_a_month_across_500_halls_answers_within_two_seconds(region, admin):
     total = call(region, "GET", "/api/reports?from=2025-03-01&to=2025-03-31&by=month",
                  admin).json()["total"]
     assert total["issued"] == 500 * 31 * 7 * 100 and total["wait_p90_min"] == 109
+
+
+HOSTILE = [None, 0, -1, 2**63, 1.5, True, "", "x" * 5000, "\x00", "a\x00b", "\ud800", [],
+           ["\x00"], {}, {"\x00": 1}, [[[[[[[[[["deep"]]]]]]]]]], "../..", "'; DROP TABLE halls;--",
+           "<script>alert(1)</script>", "营业厅"]
+
+
+def test_hostile_input_to_every_region_route_and_event_is_refused_cleanly(region, admin):
+    """No 5xx, a JSON error, nothing changed: what the hall's hostile tests ask of it."""
+    hall_id, _ = new_hall(region, admin)
+    user, sup = new_supervisor(region, admin, [hall_id])
+
+    def state() -> tuple:
+        with psycopg.connect(region.dsn) as conn:
+            return (conn.execute("SELECT id, name, disabled FROM halls ORDER BY id").fetchall(),
+                    conn.execute("SELECT id, name, role, disabled FROM region_users ORDER BY id"
+                                 ).fetchall())
+
+    before = state()
+    routes = [("POST", "/api/login", None), ("POST", "/api/users", admin),
+              ("PATCH", f"/api/users/{user}", admin), ("POST", "/api/halls", admin),
+              ("PATCH", f"/api/halls/{hall_id}", admin), ("POST", "/api/halls", sup)]
+    for method, path, token in routes:
+        for value in HOSTILE:
+            for body in (value, {k: value for k in ("user", "password", "id", "name", "role",
+                                                      "halls", "disabled")}):
+                headers = {"Content-Type": "application/json"}
+                if token:
+                    headers["Authorization"] = f"Bearer {token}"
+                raw = json.dumps(body, ensure_ascii=True) if not (
+                    isinstance(body, str) and "\ud800" in body) else '"\\ud800"'
+                r = requests.request(method, region.url + path, data=raw, headers=headers,
+                                     timeout=10)
+                assert r.status_code < 500, (method, path, body, r.text)
+                if body != {}:  # an empty change is a valid one
+                    assert r.status_code >= 400 and "error" in r.json(), (method, path, body)
+    for path in ("/api/reports?from=%00", "/api/reports?from=2026-01-01&hall=%00",
+                 "/api/halls/%00", "/api/users/%00", "/api/ranking?rank_by=%00",
+                 "/api/reports?by=%F0%9F%98%80&from=2026-01-01", "/halls/%00",
+                 "/api/reports.csv?from=2026-01-01&to=" + "9" * 400):
+        for method in ("GET", "PATCH", "POST"):
+            r = call(region, method, path, admin, {})
+            assert r.status_code < 500, (method, path, r.text)
+    watcher = Watcher(region, sup)
+    try:
+        for event in ("overview", "detail"):
+            for value in HOSTILE:
+                for body in (value, {"halls": value}, {"hall_id": value}):
+                    answer = watcher.ask(event, body)
+                    assert answer["status"] < 500, (event, body, answer)
+        assert watcher.ask("overview")["status"] == 200  # the socket still answers
+    finally:
+        watcher.close()
+    assert state() == before
