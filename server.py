@@ -112,6 +112,8 @@ def _serve(argv: list[str]) -> int:
         app, socketio = create_app(hall, message_queue=args.message_queue)
         start_ticker(socketio, hall)
         start_upkeep(app, hall, args, systemd)  # nightly backups; systemd READY/WATCHDOG
+        from web.shipper import start_shipping
+        start_shipping(hall, app.extensions)  # the event log to the region, if [region]
         return app
 
     settings = options(args.host, args.port, args.threads, args.max_connections,

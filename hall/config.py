@@ -139,6 +139,15 @@ class Device:
 
 
 @dataclass(frozen=True)
+class RegionLink:
+    """`[region]`: where the hall ships its event log (hall/shipping.py, web/shipper.py)."""
+
+    url: str  # the region server's base URL
+    hall_id: str  # the hall's id at the region
+    token: str  # the hall's token there (`hallq-region add-hall` printed it)
+
+
+@dataclass(frozen=True)
 class HallConfig:
     name: str
     timezone: str
@@ -155,6 +164,7 @@ class HallConfig:
     source: str = ""
     appointments: Appointments = field(default_factory=Appointments)
     away_reasons: tuple[AwayReason, ...] = ()
+    region: RegionLink | None = None  # None: the hall ships nothing
     _by_id: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -220,7 +230,7 @@ def parse_config(raw: dict[str, Any], source: str = "") -> HallConfig:
 
 
 # The config's top level: [table] or [[array of tables]].
-TABLES = ("hall", "hours", "rules", "appointments")
+TABLES = ("hall", "hours", "rules", "appointments", "region")
 ARRAYS = ("services", "windows", "staff", "devices", "away_reasons")
 
 
@@ -300,8 +310,29 @@ def _build(r: _Reader, raw: dict[str, Any], source: str) -> HallConfig:
         source=source,
         appointments=_appointments(r, r.table("appointments", required=False)),
         away_reasons=_away_reasons(r, hours, rules),
+        region=_region(r, r.table("region", required=False)),
     )
     return config
+
+
+def _region(r: _Reader, t: dict) -> RegionLink | None:
+    """`[region] url, hall_id, token`: all three, or no table at all."""
+    if not t:
+        return None
+    url = r.string(t, "region.url")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"region.url: the region server's http:// or https:// address "
+                          f"(got {url!r})")
+    hall_id = r.string(t, "region.hall_id")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", hall_id):
+        raise ConfigError("region.hall_id: the hall's id at the region: 1-32 lower-case "
+                          f"letters, digits, - or _ (got {hall_id!r})")
+    token = r.string(t, "region.token")
+    if len(token) < MIN_TOKEN_LENGTH or not token.isascii() or not token.isprintable():
+        raise ConfigError("region.token: the token `hallq-region add-hall` printed for this "
+                          "hall")
+    return RegionLink(url.rstrip("/"), hall_id, token)
 
 
 def _public_url(url: str | None, key: str = "hall.public_url") -> str | None:

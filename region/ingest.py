@@ -35,20 +35,19 @@ import psycopg
 from flask import Flask, Response, request
 from flask_socketio import SocketIO
 
-from hall.errors import HallError
 from hall.shipping import shipped_data
 from region import live
 from region.aggregates import Aggregator
 from region.app import Region, error_body, reply
 from region.db import token_digest
-from web.input import parse_json
+from web.input import MAX_DEPTH, is_text
 
 log = logging.getLogger("hallq.region.ingest")
 
 MAX_EVENTS = 1000
 MAX_SERVICES = 200
 MAX_STATUS_BYTES = 64 * 1024
-MAX_DATA_BYTES = 4096  # one event's data, as shipped (a day-end expiry lists its tickets)
+MAX_DATA_BYTES = 256 * 1024  # one event's data (a day-end expiry lists every ticket it ends)
 MAX_WHOLE = 2**53 - 1
 HALL_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 EPOCH = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -83,6 +82,7 @@ class Event:
     ticket_id: int | None
     staff_id: str | None
     data: dict[str, Any]
+    data_json: str = "{}"  # as stored
 
 
 @dataclass
@@ -132,7 +132,7 @@ def parse_batch(body: Any) -> Batch:
     if status is not None:
         if not isinstance(status, dict):
             raise _bad("status: an object")
-        _no_nul(status, "status")
+        _check_values(status, "status")
         if len(json.dumps(status)) > MAX_STATUS_BYTES:
             raise _bad(f"status: at most {MAX_STATUS_BYTES} bytes")
     return Batch(hall_id, epoch, after, backlog, events,
@@ -164,17 +164,19 @@ def _event(raw: Any, i: int) -> Event:
     if ticket_id is not None and not _whole(ticket_id, 1):
         raise _bad(f"{where}.ticket_id: the hall's ticket id or null")
     if staff_id is not None and not (isinstance(staff_id, str) and 0 < len(staff_id) <= 32
-                                     and "\x00" not in staff_id):
-        raise _bad(f"{where}.staff_id: at most 32 characters, or null")
+                                     and staff_id.isprintable()):
+        raise _bad(f"{where}.staff_id: at most 32 printable characters, or null")
     data = raw.get("data", {})
     if not isinstance(data, dict):
         raise _bad(f"{where}.data: an object")
     data = shipped_data(type_, data)  # what a hall may ship, whatever this one sent
-    if data:
-        _no_nul(data, f"{where}.data")
-        if len(json.dumps(data)) > MAX_DATA_BYTES:
-            raise _bad(f"{where}.data: at most {MAX_DATA_BYTES} bytes")
-    return Event(seq, float(at), day, type_, window, ticket_id, staff_id, data)
+    if not data:
+        return Event(seq, float(at), day, type_, window, ticket_id, staff_id, data)
+    _check_values(data, f"{where}.data")
+    data_json = json.dumps(data, ensure_ascii=False)
+    if len(data_json) > MAX_DATA_BYTES:
+        raise _bad(f"{where}.data: at most {MAX_DATA_BYTES} characters")
+    return Event(seq, float(at), day, type_, window, ticket_id, staff_id, data, data_json)
 
 
 def _is_date(text: str) -> bool:
@@ -185,19 +187,40 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def _no_nul(value: Any, where: str) -> None:
-    """PostgreSQL's text and jsonb cannot hold the character U+0000."""
-    stack = [value]
+def loads(raw: bytes) -> Any:
+    """The body as JSON, without NaN or Infinity; what jsonb cannot hold in the parts stored
+    as they came is refused by `_check_values`."""
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise _bad(f"the JSON is nested deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError):
+        raise _bad("the body is not valid JSON") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_values(value: Any, where: str) -> None:
+    """What is stored as it came (an event's data, the status) must be text PostgreSQL holds
+    (no U+0000, no lone surrogate), finite numbers, nested at most MAX_DEPTH deep."""
+    stack = [(value, 1)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _bad(f"{where}: nested deeper than {MAX_DEPTH} levels")
         if isinstance(item, str):
-            if "\x00" in item:
-                raise _bad(f"{where}: a text holds the character U+0000")
+            if "\x00" in item or not is_text(item):
+                raise _bad(f"{where}: a text holds U+0000 or a lone surrogate")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise _bad(f"{where}: numbers must be finite")
         elif isinstance(item, dict):
-            stack += item.keys()
-            stack += item.values()
+            stack += ((k, depth + 1) for k in item)
+            stack += ((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
-            stack += item
+            stack += ((v, depth + 1) for v in item)
 
 
 def _services(raw: Any) -> list[tuple[str, dict, float]]:
@@ -355,7 +378,7 @@ def _store_events(conn: psycopg.Connection, hall_id: str, events: list[Event]) -
             " FROM STDIN") as copy:
         for e in events:
             copy.write_row((hall_id, e.seq, datetime.fromtimestamp(e.at, UTC), e.day, e.type,
-                            e.window, e.ticket_id, e.staff_id, json.dumps(e.data)))
+                            e.window, e.ticket_id, e.staff_id, e.data_json))
 
 
 def accept_restore(conn: psycopg.Connection, hall_id: str) -> dict | None:
@@ -378,11 +401,7 @@ def register(app: Flask, socketio: SocketIO, region: Region) -> None:
     def ingest_route() -> Response:
         try:
             hall_id = _authenticate(region)
-            try:
-                body = parse_json(request.get_data(cache=False))
-            except HallError as error:
-                raise _bad(error.message) from None
-            batch = parse_batch(body)
+            batch = parse_batch(loads(request.get_data(cache=False)))
             if batch.hall_id != hall_id:
                 raise IngestError(403, "forbidden", "this token is another hall's")
             with region.pool.connection() as conn:

@@ -224,6 +224,8 @@ class RegionProcess:
 
     def post(self, path: str, body: object, token: str | None = None,
              **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return requests.post(self.url + path, json=body, headers=headers, timeout=30,
-                             **kwargs)
+        """POST `body` as JSON (or what `data=` gives, with its own `headers=`)."""
+        headers = kwargs.pop("headers", None) or (
+            {"Authorization": f"Bearer {token}"} if token else {})
+        sent = {"data": kwargs.pop("data")} if "data" in kwargs else {"json": body}
+        return requests.post(self.url + path, headers=headers, timeout=30, **sent, **kwargs)

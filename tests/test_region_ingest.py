@@ -4,6 +4,7 @@ auth, malformed batches, duplicates, gaps, a hall database that went back, the a
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from datetime import datetime
 
@@ -203,6 +204,10 @@ def test_a_hall_whose_log_went_back_is_refused_until_an_administrator_decides(re
     (lambda b: b["events"][0].update(color="red"), "events[0].color"),
     (lambda b: b["events"][0]["data"].update(number="A\x00"), "U+0000"),
     (lambda b: b["events"][0]["data"].update(number=[[[[[[[[[1]]]]]]]]]), "nested"),
+    (lambda b: b["events"][0]["data"].update(number="\ud800"), "lone surrogate"),
+    (lambda b: b["events"][0]["data"].update(number="__1e400__"), "finite"),
+    (lambda b: b["events"][0]["data"].update(number="__NaN__"), "not valid JSON"),
+    (lambda b: b["events"][0].update(staff_id="\ud800"), "events[0].staff_id"),
     (lambda b: b.update(events=b["events"] * 501), "at most 1000"),
     (lambda b: b["services"][0].update(target_wait_minutes=0), "target_wait_minutes"),
     (lambda b: b.update(epoch=""), "epoch"),
@@ -215,7 +220,10 @@ def test_a_malformed_batch_is_refused_naming_the_problem_and_stores_nothing(
     log.served("A001", "09:00", "09:12", "09:16")
     body = batch(hall_id, log.events)
     change(body)
-    answer = region.post("/api/ingest", body, token)
+    text = json.dumps(body).replace('"__1e400__"', "1e400").replace('"__NaN__"', "NaN")
+    answer = region.post("/api/ingest", None, token, data=text,
+                         headers={"Content-Type": "application/json",
+                                  "Authorization": f"Bearer {token}"})
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["code"] == "bad_request"
     assert named in answer.json()["error"]["message"]
@@ -264,3 +272,17 @@ def test_each_batch_reaches_a_live_viewer_of_its_hall_at_once(region, hall):
         assert message["link"]["backlog"] == 0 and message["link"]["diverged"] is False
     finally:
         viewer.disconnect()
+
+
+def test_the_day_end_expiry_counts_each_ticket_for_its_service_however_long_its_list(
+        region, hall):
+    hall_id, token = hall
+    log = Log()
+    for i in range(3):
+        log.add("issue", "16:40", i + 1, number=f"A{i + 1:03d}", service="pay")
+    day_list = [["2026-11-23", f"A{i + 1:03d}"] for i in range(3)]
+    day_list += [["2026-11-23", f"Z{i:04d}"] for i in range(5000)]  # unknown to the region
+    log.add("expire", "23:59", reason="day_end", count=len(day_list), tickets=day_list)
+    answer = region.post("/api/ingest", batch(hall_id, log.events), token)
+    assert answer.status_code == 200, answer.text
+    assert (daily(region, hall_id)["issued"], daily(region, hall_id)["expired"]) == (3, 3)

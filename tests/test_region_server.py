@@ -58,3 +58,31 @@ def test_the_config_refuses_unknown_keys_and_bad_values():
     ]:
         with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
             parse_config(raw)
+
+
+def test_a_hall_config_names_its_region_with_all_three_keys_or_none():
+    from support import demo_toml
+
+    from hall.config import parse_config as parse_hall
+
+    assert parse_hall(demo_toml()).region is None
+    raw = demo_toml()
+    raw["region"] = {"url": "https://hallq.example.com/", "hall_id": "east",
+                     "token": "x" * 43}
+    link = parse_hall(raw).region
+    assert (link.url, link.hall_id) == ("https://hallq.example.com", "east")
+    for change, named in [
+        ({"url": "ftp://x"}, "region.url"),
+        ({"hall_id": "East Hall"}, "region.hall_id"),
+        ({"token": "short"}, "region.token"),
+        ({"tokn": "x" * 20}, "region.tokn"),
+    ]:
+        raw = demo_toml()
+        raw["region"] = {"url": "https://h.example.com", "hall_id": "east",
+                         "token": "x" * 43, **change}
+        with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+            parse_hall(raw)
+    raw = demo_toml()
+    raw["region"] = {"url": "https://h.example.com", "hall_id": "east"}
+    with pytest.raises(ConfigError, match=r"region\.token: missing"):
+        parse_hall(raw)

@@ -43,6 +43,8 @@ def register(app: Flask, socketio: SocketIO, hall: Hall) -> None:
         upkeep = app.extensions.get("hallq_upkeep", {})
         if "backup" in upkeep:
             body["backup"] = upkeep["backup"].status()
+        if "hallq_shipper" in app.extensions:  # shipping to the region: not the hall's health
+            body["region"] = app.extensions["hallq_shipper"].state()
         status = 200 if body["ok"] else 503
         if not _may_see_details(hall):
             body = {"ok": body["ok"]}

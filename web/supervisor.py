@@ -97,7 +97,10 @@ def _routes(app: Flask, hall: Hall) -> None:
 
     @app.get("/api/v1/supervisor")
     def supervisor_data() -> Response:
-        return jsonify(supervision.dashboard(hall, _actor(hall)))
+        body = supervision.dashboard(hall, _actor(hall))
+        if "hallq_shipper" in app.extensions:  # the link to the region, beside the devices
+            body["region_link"] = app.extensions["hallq_shipper"].state()
+        return jsonify(body)
 
     @app.post("/api/v1/notice")
     def notice() -> Response:

@@ -50,6 +50,7 @@
     setInterval(tick, 1000);
     // Devices coming and going send no event (they change no queue): look every few seconds.
     setInterval(() => {
+      if (extra && extra.region_link) refresh();  // the region link changes without events
       if (!live.socket.connected || !state) return;
       live.socket.timeout(5000).emit("state", null, (err, fresh) => {
         if (!err && fresh && state) {
@@ -223,7 +224,21 @@
         : el("button", {onclick: () => { acknowledged.add(awayKey(w)); render(); }}, "知道了 · Acknowledge"))));
   }
 
+  // The link to the company's region server ([region] in the hall config), if there is one.
+  function renderRegionLink() {
+    const link = extra.region_link, p = $("#region-link");
+    p.hidden = !link;
+    if (!link) return;
+    const at = t => t ? new Date(t * 1000).toISOString().slice(5, 16).replace("T", " ") : "—";
+    const [cls, text] = link.diverged ? ["bad", "已停止 · stopped: 本厅数据库与区域不一致 · this hall's database went back"]
+      : link.last_error ? ["bad", "未连接 · not reached"] : ["ok", "正常 · ok"];
+    p.replaceChildren(el("b", {}, "区域上报 · Region link "), el("span", {class: "badge " + cls}, text),
+      ` 已确认 · acked #${link.acked_seq ?? "—"}，待发 · backlog ${link.backlog ?? "—"}，` +
+      `最近确认 · last ack ${at(link.last_ack_at)}` + (link.last_error ? `，${link.last_error}` : ""));
+  }
+
   function renderLists() {
+    renderRegionLink();
     const waitingRows = extra.waiting.map(t => {
       const service = state && state.services.find(s => s.id === t.service);
       const target = service ? service.target_wait_minutes * 60000 : Infinity;
