@@ -164,7 +164,8 @@ def register(app: Flask, socketio: SocketIO, region: Region) -> None:
             if not isinstance(asked, list) or len(asked) > MAX_HALLS_ASKED or \
                     not all(isinstance(h, str) for h in asked):
                 raise bad_request("halls: a list of hall ids")
-            visible = [h for h in asked if visible is None or h in visible]
+            allowed = None if visible is None else set(visible)
+            visible = [h for h in asked if allowed is None or h in allowed]
         return _overview(conn, region, visible, asked)
 
     def detail_command(conn: Any, user: User, body: dict) -> dict:
