@@ -147,13 +147,14 @@ class Watcher:
     """A live-view client: the delay from each batch's arrival at the region to its update
     reaching this Socket.IO connection."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str) -> None:
         import socketio
 
         self.delays: list[float] = []
         self.client = socketio.Client(reconnection=True)
         self.client.on("hall", self._update)
-        self.client.connect(url, transports=["websocket"], wait_timeout=10)
+        self.client.connect(url, auth={"token": token}, transports=["websocket"],
+                            wait_timeout=10)
 
     def _update(self, message: dict) -> None:
         self.delays.append(time.time() - message["received_at"])
@@ -232,7 +233,7 @@ def main() -> int:
         halls = add_halls(pg, args.halls)
         print(f"{args.halls} halls x {args.days} days, ~{args.tickets} tickets a hall a day, "
               f"{args.senders} senders, batches of {args.batch}; PostgreSQL in {pg.dir}")
-        watcher = Watcher(region.url)
+        watcher = Watcher(region.url, region.viewer_token())
         go = multiprocessing.Event()
         results: multiprocessing.Queue = multiprocessing.Queue()
         procs = [multiprocessing.Process(

@@ -68,6 +68,10 @@ CREATE INDEX IF NOT EXISTS id_failures_by_time ON id_failures (window_start);
 KNOWN_KEPT_SECONDS = 90 * 24 * 3600
 
 WRONG = "工号或密码错误 · Wrong staff id or PIN"
+# The SQL below is what SQLite and PostgreSQL both read (upserts, CASE rather than the
+# two-argument max() or greatest()), so the region's logins count and lock with these same
+# functions over its own tables (region/users.py); `?` is the hall's placeholder.
+_LESS_ONE = "CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END"
 
 
 def check_fields(staff_id: Any, pin: Any) -> tuple[str, str]:
@@ -109,8 +113,10 @@ def reserve(db: Database, now: float, tz: Any, address: str, staff_id: str) -> s
     until = None
     if failures >= auth.MAX_PIN_FAILURES:
         until, locked = now + auth.LOCK_SECONDS, "id"
-    db.execute("INSERT OR REPLACE INTO login_failures"
-               " (address, staff_id, failures, last_at, locked_until) VALUES (?, ?, ?, ?, ?)",
+    db.execute("INSERT INTO login_failures"
+               " (address, staff_id, failures, last_at, locked_until) VALUES (?, ?, ?, ?, ?)"
+               " ON CONFLICT (address, staff_id) DO UPDATE SET failures = excluded.failures,"
+               " last_at = excluded.last_at, locked_until = excluded.locked_until",
                [address, staff_id, failures, now, until])
     if _count_address(db, now, address):
         locked = locked or "address"
@@ -126,8 +132,9 @@ def _count_id(db: Database, now: float, staff_id: str) -> bool:
     if row is None or row["window_start"] <= now - auth.ID_WINDOW_SECONDS:
         row = {"failures": 0, "window_start": now}
     failures = row["failures"] + 1
-    db.execute("INSERT OR REPLACE INTO id_failures (staff_id, failures, window_start)"
-               " VALUES (?, ?, ?)", [staff_id, failures, row["window_start"]])
+    db.execute("INSERT INTO id_failures (staff_id, failures, window_start) VALUES (?, ?, ?)"
+               " ON CONFLICT (staff_id) DO UPDATE SET failures = excluded.failures,"
+               " window_start = excluded.window_start", [staff_id, failures, row["window_start"]])
     return failures == auth.MAX_ID_FAILURES
 
 
@@ -180,9 +187,12 @@ def _count_address(db: Database, now: float, address: str) -> bool:
     if failures >= auth.MAX_ADDRESS_FAILURES:
         seconds = min(auth.ADDRESS_WINDOW_SECONDS * 2 ** strikes, auth.ADDRESS_BLOCK_MAX_SECONDS)
         blocked, strikes, failures = now + seconds, strikes + 1, 0
-    db.execute("INSERT OR REPLACE INTO address_failures"
+    db.execute("INSERT INTO address_failures"
                " (address, failures, window_start, strikes, blocked_until, last_at)"
-               " VALUES (?, ?, ?, ?, ?, ?)",
+               " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET"
+               " failures = excluded.failures, window_start = excluded.window_start,"
+               " strikes = excluded.strikes, blocked_until = excluded.blocked_until,"
+               " last_at = excluded.last_at",
                [address, failures, row["window_start"], strikes, blocked, now])
     return blocked is not None
 
@@ -195,11 +205,11 @@ def release(db: Database, now: float, address: str, staff_id: str) -> bool:
                     " WHERE address = ? AND staff_id = ?", [address, staff_id])
     db.execute("DELETE FROM login_failures WHERE address = ? AND staff_id = ?",
                [address, staff_id])
-    db.execute("UPDATE address_failures SET failures = max(failures - 1, 0)"
-               " WHERE address = ?", [address])
-    db.execute("UPDATE id_failures SET failures = max(failures - 1, 0) WHERE staff_id = ?",
-               [staff_id])
-    db.execute("INSERT OR REPLACE INTO login_known (staff_id, address, at) VALUES (?, ?, ?)",
+    db.execute(f"UPDATE address_failures SET failures = {_LESS_ONE} WHERE address = ?",
+               [address])
+    db.execute(f"UPDATE id_failures SET failures = {_LESS_ONE} WHERE staff_id = ?", [staff_id])
+    db.execute("INSERT INTO login_known (staff_id, address, at) VALUES (?, ?, ?)"
+               " ON CONFLICT (staff_id, address) DO UPDATE SET at = excluded.at",
                [staff_id, address, now])
     return locked is not None
 
@@ -248,8 +258,8 @@ def prune(db: Database, now: float) -> None:
     stale = now - auth.ADDRESS_BLOCK_MAX_SECONDS
     db.execute("DELETE FROM login_failures WHERE last_at < ? AND"
                " coalesce(locked_until, 0) < ?", [now - auth.LOCK_SECONDS, now])
-    db.execute("DELETE FROM address_failures WHERE max(last_at, coalesce(blocked_until, 0)) < ?",
-               [stale])
+    db.execute("DELETE FROM address_failures WHERE last_at < ? AND coalesce(blocked_until, 0) < ?",
+               [stale, stale])
     db.execute("DELETE FROM login_known WHERE at < ?", [now - KNOWN_KEPT_SECONDS])
     db.execute("DELETE FROM id_failures WHERE window_start <= ?",
                [now - auth.ID_WINDOW_SECONDS])

@@ -18,8 +18,11 @@ from flask_socketio import SocketIO
 from psycopg_pool import ConnectionPool
 from werkzeug.exceptions import HTTPException
 
+from hall.errors import HallError
 from region import db
 from region.config import RegionConfig
+from web.commands import status_for
+from web.crosssite import add_security_headers, check_request, origin_allowed
 
 log = logging.getLogger("hallq.region")
 
@@ -27,6 +30,10 @@ log = logging.getLogger("hallq.region")
 MODULES: list[str] = [
     "region.ingest",  # POST /api/ingest: the halls' event logs and live status
     "region.live",  # Socket.IO: a room per hall, "hall" updates
+    "region.admin",  # region users' login, sessions; halls and users managed by the admin
+    "region.views",  # the live view of every hall, the drill-down, alerts (pages, Socket.IO);
+    #                  its users' sessions are region.live's access rule
+    "region.reports",  # reports across halls from daily_*, ranking, CSV
 ]
 MAX_BODY_BYTES = 1024 * 1024  # an ingest batch's limit; nothing else takes more
 
@@ -57,9 +64,12 @@ def create_app(config: RegionConfig, pool: ConnectionPool | None = None,
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    # The page's own origin or public_url, as the hall's server: a page of another site may
+    # not open a socket in a region user's name.
     socketio = SocketIO(app, async_mode="threading", ping_interval=5, ping_timeout=5,
-                        # the page's own origin only (None), or where browsers open it
-                        cors_allowed_origins=config.public_url,
+                        cors_allowed_origins=lambda origin, environ: origin_allowed(
+                            origin, environ, config.public_url),
+                        max_http_buffer_size=64 * 1024,
                         message_queue=message_queue)
     region = Region(config, pool or db.pool(config.dsn, config.pool_size), socketio)
     app.extensions["hallq_region"] = region
@@ -67,6 +77,19 @@ def create_app(config: RegionConfig, pool: ConnectionPool | None = None,
     @app.get("/healthz")
     def healthz() -> Response:
         return reply(*health(region))
+
+    @app.before_request
+    def refuse_cross_site() -> None:
+        check_request(request, config.public_url)
+
+    app.after_request(add_security_headers)
+
+    @app.errorhandler(HallError)
+    def refused(error: HallError) -> Response:
+        response = reply(status_for(error), error.as_json())
+        if "retry_after" in error.extra:  # locked, too_many_attempts, busy
+            response.headers["Retry-After"] = str(error.extra["retry_after"])
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:

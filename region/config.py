@@ -8,6 +8,8 @@ dsn = "postgresql:///hallq?host=/run/postgresql"   # libpq connection string or 
 public_url = "https://hallq.example.com"           # optional: where browsers open it
 timezone = "Asia/Shanghai"
 pool_size = 8                       # PostgreSQL connections of the server process
+silent_minutes = 10                 # a hall with no contact this long is an alert
+session_hours = 12                  # a region user's login lasts this long
 ```
 """
 
@@ -35,6 +37,8 @@ class RegionConfig:
     public_url: str | None = None
     timezone: str = "Asia/Shanghai"
     pool_size: int = 8
+    silent_minutes: int = 10
+    session_hours: int = 12
     source: str = ""
 
     @property
@@ -74,6 +78,9 @@ def parse_config(raw: dict[str, Any], source: str = "") -> RegionConfig:
                                key="region.public_url"),
         timezone=timezone,
         pool_size=r.integer(t, "region.pool_size", default=8, minimum=2, maximum=200),
+        silent_minutes=r.integer(t, "region.silent_minutes", default=10, minimum=1,
+                                 maximum=24 * 60),
+        session_hours=r.integer(t, "region.session_hours", default=12, minimum=1, maximum=24 * 7),
         source=source,
     )
     r.refuse_unread_keys()

@@ -5,6 +5,8 @@
     hallq-region add-hall ID NAME                           register a hall, print its token
     hallq-region hall-token ID                              a new token for a hall
     hallq-region accept-restore ID                          a restored hall ships again
+    hallq-region add-user ID [--admin | --halls a,b] [--ask] a region user; prints a
+                                                            generated password (or asks)
 """
 
 from __future__ import annotations
@@ -71,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
                      "the region keeps every event it has and takes the hall's events "
                      "numbered past them")
     accept.add_argument("hall_id", metavar="ID")
+    user = command("add-user", _add_user, "add a region user: an admin (--admin) or a "
+                   "supervisor of some halls (--halls); prints a generated password")
+    user.add_argument("user_id", metavar="ID", help="letters, digits, '.', '_' or '-'")
+    user.add_argument("--admin", action="store_true", help="a regional admin (every hall, "
+                      "manages halls and users); otherwise a supervisor")
+    user.add_argument("--name", help="the person's name (default: the id)")
+    user.add_argument("--halls", default="", help="a supervisor's halls: ids, comma-separated")
+    user.add_argument("--ask", action="store_true", help="ask for the password instead of "
+                      "making one up")
     return parser
 
 
@@ -133,6 +144,34 @@ def _accept_restore(config: RegionConfig, args: argparse.Namespace) -> int:
     print(f"hall {args.hall_id}: the region keeps its events up to seq "
           f"{done['kept_through_seq']}; the hall's events numbered so are skipped, those "
           "after are taken.")
+    return 0
+
+
+def _add_user(config: RegionConfig, args: argparse.Namespace) -> int:
+    from hall.errors import HallError
+    from region import db, users
+
+    if args.ask:
+        import getpass
+
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("add-user: the two passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = users.new_password()
+    halls = [h.strip() for h in args.halls.split(",") if h.strip()]
+    try:
+        with db.connect(config.dsn) as conn:
+            users.add_user(conn, args.user_id, args.name or args.user_id,
+                           "admin" if args.admin else "supervisor", password, halls)
+    except HallError as error:
+        print(f"add-user: {error.message}", file=sys.stderr)
+        return 1
+    if not args.ask:
+        print(password)
+        print(f"The password of {args.user_id!r}, shown this once: log in at the region's "
+              "page and keep it safe (the region keeps only its scrypt hash).", file=sys.stderr)
     return 0
 
 

@@ -7,6 +7,7 @@
 #   sudo systemd/install.sh counter-box --window 3 --server URL --token TOKEN
 #   sudo systemd/install.sh evaluator   --window 3 --server URL --token TOKEN
 #   sudo systemd/install.sh kiosk --uninstall        # removes the program, keeps config and data
+#   sudo systemd/install.sh region   # the company's server (Debian, beside its PostgreSQL)
 #
 # What it does: the apt packages the role needs, a `hallq` system user, the program in
 # /opt/hallq/app with a virtual environment in /opt/hallq/venv, config in /etc/hallq/ (never
@@ -19,9 +20,9 @@
 # prints it instead.
 set -euo pipefail
 
-ROLES="server kiosk display counter-box evaluator"
+ROLES="server kiosk display counter-box evaluator region"
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
   echo "usage: install.sh {${ROLES// /|}} [--window N] [--server URL] [--token T]" \
        "[--prefix DIR] [--no-systemctl] [--uninstall]" >&2
   exit 2
@@ -73,6 +74,7 @@ COMMON_APT="python3-venv sqlite3 ca-certificates"
 SCREEN_APT="python3-pygame libsdl2-2.0-0 libsdl2-ttf-2.0-0 libsdl2-image-2.0-0 libdrm2 libgbm1 fonts-noto-cjk fonts-wqy-zenhei"
 case "$ROLE" in
   server)      APT=""; GROUPS_NEEDED="" ;;
+  region)      APT=""; GROUPS_NEEDED="" ;;  # psycopg's wheel brings libpq
   kiosk)       APT="$SCREEN_APT libusb-1.0-0 python3-lgpio"; GROUPS_NEEDED="video render input lp dialout gpio" ;;
   display)     APT="$SCREEN_APT libsdl2-mixer-2.0-0 espeak-ng sox alsa-utils"; GROUPS_NEEDED="video render audio" ;;
   counter-box|evaluator) APT="python3-lgpio"; GROUPS_NEEDED="gpio" ;;
@@ -126,7 +128,8 @@ app_files() {
     for f in server.py requirements.txt requirements.lock pyproject.toml; do
       if [ -f "$f" ]; then echo "$f"; fi
     done
-    for d in hall web client kiosk display counter_terminal hardware examples docs systemd; do
+    for d in hall web client kiosk display counter_terminal hardware region examples docs \
+             systemd; do
       if [ -d "$d" ]; then find "$d" -type f ! -path '*/__pycache__/*' ! -name '*.pyc'; fi
     done
   } | LC_ALL=C sort)
@@ -250,8 +253,11 @@ install_role() {
     install -m 640 "$SRC/examples/hall.toml" "$ETC/hall.toml"
     changed "wrote $ETC/hall.toml (edit it: services, windows, staff, device tokens)"
   fi
+  if [ "$ROLE" = region ] && [ ! -f "$ETC/region.toml" ]; then
+    write_region_config
+  fi
   write_env_file
-  for f in "$ETC/hall.toml" "$ENV_FILE"; do
+  for f in "$ETC/hall.toml" "$ETC/region.toml" "$ENV_FILE"; do
     if [ -f "$f" ]; then sys chown "root:$USER_NAME" "$f"; fi
   done
 
@@ -272,6 +278,8 @@ EOF
     sys runuser -u "$USER_NAME" -- "$VENV/bin/hallq-voicepack" build "$DATA/voice"
   fi
 
+  if [ "$ROLE" = region ]; then prepare_region_database; fi
+
   render_unit "$SRC/systemd/$TEMPLATE" | put_text "$UNITS/$TEMPLATE" 644
   sys systemctl daemon-reload
   if [ "$ROLE" = kiosk ] || [ "$ROLE" = display ]; then
@@ -284,6 +292,59 @@ EOF
   else
     sys systemctl start "$UNIT"    # nothing changed: only make sure it runs
   fi
+  if [ "$ROLE" = region ]; then region_next_steps; fi
+}
+
+# -- the region --------------------------------------------------------------------------------
+write_region_config() {
+  install -m 640 /dev/stdin "$ETC/region.toml" <<'EOF'
+# HallQ region server (docs/region.md); after a change: sudo systemctl restart hallq-region
+[region]
+name = "区域中心 · Region"
+listen = "127.0.0.1:8090"        # behind the company's reverse proxy (HTTPS)
+# The company's PostgreSQL: here, its local socket and a database `hallq` owned by the
+# PostgreSQL role `hallq` (peer authentication as the hallq system user). Another server:
+# "host=db.example.com dbname=hallq user=hallq password=... sslmode=verify-full"
+dsn = "postgresql:///hallq?host=/run/postgresql"
+# public_url = "https://hallq.example.com"  # where browsers open it, if not on this host
+timezone = "Asia/Shanghai"
+pool_size = 8
+silent_minutes = 10              # a hall with no contact this long is an alert
+session_hours = 12               # a region user's login lasts this long
+EOF
+  changed "wrote $ETC/region.toml (check [region] dsn and listen)"
+}
+
+# The PostgreSQL role and database `hallq` on this machine's PostgreSQL, if it runs here and
+# they are missing (a company DBA may have made them already, or the dsn points elsewhere);
+# then the schema, as the hallq user.
+prepare_region_database() {
+  if grep -q '^dsn = "postgresql:///hallq?host=/run/postgresql"' "$ETC/region.toml" \
+      && id postgres >/dev/null 2>&1; then
+    if [ "$DRY" = 1 ] || ! runuser -u postgres -- psql -tAc \
+        "SELECT 1 FROM pg_roles WHERE rolname = 'hallq'" 2>/dev/null | grep -q 1; then
+      sys runuser -u postgres -- createuser hallq
+    fi
+    if [ "$DRY" = 1 ] || ! runuser -u postgres -- psql -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = 'hallq'" 2>/dev/null | grep -q 1; then
+      sys runuser -u postgres -- createdb --owner hallq --encoding UTF8 hallq
+    fi
+  fi
+  sys runuser -u "$USER_NAME" -- "$VENV/bin/hallq-region" migrate --config "$ETC/region.toml"
+}
+
+region_next_steps() {
+  local listen
+  listen="$(sed -n 's/^listen = "\([^"]*\)".*/\1/p' "$ETC/region.toml")"
+  cat <<EOF
+hallq-install: the region server listens on $listen ([region] listen in $ETC/region.toml).
+hallq-install: next steps --
+  1. The first regional admin (prints a generated password, shown once):
+       sudo -u hallq $VENV/bin/hallq-region add-user YOUR-ID --admin --name "Your name" --config $ETC/region.toml
+  2. A hall (prints its token, shown once; halls can also be added on the page /admin):
+       sudo -u hallq $VENV/bin/hallq-region add-hall chengdong "城东营业厅" --config $ETC/region.toml
+  3. In that hall's /etc/hallq/hall.toml:  [region] url = "https://...", hall_id = "chengdong", token = "..."
+EOF
 }
 
 # HallQ itself, as a package into the venv (its dependencies are the lock's, installed above),
@@ -317,6 +378,13 @@ write_env_file() {
 #   --message-queue redis://127.0.0.1:6379
 # Nightly backups: --backup-at 02:30 --backup-keep 14 (into /var/lib/hallq/backups)
 HALLQ_ARGS=--host 0.0.0.0 --port 8080
+EOF
+  elif [ "$ROLE" = region ]; then
+    cat > "$tmp" <<'EOF'
+# HallQ region server options; after a change: sudo systemctl restart hallq-region
+# Where it listens is [region] listen in /etc/hallq/region.toml. More server processes on one
+# Redis: --message-queue redis://127.0.0.1:6379 ; more threads for many browsers: --threads 64
+HALLQ_ARGS=
 EOF
   else
     local extra=""

@@ -207,6 +207,18 @@ class RegionProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
+    def viewer_token(self) -> str:
+        """A session of a regional admin, for a live-view client (region/users.py): the
+        region's sockets need one. The user `viewer` is made at the first call."""
+        if getattr(self, "_viewer_token", None) is None:
+            made = self.cli("add-user", "viewer", "--admin")
+            assert made.returncode == 0, made.stderr
+            answer = self.post("/api/login", {"user": "viewer",
+                                              "password": made.stdout.strip()})
+            assert answer.status_code == 200, answer.text
+            self._viewer_token = answer.json()["token"]
+        return self._viewer_token
+
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(self.url + path, timeout=10, **kwargs)
 

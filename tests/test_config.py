@@ -172,6 +172,12 @@ def test_every_toml_example_in_the_docs_loads_as_shown(where, text):
     raw = tomllib.loads(text)
     if "hall" in raw:
         parse_config(raw, source=where)
+    elif "dsn" in raw.get("region", {}):  # the region server's own config (docs/region.md)
+        from region.config import parse_config as parse_region_config
+
+        parse_region_config(raw, source=where)
+    elif set(raw) == {"region"}:  # a hall's [region] table, shown alone
+        parse_config({**tomllib.loads(MINIMAL_HALL), **raw}, source=where)
     else:  # a voice pack's manifest: its own format, checked by its own loader's rules
         assert raw.get("format") == 1 and raw.get("languages"), where
 

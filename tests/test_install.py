@@ -17,11 +17,12 @@ import requests
 from support import ROOT, free_port, wait_until
 
 INSTALL = ROOT / "systemd" / "install.sh"
-ROLES = ("server", "kiosk", "display", "counter-box", "evaluator")
+ROLES = ("server", "kiosk", "display", "counter-box", "evaluator", "region")
 UNIT_FILES = {"server": "hallq-server.service", "kiosk": "hallq-kiosk.service",
               "display": "hallq-display.service",
               "counter-box": "hallq-counter-box@.service",
-              "evaluator": "hallq-evaluator@.service"}
+              "evaluator": "hallq-evaluator@.service",
+              "region": "hallq-region.service"}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def source(tmp_path_factory) -> Path:
     for name in ("server.py", "requirements.txt", "requirements.lock", "pyproject.toml"):
         shutil.copy2(ROOT / name, src / name)
     for name in ("hall", "web", "client", "kiosk", "display", "counter_terminal", "hardware",
-                 "examples", "docs", "systemd"):
+                 "region", "examples", "docs", "systemd"):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, src / name,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -97,7 +98,7 @@ def test_install_twice_changes_nothing_and_the_unit_verifies(role, tmp_path, sou
         instance.write_text(text)
         verify(instance)
     env = (prefix / "etc/hallq" / (f"{role}-3.env" if "@" in unit.name else f"{role}.env"))
-    if role != "server":
+    if role not in ("server", "region"):
         assert f"HALLQ_TOKEN=token-of-{role}-3" in env.read_text()
     assert oct(env.stat().st_mode)[-3:] == "640"  # tokens are not for everyone's eyes
     assert (prefix / "etc/udev/rules.d/60-hallq-printer.rules").exists() == (role == "kiosk")
@@ -116,15 +117,19 @@ def test_units_ask_for_what_each_role_needs():
     for role in ("counter-box", "evaluator"):
         assert "SupplementaryGroups=gpio" in units[role]
         assert "GPIOZERO_PIN_FACTORY=lgpio" in units[role]
-    for text in units.values():
+    region = units["region"]
+    assert "ProtectSystem=strict" in region and "ReadWritePaths" not in region  # writes nothing
+    assert "After=network-online.target time-sync.target postgresql.service" in region
+    for role, text in units.items():
         assert "StandardOutput=journal" in text and "Restart=always" in text
-        assert "PrivateDevices=yes" not in text or text is server  # hardware stays reachable
+        # hardware stays reachable where a device is served
+        assert "PrivateDevices=yes" not in text or role in ("server", "region")
 
 
 # systemd-analyze security's exposure (0 = fully sandboxed, 10 = not at all): the server needs
 # no device at all; the others keep only the devices their role uses.
 EXPOSURE_AT_MOST = {"server": 2.5, "kiosk": 2.0, "display": 2.0, "counter-box": 2.0,
-                    "evaluator": 2.0}
+                    "evaluator": 2.0, "region": 2.5}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -140,6 +145,27 @@ def test_each_unit_is_sandboxed_as_far_as_its_devices_allow(role, tmp_path):
     unit_text = unit.read_text()
     assert "RestartPreventExitStatus=2" in unit_text  # a config error is not restarted forever
     assert "MemoryMax=" in unit_text and "SystemCallFilter=@system-service" in unit_text
+
+
+def test_the_region_role_writes_a_config_that_loads_migrates_and_says_what_next(tmp_path,
+                                                                               source):
+    from region.config import load_config
+
+    prefix = tmp_path / "root"
+    out = install(prefix, "region", script=source)
+    config = load_config(prefix / "etc/hallq/region.toml")
+    assert (config.host, config.port) == ("127.0.0.1", 8090)
+    assert "/run/postgresql" in config.dsn and config.silent_minutes == 10
+    assert oct((prefix / "etc/hallq/region.toml").stat().st_mode)[-3:] == "640"
+    assert "hallq-region migrate --config" in out  # the schema before the unit starts
+    assert out.index("hallq-region migrate") < out.index("systemctl enable hallq-region")
+    assert "add-user YOUR-ID --admin" in out and "add-hall" in out
+    assert (prefix / "opt/hallq/app/region/migrations").is_dir()
+    unit = (prefix / "etc/systemd/system/hallq-region.service").read_text()
+    assert f"--config {prefix}/etc/hallq/region.toml" in unit
+    # The hall's own roles install as before: no region config for them.
+    install(tmp_path / "other", "server", script=source)
+    assert not (tmp_path / "other/etc/hallq/region.toml").exists()
 
 
 def test_uninstall_removes_the_program_but_keeps_config_and_data(tmp_path, source):
@@ -258,9 +284,12 @@ def test_every_option_a_unit_passes_is_one_its_program_knows(role):
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     module, function = scripts[script].split(":")
     options = [w for w in words if w.startswith("--")]
+    # A program with commands (hallq-region serve): that command's help.
+    command = [w for w in words[1:2] if not w.startswith(("-", "$"))]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", f"import sys; from {module} import {function};"
-                           f" sys.argv[0] = {script!r}; sys.exit({function}(['--help']))"],
+                           f" sys.argv[0] = {script!r}; sys.exit({function}"
+                           f"({[*command, '--help']!r}))"],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     for option in options:

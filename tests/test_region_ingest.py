@@ -255,7 +255,8 @@ def test_each_batch_reaches_a_live_viewer_of_its_hall_at_once(region, hall):
     updates: list[tuple[float, dict]] = []
     viewer = socketio.Client()
     viewer.on("hall", lambda message: updates.append((time.time(), message)))
-    viewer.connect(region.url, auth={"halls": [hall_id]}, transports=["websocket"])
+    viewer.connect(region.url, auth={"token": region.viewer_token(), "halls": [hall_id]},
+                   transports=["websocket"])
     try:
         log = Log()
         log.served("A001", "09:00", "09:12", "09:16")

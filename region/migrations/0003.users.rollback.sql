@@ -1,0 +1,9 @@
+DROP INDEX daily_hall_by_day;
+DROP INDEX daily_service_by_day;
+DROP TABLE id_failures;
+DROP TABLE login_known;
+DROP TABLE address_failures;
+DROP TABLE login_failures;
+DROP TABLE region_sessions;
+DROP TABLE region_user_halls;
+DROP TABLE region_users;
