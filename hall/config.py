@@ -210,13 +210,17 @@ class HallConfig:
 def load_config(path: str | Path | None = None) -> HallConfig:
     """Read and check a hall TOML file; without a path, the bundled demo hall."""
     path = Path(path) if path else DEMO_CONFIG
+    return parse_config(read_toml(path), source=str(path))
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file decoded, or a ConfigError that names the file (the region's config too)."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(raw, source=str(path))
 
 
 def parse_config(raw: dict[str, Any], source: str = "") -> HallConfig:

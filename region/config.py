@@ -15,13 +15,12 @@ session_hours = 12                  # a region user's login lasts this long
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hall.config import ConfigError, _public_url, _Reader, _refuse_unknown_tables
+from hall.config import ConfigError, _public_url, _Reader, _refuse_unknown_tables, read_toml
 
 __all__ = ["ConfigError", "RegionConfig", "load_config", "parse_config"]
 
@@ -48,13 +47,7 @@ class RegionConfig:
 
 def load_config(path: str | Path) -> RegionConfig:
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(raw, source=str(path))
+    return parse_config(read_toml(path), source=str(path))
 
 
 def parse_config(raw: dict[str, Any], source: str = "") -> RegionConfig:
