@@ -263,20 +263,26 @@ def check_injection(workdir: Path, quota: CpuQuota, count: int, warm: bool) -> N
 
 
 class Phase:
-    """What the server did during one load: fsyncs, CPU time, throttled periods."""
+    """What the server did during one load's tickets: fsyncs, CPU time, throttled periods,
+    from the kiosks' go to the last one's answer (`issue_with`'s span). The kiosks' connects
+    and disconnects fall outside: each is a write and an fsync of its own (the device's
+    presence), and a connect's snapshot costs more CPU than a ticket."""
 
     def __init__(self, server: PiServer, quota: CpuQuota) -> None:
         self.server, self.quota = server, quota
-        self.fsyncs, self.cpu = server.fsyncs(), quota.cpu_seconds()
-        self.throttled = quota.throttled()
+        self.marks: dict[str, tuple[int, float, tuple[int, int, float]]] = {}
+
+    def span(self, mark: str) -> None:
+        self.marks[mark] = (self.server.fsyncs(), self.quota.cpu_seconds(),
+                            self.quota.throttled())
 
     def since(self, tickets: int) -> str:
-        fsyncs = self.server.fsyncs() - self.fsyncs
-        cpu = self.quota.cpu_seconds() - self.cpu
-        now = self.quota.throttled()
+        (fsyncs0, cpu0, throttled0), (fsyncs1, cpu1, throttled1) = \
+            self.marks["go"], self.marks["done"]
+        fsyncs = fsyncs1 - fsyncs0
         return (f"{fsyncs} fsyncs ({tickets / max(fsyncs, 1):.2f} tickets per fsync), "
-                f"server CPU {ms(cpu / tickets)} per ticket, quota used up in "
-                f"{now[1] - self.throttled[1]} of {now[0] - self.throttled[0]} periods")
+                f"server CPU {ms((cpu1 - cpu0) / tickets)} per ticket, quota used up in "
+                f"{throttled1[1] - throttled0[1]} of {throttled1[0] - throttled0[0]} periods")
 
 
 # (how, kiosks, seconds between a kiosk's tickets). The kiosk program issues over the
@@ -314,7 +320,7 @@ def bench_issue(workdir: Path, quota: CpuQuota, rounds: int, count: int,
                 way, kiosks, interval = load
                 phase = Phase(server, quota)
                 got, rate = issue_with(server, kiosks, count // kiosks, timeout=300,
-                                       interval=interval, way=way)
+                                       interval=interval, way=way, span=phase.span)
                 spent[load] += len(got) / rate  # from the go to the last answer
                 latencies[load] += got
                 did[load].append(phase.since(len(got)))

@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ SERVICES = ("pay", "account", "transfer", "usage", "enquiry", "complaint", "repa
 
 
 def kiosk_process(port: int, count: int, go: Any, ready: multiprocessing.Queue,
-                  results: multiprocessing.Queue, interval: float = 0.0) -> None:
+                  results: multiprocessing.Queue, interval: float = 0.0,
+                  leave: Any = None) -> None:
     """One kiosk in a process of its own, as on its own Pi: issues `count` tickets one after
     another, or one every `interval` seconds from a random moment in the first (at once if
     the last came back late), and reports each one's latency. Plain http.client, so that the
@@ -72,10 +74,12 @@ def kiosk_process(port: int, count: int, go: Any, ready: multiprocessing.Queue,
         latencies.append(time.perf_counter() - started)
         assert reply.status == 201, reply.status
     results.put(latencies)
+    stay_until(leave)
 
 
 def socket_kiosk_process(port: int, count: int, go: Any, ready: multiprocessing.Queue,
-                         results: multiprocessing.Queue, interval: float = 0.0) -> None:
+                         results: multiprocessing.Queue, interval: float = 0.0,
+                         leave: Any = None) -> None:
     """`kiosk_process`, but issuing as the kiosk program does: a `command` over the Socket.IO
     connection it holds (client.live.LiveHall), not an HTTP request."""
     live = LiveHall(f"http://127.0.0.1:{port}", token=KIOSK, command_timeout=60)
@@ -91,36 +95,51 @@ def socket_kiosk_process(port: int, count: int, go: Any, ready: multiprocessing.
         live.command("issue", service=SERVICES[i % len(SERVICES)])
         latencies.append(time.perf_counter() - started)
     results.put(latencies)
+    stay_until(leave)
     live.stop()
+
+
+def stay_until(leave: Any) -> None:
+    """A kiosk that is done stays connected until every kiosk is: a disconnect is a write of
+    its own (the device's presence) and CPU, which would fall among the others' tickets."""
+    leave.wait(60)
 
 
 KIOSK_PROCESSES = {"http": kiosk_process, "socket": socket_kiosk_process}
 
 
 def issue_with(server: ServerProcess, kiosks: int, each: int, timeout: float = 600,
-               interval: float = 0.0, way: str = "http") -> tuple[list[float], float]:
+               interval: float = 0.0, way: str = "http",
+               span: Callable[[str], None] | None = None) -> tuple[list[float], float]:
     """Latencies of `kiosks` issuing `each` tickets at once (each kiosk one every `interval`
     seconds, if given), over HTTP or a Socket.IO connection (`way`), and the tickets per
     second. A kiosk that has not reported within `timeout` seconds ends the bench with
-    queue.Empty."""
+    queue.Empty. `span("go")` is called when the kiosks, all connected, are told to start, and
+    `span("done")` when the last has reported, before any disconnects: what the server did in
+    between is the tickets' alone."""
     spawn = multiprocessing.get_context("spawn")
-    results, ready, go = spawn.Queue(), spawn.Queue(), spawn.Event()
+    results, ready, go, leave = spawn.Queue(), spawn.Queue(), spawn.Event(), spawn.Event()
     processes = [spawn.Process(target=KIOSK_PROCESSES[way],
-                               args=(server.port, each, go, ready, results, interval))
+                               args=(server.port, each, go, ready, results, interval, leave))
                  for _ in range(kiosks)]
     for process in processes:
         process.start()
     for _ in processes:  # every kiosk has started Python and connected: the start is not timed
         ready.get(timeout=60)
     time.sleep(0.5)  # and the last ones' imports have settled
+    if span:
+        span("go")
     started = time.perf_counter()
     go.set()
     latencies: list[float] = []
     try:
         for _ in processes:
             latencies += results.get(timeout=timeout)
+        if span:
+            span("done")
     finally:
         elapsed = time.perf_counter() - started
+        leave.set()
         for process in processes:
             process.join(5)
             if process.is_alive():

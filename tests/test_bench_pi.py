@@ -42,6 +42,8 @@ def test_a_tiny_run_prints_every_figure_and_cleans_up():
         assert f"{way}, 8 kiosks, back to back: p50" in out
         assert f"{way}, 8 kiosks, one ticket each every 250 ms: p50" in out
     assert "tickets/s" in out
+    # each load's fsyncs and CPU, counted from the kiosks' go to the last answer
+    assert out.count("tickets per fsync), server CPU") == 6
     assert "at every display: p50" in out
     assert not its_cgroup(bench).exists()
 
