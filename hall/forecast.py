@@ -1,9 +1,9 @@
 """The estimator's inputs, read from what the day's database already holds, and its answer.
 
 Windows and their current tickets, the waiting tickets, today's call/end/away events (each
-window's time per customer), today's ended away periods (how long each reason lasts here),
-today's priority tickets (the green-channel rate) and the hours' breaks: estimate.py steps
-them forward.
+window's time per customer), the ended away periods of the last four weeks (how long each
+reason lasts here), today's priority tickets (the green-channel rate) and the hours' breaks:
+estimate.py steps them forward.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from hall.store import Database
 # customer is the customer's own plus a usual wrap-up.
 IDLE_AFTER_S = 90
 WRAP_UP_S = 20
-# Today's away periods of a reason count once there are this many; before, the config's.
-AWAY_SAMPLES = 2
-# An away clerk past the expected time is expected back this soon.
-SOON_BACK_S = 60
+# How far back the hall's own absences are read: long enough for a few dozen of each reason,
+# short enough to follow a change of staff or habits.
+AWAY_HISTORY_DAYS = 28
 # The green-channel rate is read over at least this long, so an early one is no flood.
 LEAST_RATE_WINDOW_S = 3600
 # Short breaks stretch the time per customer by at most this share.
@@ -152,15 +151,16 @@ def _sample(call: dict, next_call: float, breaks: Sequence[tuple[float, float]],
     return max(ended - call["at"], gap - waited)
 
 
-def away_seconds(db: Database, config: HallConfig, day: str) -> dict[str, float]:
-    """Each away reason's expected length: today's mean once there are enough, else the
-    config's."""
-    learned = {reason: mean for reason, mean, count in db.execute(
-        "SELECT reason, avg(ended_at - started_at), count(*) FROM away_periods"
-        " WHERE ended_at IS NOT NULL AND started_at >= ? GROUP BY reason",
-        [day_start(config, day)]) if count >= AWAY_SAMPLES}
-    reasons = {a.name: a.expected_minutes * 60 for a in config.away_reasons}
-    return reasons | learned
+def away_lengths(db: Database, config: HallConfig, day: str) -> dict[str, list[float]]:
+    """How long each away reason lasted here, today and over the AWAY_HISTORY_DAYS before
+    (ended absences only): a hall's 暂离 takes its clerks' time, not the rule's limit."""
+    since = day_start(config, day) - AWAY_HISTORY_DAYS * 86400
+    out: dict[str, list[float]] = {}
+    for reason, length in db.execute(
+            "SELECT reason, ended_at - started_at FROM away_periods"
+            " WHERE ended_at IS NOT NULL AND started_at >= ?", [since]):
+        out.setdefault(reason, []).append(length)
+    return out
 
 
 def window_plans(db: Database, config: HallConfig, day: str, now: float,
@@ -173,7 +173,7 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float,
     per_service = estimate.service_seconds(seeds, samples)
     speeds = estimate.window_speeds(per_service, samples)
     stretch = 1 / (1 - short_away_share(db, config, day, now, samples))
-    away = away_seconds(db, config, day)
+    away = away_lengths(db, config, day)
     start = day_start(config, day)
     plans = []
     for row in db.execute(
@@ -188,8 +188,8 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float,
         seconds = {s: t * speed * stretch for s, t in per_service.items()}
         present = status != "away"
         if status == "away":
-            expected = away.get(reason, config.away_reason(reason).expected_minutes * 60)
-            free_at = now + max(expected - (now - since), SOON_BACK_S)
+            prior = config.away_reason(reason).expected_minutes * 60
+            free_at = now + estimate.away_left(away.get(reason, ()), prior, now - since)
         else:
             free_at = now
         own = [(start + a * 60, start + b * 60) for a, b in window.breaks]
