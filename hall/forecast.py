@@ -2,13 +2,15 @@
 
 Windows and their current tickets, the waiting tickets, today's call/end/away events (each
 window's time per customer), the ended away periods of the last four weeks (how long each
-reason lasts here), today's priority tickets (the green-channel rate) and the hours' breaks:
-estimate.py steps them forward.
+reason lasts here, and how much of the windows' time short breaks take), today's priority
+tickets (the green-channel rate) and the hours' breaks: estimate.py steps them forward.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -248,16 +250,73 @@ def transfers(db: Database, config: HallConfig, day: str, now: float) -> list[di
 
 def short_away_share(db: Database, config: HallConfig, day: str, now: float,
                      samples: Sequence[Sample]) -> float:
-    """The share of the windows' time that went to short breaks today (lunch aside): the
-    model's time per customer leaves them out, and more will come."""
+    """The share of the windows' time that goes to short breaks (lunch aside): the model's
+    time per customer leaves them out, and more will come. Today's breaks and working time,
+    with the AWAY_HISTORY_DAYS before: their breaks against their calls, each call worth
+    today's time per customer. Early in the day the clerks' breaks are still to come, and
+    the past days say how much they take."""
     away = db.execute(
         "SELECT coalesce(sum(coalesce(ended_at, ?) - started_at), 0) FROM away_periods"
         " WHERE started_at >= ? AND reason != ?", [now, day_start(config, day), LUNCH]
     ).fetchone()[0]
     working = sum(s.seconds for s in samples)
+    past_away, past_calls = past_short_away(db, config, day)
+    if past_calls:
+        seeds = [s.avg_minutes * 60 for s in config.services] or [estimate.UNKNOWN_SERVICE_S]
+        per_call = working / len(samples) if samples else sum(seeds) / len(seeds)
+        away, working = away + past_away, working + past_calls * per_call
     if away <= 0 or working <= 0:
         return 0.0
     return min(MOST_AWAY_SHARE, away / (away + working))
+
+
+_PAST: dict[tuple[str, str], tuple[float, int]] = {}  # (database file, day): past days' figures
+
+
+def _merged(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Spans sorted by start, merged where they overlap."""
+    out: list[tuple[float, float]] = []
+    for a, b in spans:
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _inside(t: float, merged: list[tuple[float, float]]) -> bool:
+    i = bisect.bisect_right(merged, (t, math.inf)) - 1
+    return i >= 0 and merged[i][0] <= t < merged[i][1]
+
+
+def past_short_away(db: Database, config: HallConfig, day: str) -> tuple[float, int]:
+    """The AWAY_HISTORY_DAYS before `day`: seconds of short breaks, and calls made. Kept per
+    day (the past does not change), like the reads above, for a few database files."""
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    key = (path, day)
+    with _READ_LOCK:
+        if key in _PAST:
+            return _PAST[key]
+    start = day_start(config, day)
+    first = (datetime.fromisoformat(day) - timedelta(days=AWAY_HISTORY_DAYS)).date().isoformat()
+    # A break begun while nobody waited cost no customer any time (at a quiet hour it takes
+    # the place of idle time): only those begun while someone waited count.
+    waited = _merged(db.execute(
+        "SELECT issued_at, coalesce(called_at, finished_at, issued_at) FROM tickets"
+        " WHERE day >= ? AND day < ? ORDER BY issued_at", [first, day]).fetchall())
+    away = sum(end - begin for begin, end in db.execute(
+        "SELECT started_at, ended_at FROM away_periods WHERE reason != ?"
+        " AND ended_at IS NOT NULL AND started_at >= ? AND started_at < ?",
+        [LUNCH, start - AWAY_HISTORY_DAYS * 86400, start]) if _inside(begin, waited))
+    calls = db.execute("SELECT count(*) FROM events WHERE day >= ? AND day < ? AND type = 'call'",
+                       [first, day]).fetchone()[0]
+    if not path:  # an in-memory database: nothing to tell one from another
+        return away, calls
+    with _READ_LOCK:
+        _PAST[key] = (away, calls)
+        while len(_PAST) > _READ_KEPT:
+            del _PAST[next(iter(_PAST))]
+    return away, calls
 
 
 WAITING_COLUMNS = "id, service, target_window, priority, issued_at"

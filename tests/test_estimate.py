@@ -264,3 +264,34 @@ def test_the_ticket_expects_the_clerk_back_after_the_halls_past_breaks(hall: Hal
     assert (t["ahead"], t["estimated_wait_min"]) == (0, 3)
     assert t["serving_from"] == "2026-11-23T09:35:00+08:00"
 
+
+def test_short_breaks_still_to_come_are_read_from_the_past_days(hall: Hall, clock):
+    # Last Friday window 1 made 5 calls; its clerk took a 3-minute 暂离 with nobody waiting
+    # (it cost no one anything) and a 6-minute one while a customer waited. This morning,
+    # before any break or call, the model already expects breaks to take 6 minutes in every
+    # 6 + 5 calls' time (a call worth the services' mean avg_minutes, no sample yet today).
+    boss = Actor(role="supervisor", staff_id="9001", key="b")
+    kiosk = Actor(role="kiosk", device_id="kiosk-1", key="k")
+    clock.set("2026-11-20 10:00")
+    hall.window_command(boss, 1, "open")
+    for _ in range(4):
+        hall.issue(kiosk, "pay")
+        hall.window_command(boss, 1, "call-next")
+        clock.advance(minutes=5)
+        hall.window_command(boss, 1, "finish")
+    for minutes in (3, 6):
+        if minutes == 6:
+            hall.issue(kiosk, "pay")
+        hall.window_command(boss, 1, "away", {"reason": "暂离"})
+        clock.advance(minutes=minutes)
+        hall.window_command(boss, 1, "back")
+    hall.window_command(boss, 1, "call-next")
+    hall.window_command(boss, 1, "finish")
+    hall.window_command(boss, 1, "close")
+    clock.set("2026-11-23 09:30")
+    seeds = [s.avg_minutes * MIN for s in hall.config.services]
+    per_call = sum(seeds) / len(seeds)
+    with hall.view() as v:
+        assert forecast.past_short_away(v.db, hall.config, v.day) == (6 * MIN, 5)
+        share = forecast.short_away_share(v.db, hall.config, v.day, clock(), [])
+    assert share == 6 * MIN / (6 * MIN + 5 * per_call)
