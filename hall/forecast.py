@@ -156,11 +156,10 @@ def _sample(call: dict, next_call: float, breaks: Sequence[tuple[float, float]],
 def away_lengths(db: Database, config: HallConfig, day: str) -> dict[str, list[float]]:
     """How long each away reason lasted here, today and over the AWAY_HISTORY_DAYS before
     (ended absences only): a hall's 暂离 takes its clerks' time, not the rule's limit."""
-    since = day_start(config, day) - AWAY_HISTORY_DAYS * 86400
-    out: dict[str, list[float]] = {}
+    out = {reason: list(lengths) for reason, lengths in past_days(db, config, day)[2].items()}
     for reason, length in db.execute(
             "SELECT reason, ended_at - started_at FROM away_periods"
-            " WHERE ended_at IS NOT NULL AND started_at >= ?", [since]):
+            " WHERE ended_at IS NOT NULL AND started_at >= ?", [day_start(config, day)]):
         out.setdefault(reason, []).append(length)
     return out
 
@@ -270,7 +269,8 @@ def short_away_share(db: Database, config: HallConfig, day: str, now: float,
     return min(MOST_AWAY_SHARE, away / (away + working))
 
 
-_PAST: dict[tuple[str, str], tuple[float, int]] = {}  # (database file, day): past days' figures
+# (database file, day): the past days' short breaks, calls and away lengths by reason
+_PAST: dict[tuple[str, str], tuple[float, int, dict[str, list[float]]]] = {}
 
 
 def _merged(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -290,8 +290,16 @@ def _inside(t: float, merged: list[tuple[float, float]]) -> bool:
 
 
 def past_short_away(db: Database, config: HallConfig, day: str) -> tuple[float, int]:
-    """The AWAY_HISTORY_DAYS before `day`: seconds of short breaks, and calls made. Kept per
-    day (the past does not change), like the reads above, for a few database files."""
+    """The AWAY_HISTORY_DAYS before `day`: seconds of short breaks, and calls made."""
+    away, calls, _ = past_days(db, config, day)
+    return away, calls
+
+
+def past_days(db: Database, config: HallConfig,
+              day: str) -> tuple[float, int, dict[str, list[float]]]:
+    """The AWAY_HISTORY_DAYS before `day`: seconds of short breaks, calls made, and how long
+    each away reason lasted. Every command asks; a big hall's four weeks hold thousands of
+    absences: kept per day (the past does not change), for a few database files."""
     path = db.execute("PRAGMA database_list").fetchone()[2]
     key = (path, day)
     with _READ_LOCK:
@@ -304,19 +312,21 @@ def past_short_away(db: Database, config: HallConfig, day: str) -> tuple[float, 
     waited = _merged(db.execute(
         "SELECT issued_at, coalesce(called_at, finished_at, issued_at) FROM tickets"
         " WHERE day >= ? AND day < ? ORDER BY issued_at", [first, day]).fetchall())
-    away = sum(end - begin for begin, end in db.execute(
-        "SELECT started_at, ended_at FROM away_periods WHERE reason != ?"
-        " AND ended_at IS NOT NULL AND started_at >= ? AND started_at < ?",
-        [LUNCH, start - AWAY_HISTORY_DAYS * 86400, start]) if _inside(begin, waited))
+    away, lengths = 0.0, {}
+    for reason, begin, end in db.execute(
+            "SELECT reason, started_at, ended_at FROM away_periods WHERE ended_at IS NOT NULL"
+            " AND started_at >= ? AND started_at < ?", [start - AWAY_HISTORY_DAYS * 86400, start]):
+        lengths.setdefault(reason, []).append(end - begin)
+        if reason != LUNCH and _inside(begin, waited):
+            away += end - begin
     calls = db.execute("SELECT count(*) FROM events WHERE day >= ? AND day < ? AND type = 'call'",
                        [first, day]).fetchone()[0]
-    if not path:  # an in-memory database: nothing to tell one from another
-        return away, calls
-    with _READ_LOCK:
-        _PAST[key] = (away, calls)
-        while len(_PAST) > _READ_KEPT:
-            del _PAST[next(iter(_PAST))]
-    return away, calls
+    if path:  # an in-memory database is not kept: nothing tells one from another
+        with _READ_LOCK:
+            _PAST[key] = (away, calls, lengths)
+            while len(_PAST) > _READ_KEPT:
+                del _PAST[next(iter(_PAST))]
+    return away, calls, lengths
 
 
 WAITING_COLUMNS = "id, service, target_window, priority, issued_at"
