@@ -8,7 +8,8 @@ a 09:00-10:30 peak and an afternoon bump; handling times are lognormal per servi
 clerk; clerks take short 暂离 breaks; lunch is taken both ways (even seeds: issuing paused by
 the hours' 12:00-13:00 break and every window at lunch; odd seeds: no break in the hours and a
 staggered lunch, half the windows at a time, issuing on); 5% green channel, 3% transfers,
-recalls and no-shows.
+recalls and no-shows. A load's days (one a seed) are consecutive working days of one hall, in
+one database, as a real hall's are: from the second day on, the hall's own past is there.
 
 Each ticket's printed `estimated_wait_min` is compared with its real wait (first call - issue),
 and so is the status page's estimate 10 minutes after issue (with the wait still to come then).
@@ -32,7 +33,7 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -67,10 +68,11 @@ PERIODS = [("peak", 9 * 60, 10 * 60 + 30), ("before lunch", 10 * 60 + 30, 12 * 6
 STATUS_AFTER = 10  # minutes after issue the status page is read
 
 
-def at(minute: float) -> float:
-    """Epoch seconds of `minute` after midnight on the bench's day."""
-    midnight = datetime.fromisoformat(DAY).replace(tzinfo=TZ).timestamp()
-    return midnight + minute * 60
+def at(minute: float, day: int = 0) -> float:
+    """Epoch seconds of `minute` after midnight on the bench's working day `day` (0: DAY, a
+    Monday; the days run Monday to Friday)."""
+    date = datetime.fromisoformat(DAY) + timedelta(days=day + 2 * (day // 5))
+    return date.replace(tzinfo=TZ).timestamp() + minute * 60
 
 
 def lognormal(rnd: random.Random, mean: float, cv: float) -> float:
@@ -140,8 +142,10 @@ class Day:
         self.paused_lunch = seed % 2 == 0
         self.config = hall_config(self.paused_lunch)
         self.now = OPEN - 5.0
-        self.hall = Hall(self.config, Store(migrated(folder / f"day-{seed}-{load}.db")),
-                         clock=lambda: at(self.now))
+        # A load's days follow one another in one hall, as a real hall's do: what the
+        # estimator learns from the hall's past days is there from the second day on.
+        self.hall = Hall(self.config, Store(migrated(folder / f"hall-{load}.db")),
+                         clock=lambda: at(self.now, seed))
         self.heap: list = []
         self.order = 0
         self.tickets: dict[int, Ticket] = {}
@@ -197,6 +201,8 @@ class Day:
             minute, _, action, args = heapq.heappop(self.heap)
             self.now = max(self.now, minute)
             action(*args)
+        for n in WINDOWS:  # every customer served: the day is over
+            self.command(n, "close")
         return list(self.tickets.values())
 
     # -- customers ---------------------------------------------------------------------------
@@ -394,13 +400,16 @@ def busy_share(day: Day) -> float:
     recalls, no-shows, transfers and wrap-up all count as busy: a window the queue never lets
     rest is 100% busy."""
     db = day.hall.store.db
-    last = db.execute("SELECT max(coalesce(finished_at, called_at)) FROM tickets").fetchone()[0]
+    first = at(0, day.seed)
+    last = db.execute("SELECT max(coalesce(finished_at, called_at)) FROM tickets"
+                      " WHERE issued_at >= ?", [first]).fetchone()[0]
     away = db.execute("SELECT sum(min(coalesce(ended_at, ?), ?) - started_at) FROM away_periods"
-                      " WHERE started_at < ?", [last, last, last]).fetchone()[0] or 0
-    end = (last - at(0)) / 60
+                      " WHERE started_at BETWEEN ? AND ?", [last, last, first, last]
+                      ).fetchone()[0] or 0
+    end = (last - first) / 60
     idle = sum(c.idle + (max(0.0, end - c.idle_since) if c.idle_since is not None else 0.0)
                for c in day.clerks.values())
-    present = len(WINDOWS) * (last - at(OPEN - 2)) - away
+    present = len(WINDOWS) * (last - at(OPEN - 2, day.seed)) - away
     return 1 - idle * 60 / present
 
 

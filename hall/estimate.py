@@ -47,6 +47,10 @@ LEAST_REMAINING_SHARE = 0.55
 # and the green channel still to come, move it by about sqrt(ahead). This share of sqrt(ahead)
 # either side held about 9 in 10 tickets' real count at every load of bench_estimates.
 AHEAD_SPREAD = 0.8
+# Past absences of a reason count once there are this many; before, the config's expected
+# minutes. An away clerk past every length seen is expected back this soon.
+AWAY_SAMPLES = 2
+SOON_BACK_S = 60
 # The expected green-channel arrivals are generated this far ahead at most.
 ARRIVALS_HORIZON_S = 4 * 3600
 UNKNOWN_SERVICE_S = 5 * 60
@@ -249,6 +253,17 @@ def window_speeds(per_service: Mapping[str, float], samples: Sequence[Sample]) -
     return {number: (WINDOW_SEED_WEIGHT + sum(r[-RECENT_SAMPLES:]))
             / (WINDOW_SEED_WEIGHT + len(r[-RECENT_SAMPLES:]))
             for number, r in ratios.items()}
+
+
+def away_left(lengths: Sequence[float], prior: float, elapsed: float) -> float:
+    """How much longer a clerk away for `elapsed` seconds is expected to stay: the mean of
+    what the hall's own past absences of that reason (`lengths`) had left at that point, those
+    already over left out; with fewer than AWAY_SAMPLES of them, the configured `prior` less
+    the time gone. At least SOON_BACK_S: one past every length seen is expected back soon."""
+    if len(lengths) < AWAY_SAMPLES:
+        return max(prior - elapsed, SOON_BACK_S)
+    longer = [length - elapsed for length in lengths if length > elapsed]
+    return max(sum(longer) / len(longer), SOON_BACK_S) if longer else SOON_BACK_S
 
 
 def remaining_seconds(expected: float, elapsed: float) -> float:

@@ -1,14 +1,16 @@
 """The estimator's inputs, read from what the day's database already holds, and its answer.
 
 Windows and their current tickets, the waiting tickets, today's call/end/away events (each
-window's time per customer), today's ended away periods (how long each reason lasts here),
-today's priority tickets (the green-channel rate) and the hours' breaks: estimate.py steps
-them forward.
+window's time per customer), the ended away periods of the last four weeks (how long each
+reason lasts here, and how much of the windows' time short breaks take), today's priority
+tickets (the green-channel rate) and the hours' breaks: estimate.py steps them forward.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -22,10 +24,9 @@ from hall.store import Database
 # customer is the customer's own plus a usual wrap-up.
 IDLE_AFTER_S = 90
 WRAP_UP_S = 20
-# Today's away periods of a reason count once there are this many; before, the config's.
-AWAY_SAMPLES = 2
-# An away clerk past the expected time is expected back this soon.
-SOON_BACK_S = 60
+# How far back the hall's own absences are read: long enough for a few dozen of each reason,
+# short enough to follow a change of staff or habits.
+AWAY_HISTORY_DAYS = 28
 # The green-channel rate is read over at least this long, so an early one is no flood.
 LEAST_RATE_WINDOW_S = 3600
 # Short breaks stretch the time per customer by at most this share.
@@ -152,15 +153,15 @@ def _sample(call: dict, next_call: float, breaks: Sequence[tuple[float, float]],
     return max(ended - call["at"], gap - waited)
 
 
-def away_seconds(db: Database, config: HallConfig, day: str) -> dict[str, float]:
-    """Each away reason's expected length: today's mean once there are enough, else the
-    config's."""
-    learned = {reason: mean for reason, mean, count in db.execute(
-        "SELECT reason, avg(ended_at - started_at), count(*) FROM away_periods"
-        " WHERE ended_at IS NOT NULL AND started_at >= ? GROUP BY reason",
-        [day_start(config, day)]) if count >= AWAY_SAMPLES}
-    reasons = {a.name: a.expected_minutes * 60 for a in config.away_reasons}
-    return reasons | learned
+def away_lengths(db: Database, config: HallConfig, day: str) -> dict[str, list[float]]:
+    """How long each away reason lasted here, today and over the AWAY_HISTORY_DAYS before
+    (ended absences only): a hall's 暂离 takes its clerks' time, not the rule's limit."""
+    out = {reason: list(lengths) for reason, lengths in past_days(db, config, day)[2].items()}
+    for reason, length in db.execute(
+            "SELECT reason, ended_at - started_at FROM away_periods"
+            " WHERE ended_at IS NOT NULL AND started_at >= ?", [day_start(config, day)]):
+        out.setdefault(reason, []).append(length)
+    return out
 
 
 def window_plans(db: Database, config: HallConfig, day: str, now: float,
@@ -173,7 +174,7 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float,
     per_service = estimate.service_seconds(seeds, samples)
     speeds = estimate.window_speeds(per_service, samples)
     stretch = 1 / (1 - short_away_share(db, config, day, now, samples))
-    away = away_seconds(db, config, day)
+    away = away_lengths(db, config, day)
     start = day_start(config, day)
     plans = []
     for row in db.execute(
@@ -188,8 +189,8 @@ def window_plans(db: Database, config: HallConfig, day: str, now: float,
         seconds = {s: t * speed * stretch for s, t in per_service.items()}
         present = status != "away"
         if status == "away":
-            expected = away.get(reason, config.away_reason(reason).expected_minutes * 60)
-            free_at = now + max(expected - (now - since), SOON_BACK_S)
+            prior = config.away_reason(reason).expected_minutes * 60
+            free_at = now + estimate.away_left(away.get(reason, ()), prior, now - since)
         else:
             free_at = now
         own = [(start + a * 60, start + b * 60) for a, b in window.breaks]
@@ -248,16 +249,84 @@ def transfers(db: Database, config: HallConfig, day: str, now: float) -> list[di
 
 def short_away_share(db: Database, config: HallConfig, day: str, now: float,
                      samples: Sequence[Sample]) -> float:
-    """The share of the windows' time that went to short breaks today (lunch aside): the
-    model's time per customer leaves them out, and more will come."""
+    """The share of the windows' time that goes to short breaks (lunch aside): the model's
+    time per customer leaves them out, and more will come. Today's breaks and working time,
+    with the AWAY_HISTORY_DAYS before: their breaks against their calls, each call worth
+    today's time per customer. Early in the day the clerks' breaks are still to come, and
+    the past days say how much they take."""
     away = db.execute(
         "SELECT coalesce(sum(coalesce(ended_at, ?) - started_at), 0) FROM away_periods"
         " WHERE started_at >= ? AND reason != ?", [now, day_start(config, day), LUNCH]
     ).fetchone()[0]
     working = sum(s.seconds for s in samples)
+    past_away, past_calls = past_short_away(db, config, day)
+    if past_calls:
+        seeds = [s.avg_minutes * 60 for s in config.services] or [estimate.UNKNOWN_SERVICE_S]
+        per_call = working / len(samples) if samples else sum(seeds) / len(seeds)
+        away, working = away + past_away, working + past_calls * per_call
     if away <= 0 or working <= 0:
         return 0.0
     return min(MOST_AWAY_SHARE, away / (away + working))
+
+
+# (database file, day): the past days' short breaks, calls and away lengths by reason
+_PAST: dict[tuple[str, str], tuple[float, int, dict[str, list[float]]]] = {}
+
+
+def _merged(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Spans sorted by start, merged where they overlap."""
+    out: list[tuple[float, float]] = []
+    for a, b in spans:
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _inside(t: float, merged: list[tuple[float, float]]) -> bool:
+    i = bisect.bisect_right(merged, (t, math.inf)) - 1
+    return i >= 0 and merged[i][0] <= t < merged[i][1]
+
+
+def past_short_away(db: Database, config: HallConfig, day: str) -> tuple[float, int]:
+    """The AWAY_HISTORY_DAYS before `day`: seconds of short breaks, and calls made."""
+    away, calls, _ = past_days(db, config, day)
+    return away, calls
+
+
+def past_days(db: Database, config: HallConfig,
+              day: str) -> tuple[float, int, dict[str, list[float]]]:
+    """The AWAY_HISTORY_DAYS before `day`: seconds of short breaks, calls made, and how long
+    each away reason lasted. Every command asks; a big hall's four weeks hold thousands of
+    absences: kept per day (the past does not change), for a few database files."""
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    key = (path, day)
+    with _READ_LOCK:
+        if key in _PAST:
+            return _PAST[key]
+    start = day_start(config, day)
+    first = (datetime.fromisoformat(day) - timedelta(days=AWAY_HISTORY_DAYS)).date().isoformat()
+    # A break begun while nobody waited cost no customer any time (at a quiet hour it takes
+    # the place of idle time): only those begun while someone waited count.
+    waited = _merged(db.execute(
+        "SELECT issued_at, coalesce(called_at, finished_at, issued_at) FROM tickets"
+        " WHERE day >= ? AND day < ? ORDER BY issued_at", [first, day]).fetchall())
+    away, lengths = 0.0, {}
+    for reason, begin, end in db.execute(
+            "SELECT reason, started_at, ended_at FROM away_periods WHERE ended_at IS NOT NULL"
+            " AND started_at >= ? AND started_at < ?", [start - AWAY_HISTORY_DAYS * 86400, start]):
+        lengths.setdefault(reason, []).append(end - begin)
+        if reason != LUNCH and _inside(begin, waited):
+            away += end - begin
+    calls = db.execute("SELECT count(*) FROM events WHERE day >= ? AND day < ? AND type = 'call'",
+                       [first, day]).fetchone()[0]
+    if path:  # an in-memory database is not kept: nothing tells one from another
+        with _READ_LOCK:
+            _PAST[key] = (away, calls, lengths)
+            while len(_PAST) > _READ_KEPT:
+                del _PAST[next(iter(_PAST))]
+    return away, calls, lengths
 
 
 WAITING_COLUMNS = "id, service, target_window, priority, issued_at"

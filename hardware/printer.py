@@ -23,6 +23,8 @@ from escpos.escpos import Escpos
 from escpos.printer import Dummy, File, Network, Serial, Usb
 from PIL import Image, ImageOps
 
+from kiosk.words import ahead_words
+
 log = logging.getLogger("hallq.printer")
 
 STATES = ("ok", "no_paper", "offline", "cover_open", "error", "unknown")
@@ -67,13 +69,14 @@ class TicketText:
     service_en: str
     number: str
     priority: str  # normal | priority | vip | appointment
-    ahead: int | None
+    ahead: int | None  # how many are ahead; the low end when it is a range
     wait_min: int | None
     issued: str  # "2026-11-23 10:02"
     status_url: str
     footer: str = ""
     slot: str = ""  # an appointment's booked time, "10:00–10:30"
     wait_note: str = ""  # "中文 · English": no window serves the service now (then no figure)
+    ahead_high: int | None = None  # the range's top when ahead is not one figure
 
 
 class TicketPrinter:
@@ -132,7 +135,7 @@ class TicketPrinter:
         if t.slot:
             out.pair(f"预约时段 {t.slot}", f"Booked {t.slot}", cols)
         if t.ahead is not None:
-            out.pair(f"前面还有 {t.ahead} 人", f"{t.ahead} ahead of you", cols)
+            out.pair(*ahead_words(t.ahead, t.ahead_high), cols)
         if t.wait_min is not None:
             out.pair(f"预计等候约 {t.wait_min} 分钟", f"about {t.wait_min} min", cols)
         if t.wait_note:

@@ -23,6 +23,7 @@ from kiosk.words import (
     say,
     slot_text,
     split_message,
+    ticket_ahead,
     unrepeated,
 )
 
@@ -401,7 +402,7 @@ class Screen:
             lines.append(say("your_slot", slot=slot_text(t["slot"])))
         else:
             if t.get("ahead") is not None:
-                lines.append(say("ahead", n=t["ahead"]))
+                lines.append(ticket_ahead(t))
             if t.get("estimate_note"):  # no window serves it now: when one will, for a wait
                 lines.append(split_message(t["estimate_note"]))
             elif t.get("estimated_wait_min") is not None:

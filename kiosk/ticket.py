@@ -27,7 +27,8 @@ def ticket_text(ticket: dict, state: dict, server_url: str) -> TicketText:
         number=ticket["number"],
         priority=ticket.get("priority") or "normal",
         # An appointment is called at its slot: its slot is printed instead of a queue count.
-        ahead=None if booked else ticket.get("ahead"),
+        ahead=None if booked else ticket.get("ahead_low", ticket.get("ahead")),
+        ahead_high=None if booked else ticket.get("ahead_high"),
         wait_min=None if booked else ticket.get("estimated_wait_min"),
         issued=issued,
         status_url=status_url(ticket, hall, server_url),

@@ -22,6 +22,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "still_trying": ("正在连接服务器，请稍候", "Reaching the server, please wait"),
     "your_number": ("您的号码", "Your number"),
     "ahead": ("前面还有 {n} 人", "{n} ahead of you"),
+    "ahead_range": ("前面约 {low}–{high} 人", "about {low}–{high} ahead of you"),
     "wait": ("预计等候约 {m} 分钟", "Estimated wait about {m} min"),
     "take_ticket": ("请取走号票，留意叫号", "Please take your ticket and listen for your number"),
     "print_failed": ("号票未能打印，请记住您的号码", "The ticket could not be printed: "
@@ -92,6 +93,25 @@ DAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 def say(key: str, **values: object) -> tuple[str, str]:
     zh, en = WORDS[key]
     return zh.format(**values), en.format(**values)
+
+
+def ahead_words(low: int, high: int | None = None) -> tuple[str, str]:
+    """How many are ahead, as the server's estimate gives it: one figure when it is sure
+    (`high` None or equal), else the range the bench scores (ahead_low–ahead_high)."""
+    if high is None or high == low:
+        return say("ahead", n=low)
+    return say("ahead_range", low=low, high=high)
+
+
+def ticket_ahead(ticket: dict) -> tuple[str, str] | None:
+    """The ahead words of a ticket from the server; None when it carries no count. An older
+    server sends `ahead` alone: then the figure."""
+    if ticket.get("ahead") is None:
+        return None
+    low = ticket.get("ahead_low")
+    if low is None:
+        return ahead_words(ticket["ahead"])
+    return ahead_words(low, ticket.get("ahead_high"))
 
 
 def slot_text(slot: dict | None) -> str:

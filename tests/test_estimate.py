@@ -230,3 +230,68 @@ def test_the_ticket_shows_ahead_as_the_model_gives_it(hall: Hall):
         hall.issue(kiosk, "pay")
     t = hall.issue(kiosk, "pay")["ticket"]
     assert (t["ahead"], t["ahead_low"], t["ahead_high"]) == (4, 2, 6)
+
+
+def test_an_away_clerk_is_expected_back_as_the_halls_own_absences_went():
+    # Past 暂离 of 4, 6 and 8 minutes; the configured 10 is only the prior.
+    lengths, prior = [4 * MIN, 6 * MIN, 8 * MIN], 10 * MIN
+    assert estimate.away_left(lengths, prior, 0) == 6 * MIN  # their mean
+    # 5 minutes gone: the 4 is over; the 6 and the 8 had 1 and 3 left.
+    assert estimate.away_left(lengths, prior, 5 * MIN) == 2 * MIN
+    assert estimate.away_left(lengths, prior, 9 * MIN) == estimate.SOON_BACK_S  # past them all
+    # One absence seen is too few: the prior, less the time gone.
+    assert estimate.away_left([4 * MIN], prior, 2 * MIN) == 8 * MIN
+    assert estimate.away_left([], prior, 9.5 * MIN) == estimate.SOON_BACK_S
+
+
+def test_the_ticket_expects_the_clerk_back_after_the_halls_past_breaks(hall: Hall, clock):
+    # Last Friday window 1's clerk took 暂离 of 4 and 6 minutes. Today, 2 minutes into one,
+    # both had more to go (2 and 4 minutes): expected back in 3, not the rule's 10 - 2 = 8.
+    boss = Actor(role="supervisor", staff_id="9001", key="b")
+    kiosk = Actor(role="kiosk", device_id="kiosk-1", key="k")
+    clock.set("2026-11-20 10:00")
+    hall.window_command(boss, 1, "open")
+    for minutes in (4, 6):
+        hall.window_command(boss, 1, "away", {"reason": "暂离"})
+        clock.advance(minutes=minutes)
+        hall.window_command(boss, 1, "back")
+    hall.window_command(boss, 1, "close")
+    clock.set("2026-11-23 09:30")
+    hall.window_command(boss, 1, "open")
+    hall.window_command(boss, 1, "away", {"reason": "暂离"})
+    clock.advance(minutes=2)
+    t = hall.issue(kiosk, "pay")["ticket"]
+    assert (t["ahead"], t["estimated_wait_min"]) == (0, 3)
+    assert t["serving_from"] == "2026-11-23T09:35:00+08:00"
+
+
+def test_short_breaks_still_to_come_are_read_from_the_past_days(hall: Hall, clock):
+    # Last Friday window 1 made 5 calls; its clerk took a 3-minute 暂离 with nobody waiting
+    # (it cost no one anything) and a 6-minute one while a customer waited. This morning,
+    # before any break or call, the model already expects breaks to take 6 minutes in every
+    # 6 + 5 calls' time (a call worth the services' mean avg_minutes, no sample yet today).
+    boss = Actor(role="supervisor", staff_id="9001", key="b")
+    kiosk = Actor(role="kiosk", device_id="kiosk-1", key="k")
+    clock.set("2026-11-20 10:00")
+    hall.window_command(boss, 1, "open")
+    for _ in range(4):
+        hall.issue(kiosk, "pay")
+        hall.window_command(boss, 1, "call-next")
+        clock.advance(minutes=5)
+        hall.window_command(boss, 1, "finish")
+    for minutes in (3, 6):
+        if minutes == 6:
+            hall.issue(kiosk, "pay")
+        hall.window_command(boss, 1, "away", {"reason": "暂离"})
+        clock.advance(minutes=minutes)
+        hall.window_command(boss, 1, "back")
+    hall.window_command(boss, 1, "call-next")
+    hall.window_command(boss, 1, "finish")
+    hall.window_command(boss, 1, "close")
+    clock.set("2026-11-23 09:30")
+    seeds = [s.avg_minutes * MIN for s in hall.config.services]
+    per_call = sum(seeds) / len(seeds)
+    with hall.view() as v:
+        assert forecast.past_short_away(v.db, hall.config, v.day) == (6 * MIN, 5)
+        share = forecast.short_away_share(v.db, hall.config, v.day, clock(), [])
+    assert share == 6 * MIN / (6 * MIN + 5 * per_call)

@@ -23,6 +23,7 @@ from hall.config import DAY_NAMES, DEMO_CONFIG
 from hardware.printer import TicketPrinter
 from kiosk.kiosk import SHOW_TICKET_S, TAP_GUARD_S, Kiosk, KioskView
 from kiosk.screen import Screen
+from kiosk.words import ticket_ahead
 
 NO_PAPER = {1: b"\x16", 4: b"\x72"}  # online, paper sensor: end
 
@@ -170,6 +171,27 @@ def test_a_tap_issues_prints_and_shows_the_ticket(server, make_kiosk, artifacts)
 
     clock.advance(SHOW_TICKET_S + 0.1)  # the screen returns home by itself
     assert kiosk.view().screen == "home"
+
+
+def test_many_ahead_is_shown_and_printed_as_the_servers_range(server, make_kiosk, artifacts):
+    """30 ahead at one open window: the server gives a range (ahead_low–ahead_high), and the
+    screen and the ticket show that range, not the one figure."""
+    server.login("1001", "1234", 1)
+    for _ in range(30):
+        server.issue("pay")
+    device = Dummy()
+    kiosk = make_kiosk(server, device)
+    ticket = issue_and_wait(kiosk)
+    low, high = ticket["ahead_low"], ticket["ahead_high"]
+    assert low < ticket["ahead"] == 30 < high
+    printed = decode(device.output)
+    assert f"前面约 {low}–{high} 人 · about {low}–{high} ahead of you" in printed.text()
+    assert "前面还有" not in printed.text()
+    wait_until(lambda: not kiosk.busy)
+    for lang in ("zh", "en"):
+        view = kiosk.view()
+        view.lang = lang
+        render(view, artifacts / f"kiosk-issued-ahead-range-{lang}.png")
 
 
 def test_the_ticket_says_from_when_an_away_window_will_serve(server, make_kiosk, artifacts):
@@ -451,13 +473,23 @@ def test_words_for_hours_and_when_issuing_resumes():
     assert en == "Open Mon–Fri 09:00–17:00 (break 12:00–13:00), last ticket 16:45"
 
 
+def test_ahead_is_one_figure_when_sure_else_the_range():
+    assert ticket_ahead({"ahead": 3, "ahead_low": 3, "ahead_high": 3}) == (
+        "前面还有 3 人", "3 ahead of you")
+    assert ticket_ahead({"ahead": 30, "ahead_low": 26, "ahead_high": 34}) == (
+        "前面约 26–34 人", "about 26–34 ahead of you")
+    assert ticket_ahead({"ahead": 7}) == ("前面还有 7 人", "7 ahead of you")  # an older server
+    assert ticket_ahead({"ahead": None}) is None
+
+
 def test_a_four_digit_number_fits_the_issued_screen(artifacts):
     state = {"hall": {"name": "示范营业厅", "timezone": "Asia/Shanghai", "issuing": True,
                       "hours": {"open": "09:00", "close": "17:00"}},
              "services": [{"id": "pay", "prefix": "AB", "name": {"zh": "缴费", "en": "Payment"},
                            "waiting": 120, "estimated_wait_min": 35}]}
     ticket = {"number": "AB1234", "service": "pay", "priority": "normal", "ahead": 119,
-              "estimated_wait_min": 35, "status_url": "/t/x", "issued_at": "2026-11-23T10:02:00"}
+              "ahead_low": 110, "ahead_high": 128, "estimated_wait_min": 35, "status_url": "/t/x",
+              "issued_at": "2026-11-23T10:02:00"}
     for lang in ("zh", "en"):
         render(KioskView(screen="issued", lang=lang, state=state, ticket=ticket,
                          status_url="http://127.0.0.1/t/x"),

@@ -22,6 +22,11 @@ URL = "http://192.168.1.10:8080/t/Zq3xW9kLmN0aB1cD"
 FOOTER = "服务承诺：一次告知，限时办结。投诉电话 12345 · Complaints: 12345"
 
 
+# (ahead, ahead_high) as the server sends them: figures, and ranges up to four digits wide.
+AHEAD_SHOWN = [(0, None), (9, 9), (10, None), (99, 99), (100, None), (2, 6), (26, 34),
+               (95, 105), (92, 108), (975, 1025)]
+
+
 def ticket(**changes) -> TicketText:
     fields = dict(hall_name="示范营业厅", service_zh="缴费", service_en="Payment",
                   number="A007", priority="normal", ahead=3, wait_min=6,
@@ -93,9 +98,9 @@ def test_the_longest_number_fits_the_paper_big(width, artifacts):
 def test_strict_and_lenient_printers_print_the_same_ticket(width, priority):
     """Sizes by GS ! only: a printer that reads ESC ! the strict way (letters only, GS ! kept)
     prints what a lenient one prints, whatever the class and however many are ahead."""
-    for ahead in (0, 9, 10, 99, 100):
+    for ahead, high in AHEAD_SHOWN:
         data = TicketPrinter(Dummy(), width_mm=width).layout(
-            ticket(priority=priority, ahead=ahead, wait_min=ahead * 2))
+            ticket(priority=priority, ahead=ahead, ahead_high=high, wait_min=ahead * 2))
         strict, lenient = decode(data, "strict"), decode(data, "lenient")
         assert strict.layout() == lenient.layout()
         sizes = {text: (w, h) for w, h, text in strict.layout()}
@@ -105,6 +110,21 @@ def test_strict_and_lenient_printers_print_the_same_ticket(width, priority):
         assert {(w, h) for w, h, _ in after_number} == {(1, 1)}
         assert max(strict.columns) <= COLUMNS[width], (ahead, strict.lines)  # nothing wraps
         assert paper_mm(strict) == paper_mm(lenient) < (135 if width == 58 else 150)
+
+
+@pytest.mark.parametrize("width", [58, 80])
+def test_a_range_ahead_prints_as_a_range_on_whole_lines(width, artifacts):
+    """What the server scores is what is printed: 前面约 95–105 人, not one figure."""
+    printed = decode(TicketPrinter(Dummy(), width_mm=width).layout(
+        ticket(ahead=95, ahead_high=105, wait_min=190)))
+    draw_paper(printed, DOTS[width]).save(artifacts / f"ticket-{width}mm-ahead-range.png")
+    lines = [t for _, t in printed.lines]
+    if width == 80:  # 47 columns: one line
+        assert "前面约 95–105 人 · about 95–105 ahead of you" in lines
+    else:  # split by language, each whole
+        assert "前面约 95–105 人" in lines and "about 95–105 ahead of you" in lines
+    assert "前面还有" not in printed.text()
+    assert max(printed.columns) <= COLUMNS[width]
 
 
 def test_the_ahead_line_fits_58_mm_with_two_digits():

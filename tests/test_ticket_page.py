@@ -98,6 +98,30 @@ def test_the_estimate_moves_live_and_says_so_when_it_moves_a_lot(server, phone, 
 
 
 @pytest.mark.browser
+def test_many_ahead_shows_the_range_the_server_gives(server, phone, artifacts):
+    """100 ahead: the model is sure of no single count, so the page shows
+    ahead_low–ahead_high (92–108), on one line in both languages."""
+    server.login("1001", "1234", 1)
+    for _ in range(100):
+        server.issue("pay")
+    mine = server.issue("pay")
+    low, high = mine["ahead_low"], mine["ahead_high"]
+    assert low < mine["ahead"] == 100 < high
+    phone.goto(server.url + mine["status_url"])
+    phone.wait_for_function("() => document.querySelector('#ahead').textContent.includes('–')")
+    assert phone.text_content("#ahead") == f"约 {low}–{high} 人"
+    phone.screenshot(path=str(artifacts / "ticket-page-ahead-range.png"))
+    phone.click("#lang")
+    phone.wait_for_function("() => document.querySelector('#ahead').textContent.includes('a')")
+    assert phone.text_content("#ahead") == f"about {low}–{high}"
+    phone.screenshot(path=str(artifacts / "ticket-page-ahead-range-en.png"))
+    # Not wrapped: the value is no taller than the single-line wait beside it.
+    heights = phone.evaluate("() => ['#ahead', '#wait'].map(s =>"
+                             " document.querySelector(s).getBoundingClientRect().height)")
+    assert heights[0] <= heights[1], heights
+
+
+@pytest.mark.browser
 def test_language_switch_and_reconnect_reload(server, phone, artifacts):
     ticket = server.issue("repair", priority="priority")
     phone.goto(server.url + ticket["status_url"])

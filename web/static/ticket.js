@@ -51,6 +51,21 @@
     el.replaceChildren(a, b);
   }
 
+  // One figure while the estimate is sure of it, else the range the server scores
+  // (ahead_low–ahead_high): "约 26–34 人", "about 26–34 people".
+  function aheadWords(t) {
+    const low = t.ahead_low ?? t.ahead, high = t.ahead_high ?? low;
+    const small = text => {
+      const el = document.createElement("small"); el.textContent = text; return el;
+    };
+    const unit = small(lang === "zh" ? "人" : "people");
+    if (low === null || low === undefined) return ["— ", unit];
+    if (high === low) return [`${low} `, unit];
+    // "ahead of you" above already says who: in English "people" would not fit beside it
+    return lang === "zh" ? [small("约 "), `${low}–${high} `, unit]
+                         : [small("about "), `${low}–${high}`];
+  }
+
   function render() {
     const t = ticket;
     const service = t.service_name || {zh: t.service, en: t.service};
@@ -103,7 +118,8 @@
     $("#queue").hidden = !waiting;
     if (waiting) {
       pair($("#ahead-label"), "前面还有", "ahead of you");
-      $("#ahead").innerHTML = `${t.ahead ?? "—"} <small>${lang === "zh" ? "人" : "people"}</small>`;
+      $("#ahead").replaceChildren(...aheadWords(t));
+      $("#ahead").classList.toggle("range", (t.ahead_high ?? t.ahead) !== (t.ahead_low ?? t.ahead));
       pair($("#wait-label"), "预计等候", "estimated wait");
       $("#wait").innerHTML = `${t.estimated_wait_min ?? "—"} <small>${lang === "zh" ? "分钟" : "min"}</small>`;
     }
