@@ -12,11 +12,12 @@ does, and over HTTP), tickets/s, and call → all 10 displays p50/p99, against t
 the same tickets on the same capped server with and without it.
 
 The delay: `preload` (the default; needs a C compiler) builds bench/fsync_delay.c and preloads
-it into the server: fsync and fdatasync return 10 ms after the real call, and nothing else
-changes. `strace` (≥ 5.3) injects the same delay with `--seccomp-bpf -f`, but measured here
-(strace 6.1) it also stops the server's threads in the tracer on their futex and socket calls:
-a round trip between two Python threads took 68-131 µs under it instead of 23 µs, which no
-Pi does; it is kept to compare.
+it into the server: fsync and fdatasync return 10 ms after the real call, one at a time (two
+that overlap take 20 ms, as on one SD card), and nothing else changes. `strace` (≥ 5.3)
+injects the same delay with `--seccomp-bpf -f` (per thread, so overlapping fsyncs overlap),
+but measured here (strace 6.1) it also stops the server's threads in the tracer on their
+futex and socket calls: a round trip between two Python threads took 68-131 µs under it
+instead of 23 µs, which no Pi does; it is kept to compare.
 
 The quota's period is short (10 ms by default, `--period-ms`): a quota refills once a period,
 so a server that used its share early waits out the rest of it. A 100 ms period would freeze
@@ -65,7 +66,7 @@ class FsyncDelay:
         if method == "preload":
             self.shim = workdir / "fsync_delay.so"
             subprocess.run([compiler(), "-shared", "-fPIC", "-O2", "-o", str(self.shim),
-                            str(SHIM_SOURCE), "-ldl"], check=True)
+                            str(SHIM_SOURCE), "-ldl", "-lpthread"], check=True)
 
     def wrap(self, command: list[str], log: Path) -> list[str]:
         """`command`, run with every fsync/fdatasync delayed and counted in `log`."""
@@ -85,7 +86,7 @@ class FsyncDelay:
 
     def describe(self) -> str:
         return ("strace --seccomp-bpf inject delay_exit" if self.method == "strace" else
-                "preloaded bench/fsync_delay.c, after the real call")
+                "preloaded bench/fsync_delay.c, after the real call, one at a time")
 
 
 FSYNC_DELAY = FsyncDelay()
