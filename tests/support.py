@@ -180,3 +180,19 @@ def listening_display(url: str):
         yield live
     finally:
         live.stop()
+
+
+@contextmanager
+def page_without_errors(browser, width: int = 1400, height: int = 900, **options):
+    """A page in a fresh Chromium context (zh-CN). When the block ends without a failure of its
+    own, no script on the page may have thrown."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
+                                  **options)
+    page = context.new_page()
+    errors: list = []
+    page.on("pageerror", lambda error: errors.append(error))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, errors

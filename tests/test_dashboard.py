@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from support import KIOSK, ROOT, FakeClock, ServerProcess, migrated
+from support import KIOSK, ROOT, FakeClock, ServerProcess, migrated, page_without_errors
 from test_reports import DAY, script_day
 
 from hall.config import load_config
@@ -20,14 +20,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN",
-                                  accept_downloads=True)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(error))
-    yield page
-    context.close()
-    assert not errors, errors
+    with page_without_errors(browser, 1400, 1000, accept_downloads=True) as page:
+        yield page
 
 
 @pytest.fixture

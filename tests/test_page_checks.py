@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from support import ROOT, FakeClock, ServerProcess
+from support import ROOT, FakeClock, ServerProcess, page_without_errors
 
 try:  # main's migrations: a database file is made by migrating it, not by opening it
     from support import migrated
@@ -45,13 +45,8 @@ def hall_server(tmp_path_factory):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(error))
-    yield page
-    context.close()
-    assert not errors, errors
+    with page_without_errors(browser, 1280, 900) as page:
+        yield page
 
 
 def axe_violations(page: Page) -> list[dict]:

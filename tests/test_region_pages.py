@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from pg_support import RegionProcess
 from playwright.sync_api import Page, expect
+from support import page_without_errors
 from test_page_checks import axe_violations
 from test_region_views import fill, status
 
@@ -59,13 +60,8 @@ def ship(region, hall_id: str, **kw) -> None:
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(error))
-    yield page
-    context.close()
-    assert not errors, errors
+    with page_without_errors(browser, 1400, 900) as page:
+        yield page
 
 
 def log_in(page: Page, region, path: str = "/") -> None:

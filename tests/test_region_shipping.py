@@ -20,7 +20,14 @@ from pathlib import Path
 import psycopg
 import pytest
 from pg_support import RegionProcess
-from support import KIOSK, ServerProcess, evaluator_token, free_port, wait_until
+from support import (
+    KIOSK,
+    ServerProcess,
+    evaluator_token,
+    free_port,
+    page_without_errors,
+    wait_until,
+)
 
 from hall.config import DEMO_CONFIG
 from hall.shipping import shipped_data
@@ -292,23 +299,15 @@ def issue_seconds(srv: ServerProcess) -> float:
 def test_the_dashboard_shows_the_region_link_and_its_failure(browser, tmp_path, artifacts):
     unreachable = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     srv = hall_server(tmp_path, "dash", unreachable, "dash", "t" * 43).start()
-    context = None
     try:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000},
-                                      locale="zh-CN")
-        page = context.new_page()
-        errors: list = []
-        page.on("pageerror", lambda error: errors.append(error))
-        page.goto(srv.url + "/dashboard")
-        page.fill("#login input[name=staff_id]", "9001")
-        page.fill("#login input[name=pin]", "9999")
-        page.click("#login button[type=submit]")
-        link = page.locator("#region-link")
-        link.locator("text=not reached").wait_for(timeout=20000)
-        assert "区域上报 · Region link" in link.inner_text()
-        page.screenshot(path=str(artifacts / "dashboard-region-link.png"), full_page=True)
-        assert not errors, errors
+        with page_without_errors(browser, 1400, 1000) as page:
+            page.goto(srv.url + "/dashboard")
+            page.fill("#login input[name=staff_id]", "9001")
+            page.fill("#login input[name=pin]", "9999")
+            page.click("#login button[type=submit]")
+            link = page.locator("#region-link")
+            link.locator("text=not reached").wait_for(timeout=20000)
+            assert "区域上报 · Region link" in link.inner_text()
+            page.screenshot(path=str(artifacts / "dashboard-region-link.png"), full_page=True)
     finally:
-        if context:
-            context.close()
         srv.stop()
