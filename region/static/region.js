@@ -2,15 +2,9 @@
 // drawing. Every figure and alert comes from the server as it is.
 (function () {
   "use strict";
-  // The hall supervisor's pages' own helpers (web/static/supervisor.js): HTTP calls carrying
-  // the token kept for this tab under its key, and element building.
-  const KEY = "hallq.supervisor";
-  const {api, el, saved} = window.Supervisor;
-
-  function forget() {
-    sessionStorage.removeItem(KEY);
-    location.reload();
-  }
+  // The hall supervisor's pages' own helpers (web/static/supervisor.js): the login gate, HTTP
+  // calls carrying the token kept for this tab, and element building.
+  const {api, el, forget, gate} = window.Supervisor;
 
   const num = v => (v === null || v === undefined) ? "–" : String(v);
   const pct = v => (v === null || v === undefined) ? "–" : (v * 100).toFixed(1) + "%";
@@ -18,39 +12,18 @@
     : String(n ?? "");
   const time = iso => iso ? new Date(iso).toLocaleString("zh-CN", {hour12: false}) : "–";
 
-  function gate(onReady) {
-    const box = document.querySelector("#login");
-    const app = document.querySelector("#app");
-    const form = box.querySelector("form");
-    const error = box.querySelector(".error");
-    function enter(me) {
-      box.classList.add("hidden");
-      app.classList.remove("hidden");
-      document.querySelector("#who").textContent =
-        `${me.user.name}（${me.user.id}，${me.user.role === "admin" ? "区域管理员 · admin"
-          : "区域负责人 · supervisor"}）`;
-      document.querySelector("#admin-link").hidden = me.user.role !== "admin";
-      onReady(me);
-    }
-    form.addEventListener("submit", async ev => {
-      ev.preventDefault();
-      error.textContent = "";
-      try {
-        const me = await api("POST", "/api/login",
-                             {user: form.user.value.trim(), password: form.password.value});
-        sessionStorage.setItem(KEY, JSON.stringify({token: me.token, user: me.user}));
-        enter(me);
-      } catch (e) {
-        error.textContent = e.message || String(e);
-      }
-    });
-    document.querySelector("#logout").addEventListener("click", async () => {
-      try { await api("POST", "/api/logout"); } catch (e) { /* gone already */ }
-      forget();
-    });
-    const me = saved();
-    if (me) enter(me);
-  }
+  // A region user's login, through the hall pages' own gate.
+  const REGION_LOGIN = {
+    path: "/api/login",
+    logout: "/api/logout",
+    body: form => ({user: form.user.value.trim(), password: form.password.value}),
+    refuse: () => "",
+    explain: () => "",
+    keep: me => ({token: me.token, user: me.user}),
+    who: me => `${me.user.name}（${me.user.id}，${me.user.role === "admin" ? "区域管理员 · admin"
+      : "区域负责人 · supervisor"}）`,
+    entered: me => { document.querySelector("#admin-link").hidden = me.user.role !== "admin"; },
+  };
 
   // The live socket: `hall` updates name the halls that changed; the page asks for their rows.
   // `halls`: only these halls' updates (the drill-down's), else every hall the user may see.
@@ -342,5 +315,5 @@
     else if (page.contains("hall")) hallPage(me);
     else if (page.contains("reports")) reportsPage(me);
     else if (page.contains("admin")) adminPage(me);
-  }));
+  }, REGION_LOGIN));
 })();

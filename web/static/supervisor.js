@@ -27,8 +27,27 @@
     return data;
   }
 
-  // Shows #login until a supervisor or admin logs in; then calls onReady(me).
-  function gate(onReady) {
+  const SUPERVISORS_ONLY = "此页面仅限负责人 · Supervisors only";
+  // How a hall's supervisor logs in; the region's pages pass their own (region/static/region.js).
+  const HALL_LOGIN = {
+    path: "/api/v1/login",
+    logout: "/api/v1/logout",
+    body: form => ({staff_id: form.staff_id.value.trim(), pin: form.pin.value}),
+    refuse: me => ["supervisor", "admin"].includes(me.staff.role) ? "" : SUPERVISORS_ONLY,
+    // A clerk without a window is refused by the login itself (bad_request).
+    explain: e => e.code === "bad_request" ? SUPERVISORS_ONLY : "",
+    keep: me => ({token: me.token, staff: me.staff}),
+    who: me => `${me.staff.name}（${me.staff.id}）`,
+    entered: () => {},
+  };
+
+  function forget() {
+    sessionStorage.removeItem(KEY);
+    location.reload();
+  }
+
+  // Shows #login until someone `login` accepts logs in; then calls onReady(me).
+  function gate(onReady, login = HALL_LOGIN) {
     const box = document.querySelector("#login");
     const app = document.querySelector("#app");
     const form = box.querySelector("form");
@@ -36,31 +55,29 @@
     function enter(me) {
       box.classList.add("hidden");
       app.classList.remove("hidden");
-      document.querySelector("#who").textContent = `${me.staff.name}（${me.staff.id}）`;
+      document.querySelector("#who").textContent = login.who(me);
+      login.entered(me);
       onReady(me);
     }
     form.addEventListener("submit", async ev => {
       ev.preventDefault();
       error.textContent = "";
       try {
-        const me = await api("POST", "/api/v1/login",
-                             {staff_id: form.staff_id.value.trim(), pin: form.pin.value});
-        if (!["supervisor", "admin"].includes(me.staff.role)) {
-          error.textContent = "此页面仅限负责人 · Supervisors only";
+        const me = await api("POST", login.path, login.body(form));
+        const refused = login.refuse(me);
+        if (refused) {
+          error.textContent = refused;
           return;
         }
-        sessionStorage.setItem(KEY, JSON.stringify({token: me.token, staff: me.staff}));
+        sessionStorage.setItem(KEY, JSON.stringify(login.keep(me)));
         enter(me);
       } catch (e) {
-        // A clerk without a window is refused by the login itself (bad_request).
-        error.textContent = e.code === "bad_request" ? "此页面仅限负责人 · Supervisors only"
-          : (e.message || String(e));
+        error.textContent = login.explain(e) || e.message || String(e);
       }
     });
     document.querySelector("#logout").addEventListener("click", async () => {
-      try { await api("POST", "/api/v1/logout"); } catch (e) { /* gone already */ }
-      sessionStorage.removeItem(KEY);
-      location.reload();
+      try { await api("POST", login.logout); } catch (e) { /* gone already */ }
+      forget();
     });
     const me = saved();
     if (me) enter(me);
@@ -78,5 +95,5 @@
     return node;
   }
 
-  window.Supervisor = {api: api, gate: gate, saved: saved, el: el};
+  window.Supervisor = {api: api, gate: gate, saved: saved, el: el, forget: forget};
 })();
