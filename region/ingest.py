@@ -46,7 +46,7 @@ from web.input import MAX_DEPTH, is_text
 
 log = logging.getLogger("hallq.region.ingest")
 
-MAX_EVENTS = 1000
+MAX_EVENTS = 2000  # hall/shipping.py's BATCH: a hall catching up sends full batches
 MAX_SERVICES = 200
 MAX_STATUS_BYTES = 64 * 1024
 MAX_DATA_BYTES = 256 * 1024  # one event's data (a day-end expiry lists every ticket it ends)
