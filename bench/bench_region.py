@@ -7,9 +7,9 @@ PostgreSQL's defaults). Prints figures; asserts nothing.
 
 The default ships ~21 million events (500 halls x 30 days x ~1,400 events a day: ~300 tickets,
 each issued, called, started and finished, most rated, with transfers, no-shows and away
-periods) in batches of up to 1,000, each hall in order, from `--senders` processes; at 20,000
-events/s that is ~18 minutes, and PostgreSQL's files grow by ~8 GB (in a temporary directory,
-removed at the end unless --keep).
+periods) in full batches of the hall shipper's size (2,000), each hall in order, from
+`--senders` processes; at 20,000 events/s that is ~18 minutes, and PostgreSQL's files grow by
+~8 GB (in a temporary directory, removed at the end unless --keep).
 
 Targets (issue 18): ingest >= 20,000 events/s; the month's report across all halls from the
 daily aggregates <= 2 s; an event shown live (Socket.IO) <= 2 s after it reached the region.
