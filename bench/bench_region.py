@@ -7,9 +7,9 @@ PostgreSQL's defaults). Prints figures; asserts nothing.
 
 The default ships ~21 million events (500 halls x 30 days x ~1,400 events a day: ~300 tickets,
 each issued, called, started and finished, most rated, with transfers, no-shows and away
-periods) in batches of up to 1,000, each hall in order, from `--senders` processes; at 20,000
-events/s that is ~18 minutes, and PostgreSQL's files grow by ~8 GB (in a temporary directory,
-removed at the end unless --keep).
+periods) in full batches of the hall shipper's size (2,000), each hall in order, from
+`--senders` processes; at 20,000 events/s that is ~18 minutes, and PostgreSQL's files grow by
+~8 GB (in a temporary directory, removed at the end unless --keep).
 
 Targets (issue 18): ingest >= 20,000 events/s; the month's report across all halls from the
 daily aggregates <= 2 s; an event shown live (Socket.IO) <= 2 s after it reached the region.
@@ -40,6 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 from pg_support import Postgres, RegionProcess, postgres_bin, start_postgres  # noqa: E402
 from server_processes import cpu_seconds  # noqa: E402
 
+from hall import shipping  # noqa: E402
 from region.aggregates import summed  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -110,24 +111,31 @@ def hall_day(rng: random.Random, day_index: int, tickets: int) -> list[dict]:
 
 def sender(port: int, halls: list[tuple[str, str]], days: int, tickets: int, batch: int,
            go: multiprocessing.Event, results: multiprocessing.Queue) -> None:
-    """Ships each hall's month, day by day across its halls, each hall's batches in order."""
+    """Ships each hall's month, day by day across its halls, each hall's batches in order.
+    A hall catching up sends full batches across its days, as the hall's shipper reads its
+    log (`seq > cursor LIMIT batch`): what is left of a day goes with the next day's first."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     seqs = dict.fromkeys((h for h, _ in halls), 0)
+    waiting: dict[str, list[dict]] = {h: [] for h, _ in halls}
     sent = refused = 0
     batches: list[float] = []
     go.wait()
-    for day_index in range(days):
+    for day_index in range(days + 1):
+        last = day_index == days
         for hall_id, token in halls:
             rng = random.Random(f"{hall_id}/{day_index}")
-            events = hall_day(rng, day_index, tickets)
-            for n, e in enumerate(events, seqs[hall_id] + 1):
-                e["seq"] = n
-            seqs[hall_id] += len(events)
-            for i in range(0, len(events), batch):
-                part = events[i:i + batch]
+            if not last:
+                events = hall_day(rng, day_index, tickets)
+                for n, e in enumerate(events, seqs[hall_id] + 1):
+                    e["seq"] = n
+                seqs[hall_id] += len(events)
+                waiting[hall_id] += events
+            log = waiting[hall_id]
+            while len(log) >= batch or (last and log):
+                part, log = log[:batch], log[batch:]
                 body = json.dumps({
                     "hall_id": hall_id, "epoch": "bench", "events": part,
-                    "services": SERVICE_LIST, "backlog": len(events) - i - len(part),
+                    "services": SERVICE_LIST, "backlog": len(log),
                     "status": {"waiting": rng.randint(0, 40), "sent_at": time.time()}})
                 started = time.perf_counter()
                 conn.request("POST", "/api/ingest", body,
@@ -140,6 +148,7 @@ def sender(port: int, halls: list[tuple[str, str]], days: int, tickets: int, bat
                     sent += len(part)
                 else:
                     refused += 1
+            waiting[hall_id] = log
     results.put((sent, refused, batches))
 
 
@@ -217,7 +226,8 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--tickets", type=int, default=300, help="a hall's tickets a day")
     parser.add_argument("--senders", type=int, default=2, help="sending processes")
-    parser.add_argument("--batch", type=int, default=1000, help="events per request")
+    parser.add_argument("--batch", type=int, default=shipping.BATCH,
+                        help="events per request (default: the hall's shipper's)")
     parser.add_argument("--keep", action="store_true", help="keep PostgreSQL's directory")
     args = parser.parse_args()
     if postgres_bin() is None:

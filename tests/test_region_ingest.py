@@ -208,7 +208,7 @@ def test_a_hall_whose_log_went_back_is_refused_until_an_administrator_decides(re
     (lambda b: b["events"][0]["data"].update(number="__1e400__"), "finite"),
     (lambda b: b["events"][0]["data"].update(number="__NaN__"), "not valid JSON"),
     (lambda b: b["events"][0].update(staff_id="\ud800"), "events[0].staff_id"),
-    (lambda b: b.update(events=b["events"] * 501), "at most 1000"),
+    (lambda b: b.update(events=b["events"] * 1001), "at most 2000"),
     (lambda b: b["services"][0].update(target_wait_minutes=0), "target_wait_minutes"),
     (lambda b: b.update(epoch=""), "epoch"),
     (lambda b: b.update(colour=1), "colour"),
@@ -243,7 +243,7 @@ def test_wrong_tokens_and_foreign_halls_are_refused_and_change_nothing(region, h
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
     foreign = region.post("/api/ingest", body, other_token)
     assert foreign.status_code == 403 and foreign.json()["error"]["code"] == "forbidden"
-    big = region.post("/api/ingest", {"x": "y" * (1024 * 1024)}, token)
+    big = region.post("/api/ingest", {"x": "y" * (2 * 1024 * 1024)}, token)
     assert big.status_code == 413 and big.json()["error"]["code"] == "too_large"
     assert stored(region, hall_id) == [] and stored(region, f"{hall_id}-other") == []
 

@@ -2,7 +2,7 @@
 the hall's config has `[region] url, hall_id, token`. What goes is hall/shipping.py's decision.
 
 It runs beside the hall, never inside a command: its own SQLite connection reads the events
-after the cursor (`seq > acked ORDER BY seq LIMIT 500`) and posts them with a timeout; the
+after the cursor (`seq > acked ORDER BY seq LIMIT 2000`) and posts them with a timeout; the
 cursor moves only on the region's acknowledgement, so an event is sent at least once and the
 region stores it once. A failure (WAN down, region stopped or slow) waits with exponential
 backoff and jitter, up to `MAX_BACKOFF_S`, then the backlog goes in bounded batches, one after
@@ -41,7 +41,7 @@ log = logging.getLogger("hallq.shipper")
 STATUS_EVERY_S = 5.0
 LINGER_S = 0.3  # after a new event, wait this long for others to go in the same batch
 CONNECT_TIMEOUT_S = 5.0
-ANSWER_TIMEOUT_S = 30.0  # a batch of 500 is stored in well under a second
+ANSWER_TIMEOUT_S = 30.0  # a full batch (2000) is stored in well under a second
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 300.0
 
