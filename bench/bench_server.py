@@ -60,20 +60,16 @@ def kiosk_process(port: int, count: int, go: Any, ready: multiprocessing.Queue,
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.connect()
     headers = {"Authorization": f"Bearer {KIOSK}", "Content-Type": "application/json"}
-    latencies = []
-    ready.put(True)
-    go.wait()
-    start = time.perf_counter() + random.uniform(0, interval)
-    for i in range(count):
-        time.sleep(max(0.0, start + i * interval - time.perf_counter()))
-        body = json.dumps({"service": SERVICES[i % len(SERVICES)]})
-        started = time.perf_counter()
-        connection.request("POST", "/api/v1/tickets", body, headers)
+
+    def issue(service: str) -> None:
+        connection.request("POST", "/api/v1/tickets", json.dumps({"service": service}), headers)
         reply = connection.getresponse()
         reply.read()
-        latencies.append(time.perf_counter() - started)
         assert reply.status == 201, reply.status
-    results.put(latencies)
+
+    ready.put(True)
+    go.wait()
+    results.put(paced(issue, count, interval))
     stay_until(leave)
 
 
@@ -85,18 +81,24 @@ def socket_kiosk_process(port: int, count: int, go: Any, ready: multiprocessing.
     live = LiveHall(f"http://127.0.0.1:{port}", token=KIOSK, command_timeout=60)
     live.start()
     live.wait_for_state(60)
-    latencies = []
     ready.put(True)
     go.wait()
+    results.put(paced(lambda service: live.command("issue", service=service), count, interval))
+    stay_until(leave)
+    live.stop()
+
+
+def paced(issue: Any, count: int, interval: float) -> list[float]:
+    """`count` tickets through `issue(service)`, back to back or one every `interval` seconds
+    from a random moment in the first (at once if the last came back late); their latencies."""
+    latencies = []
     start = time.perf_counter() + random.uniform(0, interval)
     for i in range(count):
         time.sleep(max(0.0, start + i * interval - time.perf_counter()))
         started = time.perf_counter()
-        live.command("issue", service=SERVICES[i % len(SERVICES)])
+        issue(SERVICES[i % len(SERVICES)])
         latencies.append(time.perf_counter() - started)
-    results.put(latencies)
-    stay_until(leave)
-    live.stop()
+    return latencies
 
 
 def stay_until(leave: Any) -> None:
