@@ -28,6 +28,7 @@ from region import overview, users
 from region.admin import refuse_nul
 from region.app import Region
 from region.users import User
+from web.app import repeat
 from web.commands import status_for
 from web.input import checked
 
@@ -88,15 +89,7 @@ def register(app: Flask, socketio: SocketIO, region: Region) -> None:
 
     app.extensions["hallq_region_drop_ended"] = drop_ended
 
-    def sweep() -> None:
-        while True:
-            socketio.sleep(SWEEP_SECONDS)
-            try:
-                drop_ended()
-            except Exception:
-                log.exception("dropping ended sessions failed")
-
-    socketio.start_background_task(sweep)
+    repeat(socketio, SWEEP_SECONDS, drop_ended, "dropping ended sessions failed")
 
     def session(sid: str) -> User:
         """The socket's user; `unauthorized` if its session ended."""

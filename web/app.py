@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -118,15 +119,24 @@ def _anyone_in(socketio: SocketIO, room: str) -> bool:
 
 def start_ticker(socketio: SocketIO, hall: Hall, stop: threading.Event | None = None) -> None:
     """Time passing: overdue-away alerts and the day's rollover, checked every second."""
+    repeat(socketio, TICK_SECONDS, hall.tick, "tick failed", stop, first_at_once=True)
+
+
+def repeat(socketio: SocketIO, seconds: float, work: Callable[[], Any], failure: str,
+           stop: threading.Event | None = None, first_at_once: bool = False) -> None:
+    """`work` every `seconds` in a background task, until `stop`; a failure is logged and
+    the next round comes all the same (the hall's and the region's sweeps and ticks)."""
     stop = stop or threading.Event()
 
     def loop() -> None:
+        if not first_at_once:
+            socketio.sleep(seconds)
         while not stop.is_set():
             try:
-                hall.tick()
+                work()
             except Exception:
-                log.exception("tick failed")
-            socketio.sleep(TICK_SECONDS)
+                log.exception(failure)
+            socketio.sleep(seconds)
 
     socketio.start_background_task(loop)
 
@@ -314,15 +324,8 @@ def _socket_handlers(socketio: SocketIO, hall: Hall) -> None:
 
     hall.on_sessions_ended(lambda: socketio.start_background_task(drop_dead_sessions))
 
-    def sweep() -> None:
-        while True:
-            socketio.sleep(SESSION_SWEEP_SECONDS)
-            try:
-                drop_dead_sessions()
-            except Exception:
-                log.exception("dropping ended sessions failed")
-
-    socketio.start_background_task(sweep)
+    repeat(socketio, SESSION_SWEEP_SECONDS, drop_dead_sessions,
+           "dropping ended sessions failed")
 
     @socketio.on("connect")
     def connect(auth: Any = None) -> None:
