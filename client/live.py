@@ -244,13 +244,15 @@ class LiveHall:
             self._take_state(state)
 
     def _changes(self, message: dict) -> None:
-        """One command's events. Commands are applied in seq order: with several server
-        processes messages cross in Redis, so a later command can arrive first, and waits
-        for the one before. Only a gap that stays open for a second is a miss (then the
-        snapshot is fetched again). Events that come before the first snapshot wait for it."""
+        """One commit's events: one or more commands', each event carrying its command's seq.
+        Commands are applied in seq order: with several server processes messages cross in
+        Redis, so a later command can arrive first, and waits for the one before. Only a gap
+        that stays open for a second is a miss (then the snapshot is fetched again). Events
+        that come before the first snapshot wait for it."""
         with self._lock:
-            if (message.get("seq") or 0) > self.last_seq:
-                self._pending[message["seq"]] = message["events"]
+            for seq, events in by_command(message.get("events") or []):
+                if seq > self.last_seq:
+                    self._pending[seq] = events
             if self.state is None:
                 return
             self._tell(self._drain())
@@ -297,6 +299,16 @@ class LiveHall:
         if "error" in answer:
             raise CommandFailed(answer["error"]["code"], answer["error"]["message"], answer)
         return answer
+
+
+def by_command(events: list) -> list[tuple[int, list]]:
+    """A `changes` message's events, grouped by their command's seq, in the order they came."""
+    commands: dict[int, list] = {}
+    for name, payload in events:
+        seq = payload.get("seq")
+        if isinstance(seq, int):
+            commands.setdefault(seq, []).append((name, payload))
+    return list(commands.items())
 
 
 def apply_event(state: dict, name: str, payload: dict) -> None:

@@ -51,6 +51,20 @@ def test_queued_commands_commit_together_each_with_its_own_answer(hall):
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # gapless
 
 
+def test_a_batch_is_published_once_its_events_in_seq_order(hall):
+    kiosk = hall.authenticate("demo-kiosk-1-token")
+    published = []
+    hall.subscribe(lambda events: published.append([(n, p["seq"], p["parts"]) for n, p in events]))
+    commands_queued_behind_a_commit(
+        hall, [lambda s=s: hall.issue(kiosk, s) for s in ("pay", "pay", "account", "pay")])
+    behind = published[-1]  # the four, queued behind one commit, in one call
+    seqs = [seq for _, seq, _ in behind]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 4
+    for seq in set(seqs):  # each command's events together, `parts` of them
+        mine = [(n, parts) for n, s, parts in behind if s == seq]
+        assert len(mine) == mine[0][1]
+
+
 def test_a_refused_command_in_a_batch_is_undone_alone(hall):
     kiosk = hall.authenticate("demo-kiosk-1-token")
     boss = hall.authenticate(hall.login("9001", "9999")["token"])

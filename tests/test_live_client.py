@@ -48,6 +48,29 @@ def test_a_command_that_comes_early_waits_for_the_one_before():
     assert live.resyncs == 0
 
 
+def committed_together(*messages):
+    """The one `changes` message of commands committed together: their events, in seq order."""
+    events = [event for message in messages for event in message["events"]]
+    return {"seq": messages[-1]["seq"], "events": events}
+
+
+def test_commands_committed_together_come_in_one_message_and_apply_in_turn():
+    live, seen = client()
+    live._changes(committed_together(issue(2, "A001", 1), issue(3, "A002", 2)))
+    assert heard(live, seen) == [("ticket_issued", 2), ("queue", 2), ("ticket_issued", 3),
+                                 ("queue", 3)]
+    assert live.last_seq == 3 and live.state["services"][0]["waiting"] == 2
+    assert live.resyncs == 0
+
+
+def test_of_a_commit_the_commands_the_snapshot_holds_are_skipped_and_the_rest_applied():
+    live, seen = client(with_state=False)
+    live._changes(committed_together(issue(1, "A001", 1), issue(2, "A002", 2)))
+    live._take_state(snapshot(seq=1))
+    assert heard(live, seen) == [("ticket_issued", 2), ("queue", 2)]
+    assert live.last_seq == 2
+
+
 def test_commands_the_snapshot_already_holds_are_ignored():
     live, seen = client()
     live._changes(issue(1, "A001", 5))

@@ -136,3 +136,30 @@ def test_language_switch_and_reconnect_reload(server, phone, artifacts):
     phone.wait_for_function(
         "() => document.querySelector('#headline .primary').textContent"
         " === 'Please wait to be called'")
+
+
+@pytest.mark.browser
+def test_the_pages_apply_the_commands_of_one_commit_in_seq_order(server, phone):
+    """A `changes` message carries the commands committed together, each event with its own
+    seq; one that came early waits for those before it (hallq.js, which every page uses)."""
+    mine = server.issue("pay")
+    phone.goto(server.url + mine["status_url"])
+    heard = phone.evaluate("""() => new Promise(resolve => {
+        const heard = [];
+        let first = null;
+        const client = HallQ.live({
+          onEvent: (name, p) => heard.push([name, p.seq]),
+          onState: state => {
+            if (first !== null) return;
+            first = state.seq;
+            const changes = client.socket.listeners("changes")[0];
+            const seq = n => ["seq", {seq: first + n, parts: 1}];
+            setTimeout(() => {
+              changes({seq: first + 3, events: [seq(3)]});  // early: waits for 1 and 2
+              changes({seq: first + 2, events: [seq(1), seq(2)]});  // one commit, two commands
+              resolve({heard: heard.map(([n, s]) => [n, s - first]),
+                       last: client.lastSeq - first});
+            }, 0);
+          }});
+      })""")
+    assert heard == {"heard": [["seq", 1], ["seq", 2], ["seq", 3]], "last": 3}

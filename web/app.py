@@ -101,8 +101,9 @@ CHANGES = "changes"  # auth {"changes": true}: one `changes` event per command, 
 
 
 def broadcast(socketio: SocketIO, events: Events, shared: bool = False) -> None:
-    """One command's events to every connection. A `changes` message is one frame for a device
-    to read where the separate events are three or four: a display's CPU per call halves.
+    """One commit's events (one or more commands') to every connection. A `changes` message is
+    one frame for a device to read where the separate events are three or four: a display's
+    CPU per call halves.
 
     Every device and page of ours takes `changes`, so the events one by one are encoded only
     when a connection here takes them, or when other server processes (`shared`, through the
@@ -110,7 +111,7 @@ def broadcast(socketio: SocketIO, events: Events, shared: bool = False) -> None:
     if shared or _anyone_in(socketio, EACH_EVENT):
         for event, payload in events:
             socketio.emit(event, payload, to=EACH_EVENT)
-    socketio.emit("changes", {"seq": events[0][1]["seq"], "events": events}, to=CHANGES)
+    socketio.emit("changes", {"seq": events[-1][1]["seq"], "events": events}, to=CHANGES)
 
 
 def _anyone_in(socketio: SocketIO, room: str) -> bool:

@@ -28,7 +28,7 @@
   // live({token, onState(state), onEvent(name, payload, state), onConnection(bool)})
   function live(options) {
     const opts = options || {};
-    // `changes`: each command's events come as one message (docs/protocol.md).
+    // `changes`: each commit's events come as one message (docs/protocol.md).
     const socket = io({auth: {token: opts.token, changes: true},
                        transports: ["websocket"], reconnectionDelayMax: 3000});
     const client = {socket: socket, state: null, lastSeq: 0, connected: false};
@@ -64,8 +64,16 @@
 
     socket.on("state", takeState);
     socket.on("changes", message => {
-      // Events that come before the first snapshot wait for it.
-      if (message.seq > client.lastSeq) pending.set(message.seq, message.events);
+      // One or more commands' events, each carrying its command's seq. Events that come
+      // before the first snapshot wait for it.
+      const commands = new Map();
+      (message.events || []).forEach(e => {
+        const seq = e[1].seq;
+        if (!Number.isInteger(seq)) return;
+        if (!commands.has(seq)) commands.set(seq, []);
+        commands.get(seq).push(e);
+      });
+      commands.forEach((events, seq) => { if (seq > client.lastSeq) pending.set(seq, events); });
       if (!client.state) return;
       drain();
       if (pending.size && !gapTimer) {
