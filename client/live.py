@@ -119,7 +119,7 @@ class LiveHall:
         threading.Thread(target=self._connect, name="hallq-connect", daemon=True).start()
 
     def _connect(self) -> None:
-        # `changes`: each command's events come as one message (docs/protocol.md); with no
+        # `changes`: each commit's events come as one message (docs/protocol.md); with no
         # token, the server takes us for an anonymous viewer.
         auth = {"token": self.token, "changes": True}
         # connect(retry=True) keeps trying while the server is down, but gives up at once when

@@ -98,7 +98,7 @@ def create_app(hall: Hall, message_queue: str | None = None) -> tuple[Flask, Soc
 
 # Each connection sits in one of two rooms, chosen when it connects (docs/protocol.md):
 EACH_EVENT = "each-event"  # one Socket.IO event per change, as DESIGN.md lists them
-CHANGES = "changes"  # auth {"changes": true}: one `changes` event per command, all its events
+CHANGES = "changes"  # auth {"changes": true}: one `changes` event per commit, all its events
 
 
 def broadcast(socketio: SocketIO, events: Events, shared: bool = False) -> None:
