@@ -729,7 +729,7 @@ class Hall:
         if now - self._pruned_at < 10:
             return
         self._pruned_at = now
-        with self.store.write() as db:
+        with self.store.write(durable=False) as db:  # old rows only: pruned again if lost
             logins.prune(db, now)
 
     def away_limit_s(self, reason: str | None) -> float:

@@ -7,7 +7,8 @@ processes still alive. So a second process starting up does not zero the first o
 a process that died (kill -9, power cut of one host) stops counting once it is found dead: at once
 when it ran on this host (its pid is gone), else after `STALE_SECONDS` without a beat.
 
-Presence is not a queue change: it writes no event row and takes no `seq`.
+Presence is not a queue change: it writes no event row and takes no `seq`, and its writes do not
+wait for the disk (`Store.write(durable=False)`): after a power cut every process is gone anyway.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class Presence:
     # -- connections ---------------------------------------------------------------------------
     def change(self, device_id: str, delta: int, seen_at: float) -> None:
         """A connection of `device_id` to this process came (+1) or went (-1)."""
-        with self.store.write() as db:  # counted inside the write: threads write in order
+        with self.store.write(durable=False) as db:  # counted inside: threads write in order
             with self._lock:
                 count = self._counts[device_id] = max(0, self._counts.get(device_id, 0) + delta)
             self._write_link(db, device_id, count)
@@ -71,7 +72,7 @@ class Presence:
 
     def seen(self, device_id: str, seen_at: float) -> bool:
         """A heartbeat: the device is alive now. False if the device is unknown."""
-        with self.store.write() as db:
+        with self.store.write(durable=False) as db:
             cursor = db.execute("UPDATE devices SET last_seen = ? WHERE id = ?",
                                 [seen_at, device_id])
             return cursor.rowcount > 0
@@ -83,7 +84,7 @@ class Presence:
         now = self.clock()
         if not force and now - self._last_beat < BEAT_SECONDS:
             return
-        with self.store.write() as db:
+        with self.store.write(durable=False) as db:
             self._register(db)
             self._prune(db)
 

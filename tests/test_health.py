@@ -4,11 +4,12 @@ notify/watchdog protocol, against the real server on loopback."""
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 
 import pytest
-from support import DISPLAY, KIOSK, ServerProcess, migrated, wait_until
+from support import DISPLAY, KIOSK, ROOT, ServerProcess, migrated, wait_until
 
 import client.live
 from client.live import LiveHall
@@ -212,3 +213,42 @@ def test_presence_sums_processes_and_forgets_a_silent_one(hall, tmp_path):
     now[0] = time.time()
     other.beat(force=True)
     assert connected() == 1
+
+
+def test_presence_and_heartbeats_do_not_wait_for_the_disk_and_tickets_do(tmp_path):
+    """On an SD card each fsync holds the hall's one writer ~10 ms: a device connecting,
+    beating or leaving must not make one (tickets would queue behind it), a ticket must."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_pi  # its fsync shim counts the server's fsyncs
+
+    if bench_pi.compiler() is None:
+        pytest.skip("no C compiler for the fsync counter")
+    delay = bench_pi.FsyncDelay()
+    delay.prepare("preload", tmp_path)
+    log = tmp_path / "fsyncs"
+    server = ServerProcess(tmp_path / "hall.db", wrapper=delay.wrap([], log)).start()
+    try:
+        wait_until(lambda: server.get("/healthz").json()["backup"]["last"])  # syncs its copy
+        before = delay.count(log)
+        display = LiveHall(server.url, token=DISPLAY)
+        display.start()
+        display.wait_for_state()
+        assert display.command("heartbeat")["device"] == "display-1"
+        assert server.post("/api/v1/devices/heartbeat", token=KIOSK).status_code == 200
+        display.stop()
+        wait_until(lambda: server.get("/healthz").json()["devices"]["online"] == 0)
+        assert delay.count(log) == before
+        server.issue("pay")
+        assert delay.count(log) >= before + 1
+    finally:
+        server.stop()
+
+
+def test_a_write_that_need_not_wait_leaves_the_next_one_durable(tmp_path):
+    store = Store(migrated(tmp_path / "hall.db"))
+    with store.write(durable=False) as db:
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    with pytest.raises(RuntimeError), store.write(durable=False):
+        raise RuntimeError("a write that fails halfway")
+    with store.write() as db:  # the same pooled connection
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
