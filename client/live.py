@@ -182,6 +182,7 @@ class LiveHall:
                                   getattr(callback, "__name__", callback))
 
     def wait_for_state(self, timeout: float = 10) -> dict:
+        """The first snapshot, once the device's own on_state has had it too."""
         # The server sends the snapshot from its connect handler, so it arrives just before the
         # connection is confirmed: wait for both.
         deadline = time.monotonic() + timeout
@@ -189,6 +190,11 @@ class LiveHall:
             raise TimeoutError(f"no state from {self.server_url} within {timeout} s")
         while not self.sio.connected and time.monotonic() < deadline:
             time.sleep(0.01)
+        # on_state runs on the callbacks thread: a display's screenshot drawn before it ran
+        # showed no hall at all.
+        told = threading.Event()
+        self._later(told.set)
+        told.wait(max(0.0, deadline - time.monotonic()))
         return self.state
 
     def _connected(self) -> None:

@@ -1,7 +1,9 @@
 """A device's copy of the hall stays right when commands arrive swapped (with two server
 processes messages cross in Redis), and the device hears of them in the order applied."""
 
-from support import wait_until
+import time
+
+from support import DISPLAY, wait_until
 
 from client.live import LiveHall
 
@@ -109,3 +111,19 @@ def test_a_callback_that_fails_on_one_event_still_hears_the_next():
     live._take_state(snapshot())
     live._changes(issue(2, "A001", 1))
     assert heard(live, seen) == ["queue"]
+
+
+def test_waiting_for_the_state_waits_for_the_devices_own_callback(server):
+    told = []
+
+    def slow_on_state(state):
+        time.sleep(0.3)  # a display building its screen
+        told.append(state["seq"])
+
+    live = LiveHall(server.url, token=DISPLAY, on_state=slow_on_state)
+    live.start()
+    try:
+        state = live.wait_for_state()
+        assert told == [state["seq"]]
+    finally:
+        live.stop()
