@@ -1,9 +1,10 @@
 """A device's copy of the hall stays right when commands arrive swapped (with two server
 processes messages cross in Redis), and the device hears of them in the order applied."""
 
+import threading
 import time
 
-from support import DISPLAY, wait_until
+from support import DISPLAY, KIOSK, wait_until
 
 from client.live import LiveHall
 
@@ -127,3 +128,31 @@ def test_waiting_for_the_state_waits_for_the_devices_own_callback(server):
         assert told == [state["seq"]]
     finally:
         live.stop()
+
+
+def test_a_display_stays_right_through_a_burst_of_tickets_from_eight_kiosks(server):
+    """Eight kiosks issuing at once share commits, and so `changes` messages: a display's
+    copy ends equal to the server's without ever finding a gap."""
+    display = LiveHall(server.url, token=DISPLAY)
+    display.start()
+    kiosks = [LiveHall(server.url, token=KIOSK) for _ in range(8)]
+    try:
+        display.wait_for_state()
+        for kiosk in kiosks:
+            kiosk.start()
+            kiosk.wait_for_state()
+        threads = [threading.Thread(target=lambda k=k: [k.command("issue", service="pay")
+                                                        for _ in range(15)])
+                   for k in kiosks]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        final = server.get("/api/v1/state").json()
+        assert wait_until(lambda: display.last_seq == final["seq"])
+        waiting = {s["id"]: s["waiting"] for s in display.state["services"]}
+        assert waiting == {s["id"]: s["waiting"] for s in final["services"]}
+        assert waiting["pay"] == 120 and display.resyncs == 0
+    finally:
+        for live in [display, *kiosks]:
+            live.stop()
