@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hall import logs
@@ -88,11 +89,14 @@ def _serve(argv: list[str]) -> int:
               "--port chooses another", file=sys.stderr)
         return 1
 
-    if not _migrate(args.db):
+    here = Path(__file__).resolve().parent  # where `hall` is when not installed as a package
+    if not migrate_in_a_process(
+            [sys.executable, "-m", "hall.migrations", "--db", str(Path(args.db).resolve())],
+            here, f"server.py: the database {args.db}"):
         return 1
     _leave_out_unused_libraries(args.message_queue)
     try:
-        from web.http_server import HallServer, Limits, options
+        import web.http_server  # noqa: F401
     except ModuleNotFoundError as missing:  # started with a Python that lacks our packages
         print(f"server.py: the Python package {missing.name!r} is missing: start the server "
               "with ./dev.sh run (it installs what is needed), or with .venv/bin/python "
@@ -116,23 +120,34 @@ def _serve(argv: list[str]) -> int:
         start_shipping(hall, app.extensions)  # the event log to the region, if [region]
         return app
 
-    settings = options(args.host, args.port, args.threads, args.max_connections,
-                       when_ready=lambda arbiter: _print_welcome(config, args))
-    limits = Limits(read_seconds=args.read_timeout, per_address=args.max_per_address)
-    HallServer(settings, build, limits).run()
+    serve(build, args.host, args.port, args, lambda arbiter: _print_welcome(config, args))
     return 0
 
 
-def _migrate(db: str) -> bool:
-    """Bring the database up to this version's schema, in a process of its own: sqlite-utils
-    (~14 MB once imported) never enters this one, nor the worker gunicorn forks from it."""
-    here = Path(__file__).resolve().parent  # where `hall` is when not installed as a package
-    command = [sys.executable, "-m", "hall.migrations", "--db", str(Path(db).resolve())]
-    done = subprocess.run(command, cwd=here, check=False)
+def migrate_in_a_process(command: list[str], cwd: Path, what: str, quiet: bool = False) -> bool:
+    """Bring a database up to this version's schema by `command`, in a process of its own: the
+    migration runner (sqlite-utils for a hall, ~14 MB once imported; yoyo for the region) never
+    enters this process, nor the worker gunicorn forks from it. `what` names the database in
+    the message when it fails."""
+    done = subprocess.run(command, cwd=cwd, check=False,
+                          stdout=subprocess.DEVNULL if quiet else None)
     if done.returncode != 0:
-        print(f"server.py: the database {db} could not be brought up to date (above); "
-              "nothing was served", file=sys.stderr)
+        print(f"{what} could not be brought up to date (above); nothing was served",
+              file=sys.stderr)
     return done.returncode == 0
+
+
+def serve(build: Callable[[], object], host: str, port: int, args: argparse.Namespace,
+          when_ready: Callable[[object], None], proc_name: str | None = None) -> None:
+    """gunicorn's gthread worker (one worker) with our limits, taken from the options of
+    add_serving_options; `build` makes the app in the worker. Returns when it has stopped."""
+    from web.http_server import HallServer, Limits, options
+
+    settings = options(host, port, args.threads, args.max_connections, when_ready=when_ready)
+    if proc_name:
+        settings["proc_name"] = proc_name
+    limits = Limits(read_seconds=args.read_timeout, per_address=args.max_per_address)
+    HallServer(settings, build, limits).run()
 
 
 def add_serving_options(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -185,16 +184,17 @@ def _print_token(hall_id: str, token: str) -> None:
 
 
 def _serve(config: RegionConfig, args: argparse.Namespace) -> int:
-    from server import _leave_out_unused_libraries, _port_is_free
+    from server import _leave_out_unused_libraries, _port_is_free, migrate_in_a_process, serve
 
     if not _port_is_free(config.host, config.port):
         print(f"hallq-region: {config.host}:{config.port} is in use; [region] listen chooses "
               "another", file=sys.stderr)
         return 1
-    if not _migrate_first(args.config):
+    if not migrate_in_a_process([sys.executable, "-m", "region.server", "migrate", "--config",
+                                 str(Path(args.config).resolve())],
+                                ROOT, "hallq-region: the database", quiet=True):
         return 1
     _leave_out_unused_libraries(args.message_queue)
-    from web.http_server import HallServer, Limits, options
 
     def build() -> object:
         """The app, in gunicorn's worker: the pool and every thread start here."""
@@ -209,23 +209,8 @@ def _serve(config: RegionConfig, args: argparse.Namespace) -> int:
         print(f"hallq-region: {config.name} at http://{config.host}:{config.port}/ "
               "(Ctrl+C stops it)", flush=True)
 
-    settings = options(config.host, config.port, args.threads, args.max_connections, welcome)
-    settings["proc_name"] = "hallq-region"
-    limits = Limits(read_seconds=args.read_timeout, per_address=args.max_per_address)
-    HallServer(settings, build, limits).run()
+    serve(build, config.host, config.port, args, welcome, proc_name="hallq-region")
     return 0
-
-
-def _migrate_first(config_path: str) -> bool:
-    """The schema is brought up to date before gunicorn starts, in a process of its own, as
-    the hall's server does: yoyo and its imports never enter the server's memory."""
-    command = [sys.executable, "-m", "region.server", "migrate", "--config",
-               str(Path(config_path).resolve())]
-    done = subprocess.run(command, cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
-    if done.returncode != 0:
-        print("hallq-region: the database could not be brought up to date (above); nothing "
-              "was served", file=sys.stderr)
-    return done.returncode == 0
 
 
 if __name__ == "__main__":
