@@ -19,12 +19,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 import requests
-from support import ROOT, free_port, wait_until
+from support import ROOT, free_port, start_serving, wait_until
 
 TEMPLATE = "region_template"
 
@@ -177,21 +176,10 @@ class RegionProcess:
         return done.stdout.strip()
 
     def start(self, timeout: float = 20) -> RegionProcess:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "region.server", "serve", "--config", str(self.config)],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hallq-region exited: {self.log.read_text()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=0.5).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"hallq-region did not come up: {self.log.read_text()}")
+        self.proc = start_serving(
+            [sys.executable, "-m", "region.server", "serve", "--config", str(self.config)],
+            self.log, self.url, timeout, "hallq-region")
+        return self
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

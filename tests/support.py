@@ -64,6 +64,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_serving(cmd: list[str], log: Path, url: str, timeout: float,
+                  name: str) -> subprocess.Popen:
+    """`cmd` in a process group of its own, its output appended to `log`, once `url`/healthz
+    answers; RuntimeError with the log if it exits or does not come up within `timeout`."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log.read_text()}")
+        try:
+            if requests.get(url + "/healthz", timeout=0.5).ok:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not come up: {log.read_text()}")
+
+
 class ServerProcess:
     """`python server.py` in a process group of its own, as a hall runs it: gunicorn's master
     (`proc`) and its worker."""
@@ -83,20 +103,8 @@ class ServerProcess:
                "--port", str(self.port), *self.extra]
         if self.config:
             cmd += ["--config", str(self.config)]
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                                         start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=0.5).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not come up: {self.log.read_text()}")
+        self.proc = start_serving(cmd, self.log, self.url, timeout, "server")
+        return self
 
     def kill(self) -> None:
         """kill -9 of every process of the server: no clean shutdown, as in a power cut."""
