@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import ROOT, free_port, start_serving, wait_until
+from support import ROOT, free_port, spawn, wait_until, wait_until_serving
 
 TEMPLATE = "region_template"
 
@@ -176,9 +176,10 @@ class RegionProcess:
         return done.stdout.strip()
 
     def start(self, timeout: float = 20) -> RegionProcess:
-        self.proc = start_serving(
+        self.proc = spawn(
             [sys.executable, "-m", "region.server", "serve", "--config", str(self.config)],
-            self.log, self.url, timeout, "hallq-region")
+            self.log)
+        wait_until_serving(self.proc, self.log, self.url, timeout, "hallq-region")
         return self
 
     def stop(self) -> None:

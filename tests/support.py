@@ -64,21 +64,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_serving(cmd: list[str], log: Path, url: str, timeout: float,
-                  name: str) -> subprocess.Popen:
-    """`cmd` in a process group of its own, its output appended to `log`, once `url`/healthz
-    answers; RuntimeError with the log if it exits or does not come up within `timeout`."""
+def spawn(cmd: list[str], log: Path) -> subprocess.Popen:
+    """`cmd` in a process group of its own, its output appended to `log`."""
     with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                 start_new_session=True)
+
+
+def wait_until_serving(proc: subprocess.Popen, log: Path, url: str, timeout: float,
+                       name: str) -> None:
+    """Until `url`/healthz answers; RuntimeError with the log if `proc` exits first or does
+    not come up within `timeout` (the caller keeps `proc`, to read how it ended)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited: {log.read_text()}")
         try:
             if requests.get(url + "/healthz", timeout=0.5).ok:
-                return proc
+                return
         except requests.RequestException:
             time.sleep(0.1)
     raise RuntimeError(f"{name} did not come up: {log.read_text()}")
@@ -103,7 +107,8 @@ class ServerProcess:
                "--port", str(self.port), *self.extra]
         if self.config:
             cmd += ["--config", str(self.config)]
-        self.proc = start_serving(cmd, self.log, self.url, timeout, "server")
+        self.proc = spawn(cmd, self.log)
+        wait_until_serving(self.proc, self.log, self.url, timeout, "server")
         return self
 
     def kill(self) -> None:
